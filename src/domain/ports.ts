@@ -1,0 +1,93 @@
+/**
+ * Ports: what the domain needs from the outside world. Adapters implement them
+ * (storage/, seal/, backends/, hsm/); app/ wires one implementation of each.
+ */
+import type { GcmOutput, SealContext } from '../crypto/index.js';
+import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyVersion, Protection } from './model.js';
+
+/** Root of trust: wraps every secret before it reaches storage. */
+export interface Seal {
+  readonly kind: string;
+  seal(plaintext: Uint8Array, ctx: SealContext): Promise<Buffer>;
+  unseal(sealed: Uint8Array, ctx: SealContext): Promise<Buffer>;
+  close?(): Promise<void>;
+}
+
+export interface BackendHealth {
+  id: string;
+  model: string;
+  status: HealthStatus;
+  detail?: string;
+}
+
+/** Holds key material and runs AES-256-GCM with it. */
+export interface KeyBackend {
+  readonly protection: Protection;
+  /** Make material for a new key version; returns what storage keeps about it. */
+  createVersion(key: Pick<Key, 'id' | 'externalId'>, version: number): Promise<Pick<KeyVersion, 'sealedMaterial' | 'hsmLabel' | 'hsmId'>>;
+  encrypt(version: KeyVersion, plaintext: Uint8Array, gcmAad: Uint8Array): Promise<GcmOutput>;
+  /** Plaintext, or undefined when the tag does not verify. */
+  decrypt(version: KeyVersion, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, gcmAad: Uint8Array): Promise<Buffer | undefined>;
+  /** Deep check: a test encryption on a dedicated key. */
+  selfTest(): Promise<BackendHealth>;
+  /** Forget cached material for a key (after disable, delete or destroy). */
+  evict?(keyId: string): void;
+  close?(): Promise<void>;
+}
+
+export interface NewCredential {
+  info: CredentialInfo;
+  sealedSecret: Buffer;
+}
+
+export interface LiveCredential extends CredentialInfo {
+  sealedSecret: Buffer;
+}
+
+export interface KeyStoreRepo {
+  insertKeyStore(ks: KeyStore, firstCredential: NewCredential | null): Promise<void>;
+  updateKeyStore(id: string, patch: Partial<Pick<KeyStore, 'enabled' | 'policy' | 'regions' | 'updatedAt'>>): Promise<void>;
+  deleteKeyStore(id: string): Promise<void>;
+  getKeyStore(idOrName: string): Promise<KeyStore | undefined>;
+  getKeyStoreByPrefix(prefix: string): Promise<KeyStore | undefined>;
+  listKeyStores(): Promise<KeyStore[]>;
+}
+
+export interface CredentialRepo {
+  insertCredential(c: NewCredential): Promise<void>;
+  listCredentials(keyStoreId: string): Promise<CredentialInfo[]>;
+  /** Every credential not revoked, with its sealed secret (for the XKS directory). */
+  listLiveCredentials(): Promise<LiveCredential[]>;
+  revokeCredential(id: string, at: string): Promise<void>;
+}
+
+export interface KeyRepo {
+  insertKey(key: Key, first: KeyVersion): Promise<void>;
+  updateKey(id: string, patch: Partial<Pick<Key, 'enabled' | 'usage' | 'updatedAt'>>): Promise<void>;
+  /** Adds a version and makes it current, atomically. */
+  addVersion(v: KeyVersion, updatedAt: string): Promise<void>;
+  getKey(id: string): Promise<Key | undefined>;
+  getKeyByExternalId(externalId: string): Promise<Key | undefined>;
+  listKeys(keyStoreId?: string): Promise<Key[]>;
+  countKeys(keyStoreId: string): Promise<number>;
+  listVersions(keyId: string): Promise<KeyVersion[]>;
+}
+
+export interface MetaRepo {
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+}
+
+/** Tells long-running processes that another process changed the data. */
+export interface ChangeFeed {
+  subscribe(listener: () => void): () => void;
+  /** Announce a change made by this process (for stores that do not detect it themselves). */
+  notify(): Promise<void>;
+}
+
+export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo {
+  readonly changes: ChangeFeed;
+  /** A cheap round trip, for health. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
