@@ -47,7 +47,10 @@ export async function openSqliteStorage(opts: SqliteOptions): Promise<Storage> {
       }
       return () => {
         listeners.delete(listener);
-        if (listeners.size === 0 && timer) clearInterval(timer), (timer = undefined);
+        if (listeners.size === 0 && timer) {
+          clearInterval(timer);
+          timer = undefined;
+        }
       };
     },
     async notify() {
