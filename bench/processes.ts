@@ -125,3 +125,41 @@ export function cpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** Busy and total jiffies (1/100 s) of the whole machine or of one core, from /proc/stat. */
+export function machineJiffies(core?: number): { busy: number; total: number } {
+  const name = core === undefined ? 'cpu' : `cpu${core}`;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(name + ' ')) ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits until the machine has been nearly idle for a second (other work on a shared machine
+ * distorts every figure), at most maxWaitMs. Returns the busy share seen last (0..1).
+ */
+export async function waitForQuiet(maxWaitMs: number, threshold = 0.1): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
+    const a = machineJiffies();
+    await new Promise((r) => setTimeout(r, 1000));
+    const b = machineJiffies();
+    const busy = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    if (busy < threshold || Date.now() >= deadline) return busy;
+  }
+}
+
+const STALL_PROBE = `const end=Date.now()+2000;let last=process.hrtime.bigint(),stalled=0n;
+while(Date.now()<end){const t=process.hrtime.bigint();if(t-last>1000000n)stalled+=t-last;last=t}
+process.stdout.write(String(Number(stalled)/2e9))`;
+
+/**
+ * Spins on a core for 2 s and returns the share of that time the process did not run
+ * (gaps over 1 ms): other processes, or a host that takes the virtual CPU away.
+ */
+export function stalledShare(core: number): number {
+  const r = spawnSync('taskset', ['-c', String(core), process.execPath, '-e', STALL_PROBE], { encoding: 'utf8' });
+  return Number(r.stdout);
+}

@@ -8,6 +8,8 @@ export interface Machine {
   openssl: string;
   wrk: string | undefined;
   kernel: string;
+  /** Per core: share of a 2 s spin loop that did not run (host or other processes), measured at the start. */
+  stalledShare: number[];
 }
 
 export interface ScenarioResult {
@@ -66,6 +68,8 @@ export function medianOf(ms: readonly Measurement[]): Measurement {
     p999Ms: median(ms.map((m) => m.p999Ms)),
     errors: ms.reduce((a, m) => a + m.errors, 0),
     requests: ms.reduce((a, m) => a + m.requests, 0),
+    cpuUsPerRequest: median(ms.map((m) => m.cpuUsPerRequest)),
+    foreignLoad: Math.max(...ms.map((m) => m.foreignLoad)),
   };
 }
 
@@ -74,16 +78,16 @@ const ms = (x: number) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 export function markdown(r: BenchResult): string {
   const lines: string[] = [];
-  lines.push(`Machine: ${r.machine.nproc} cores, ${r.machine.cpuModel}; Node ${r.machine.node}, OpenSSL ${r.machine.openssl}, wrk ${r.machine.wrk ?? '?'}, Linux ${r.machine.kernel}.`);
-  lines.push(`Mode: ${r.mode}; medians of ${r.runs} run(s) of ${r.seconds} s each; ${r.startedAt}.`);
+  lines.push(`Machine: ${r.machine.nproc} cores, ${r.machine.cpuModel}; Node ${r.machine.node}, OpenSSL ${r.machine.openssl}, wrk ${r.machine.wrk ?? '?'}, Linux ${r.machine.kernel}; a spin loop lost ${r.machine.stalledShare.map((x) => `${Math.round(x * 100)} %`).join(' / ')} of its time per core at the start.`);
+  lines.push(`Mode: ${r.mode}; medians of ${r.runs} run(s) of ${r.seconds} s each; ${r.startedAt}. "other load" is the largest share of the server core that other processes used during a run of that point.`);
   lines.push('');
-  lines.push('| variant | operation | conns | Keyhold req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | max RSS MiB |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| variant | operation | conns | Keyhold req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/req | baseline CPU µs/req | max RSS MiB | other load |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const v of r.variants) {
     if (v.skipped) continue;
     for (const s of v.scenarios) {
       lines.push(
-        `| ${v.id} | ${s.operation} | ${s.connections} | ${n0(s.median.rps)} | ${n0(s.baselineMedian.rps)} | ${s.ratio.toFixed(2)} | ${ms(s.median.p50Ms)} | ${ms(s.median.p99Ms)} | ${ms(s.median.p999Ms)} | ${s.median.errors} | ${Math.round(s.rssMaxMiB)} |`,
+        `| ${v.id} | ${s.operation} | ${s.connections} | ${n0(s.median.rps)} | ${n0(s.baselineMedian.rps)} | ${s.ratio.toFixed(2)} | ${ms(s.median.p50Ms)} | ${ms(s.median.p99Ms)} | ${ms(s.median.p999Ms)} | ${s.median.errors} | ${Math.round(s.median.cpuUsPerRequest)} | ${Math.round(s.baselineMedian.cpuUsPerRequest)} | ${Math.round(s.rssMaxMiB)} | ${Math.round(Math.max(s.median.foreignLoad, s.baselineMedian.foreignLoad) * 100)} % |`,
       );
     }
   }

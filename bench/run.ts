@@ -10,6 +10,8 @@
  *   --variants a,b       only these variants (ids from bench/variants.ts)
  *   --operations a,b     encrypt, decrypt, mix (default all)
  *   --connections a,b    default 1,10,50
+ *   --quiet-wait S       before each run, wait up to S seconds for other processes to go
+ *                        quiet (default 60, quick 10); the load seen is reported per point
  *   --profile            run the server with node --cpu-prof (profiles in bench/results/profiles)
  *   --write-docs         replace the figures in docs/performance.md with this run's
  */
@@ -20,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createDataset, readCa, type Dataset } from './dataset.js';
-import { cpuSeconds, haveTaskset, pinSelf, sampleRss, spawnPinned, type Pinned } from './processes.js';
+import { cpuSeconds, haveTaskset, machineJiffies, pinSelf, sampleRss, spawnPinned, stalledShare, waitForQuiet, type Pinned } from './processes.js';
 import { createClient, decryptBody, writeRequestPool, type Operation, type Target } from './requests.js';
 import { judgeTargets, markdown, medianOf, type BenchResult, type Machine, type ScenarioResult, type VariantResult } from './report.js';
 import { VARIANTS, type Variant } from './variants.js';
@@ -42,13 +44,15 @@ interface Options {
   connections: number[];
   profile: boolean;
   writeDocs: boolean;
+  quietWaitSeconds: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, runs: 3, seconds: 8, warmupSeconds: 4, variants: undefined, operations: ['encrypt', 'decrypt', 'mix'], connections: [1, 10, 50], profile: false, writeDocs: false };
+  const o: Options = { quick: false, runs: 3, seconds: 8, warmupSeconds: 4, variants: undefined, operations: ['encrypt', 'decrypt', 'mix'], connections: [1, 10, 50], profile: false, writeDocs: false, quietWaitSeconds: 60 };
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   let explicitRuns = false;
   let explicitSeconds = false;
+  let explicitQuiet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -63,7 +67,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--variants') o.variants = list(next());
     else if (a === '--operations') o.operations = list(next()) as Operation[];
     else if (a === '--connections') o.connections = list(next()).map(Number);
-    else if (a === '--profile') o.profile = true;
+    else if (a === '--quiet-wait') {
+      o.quietWaitSeconds = Number(next());
+      explicitQuiet = true;
+    } else if (a === '--profile') o.profile = true;
     else if (a === '--write-docs') o.writeDocs = true;
     else usage(`unknown option ${a}`);
   }
@@ -71,6 +78,7 @@ function parseArgs(argv: string[]): Options {
     if (!explicitRuns) o.runs = 1;
     if (!explicitSeconds) o.seconds = 3;
     o.warmupSeconds = 2;
+    if (!explicitQuiet) o.quietWaitSeconds = 10;
   }
   if (!(o.runs >= 1) || !(o.seconds >= 1)) usage('--runs and --seconds must be positive');
   for (const op of o.operations) if (!['encrypt', 'decrypt', 'mix'].includes(op)) usage(`unknown operation ${op}`);
@@ -91,6 +99,7 @@ function machine(): Machine {
     openssl: process.versions.openssl,
     wrk: wrkVersion(),
     kernel: release(),
+    stalledShare: Array.from({ length: availableParallelism() }, (_, i) => stalledShare(i)),
   };
 }
 
@@ -246,6 +255,16 @@ async function runVariant(v: Variant, o: Options, rc: RunContext): Promise<Varia
     const keyholdUrl = `https://127.0.0.1:${server.port}`;
     const baselineUrl = `https://127.0.0.1:${baseline.port}`;
     const wrk = (url: string, connections: number, seconds: number) => runWrk({ core: rc.loaderCore, url, script: LUA, requestFile: file, connections, seconds });
+    /** One measured wrk run, with the server's CPU time and other processes' load on the server core. */
+    const measure = async (url: string, serverPid: number, connections: number): Promise<Measurement> => {
+      const cpu0 = cpuSeconds(serverPid) ?? 0;
+      const j0 = machineJiffies(rc.serverCore);
+      const r = await runWrk({ core: rc.loaderCore, url, script: LUA, requestFile: file, connections, seconds: o.seconds });
+      const j1 = machineJiffies(rc.serverCore);
+      const serverSeconds = (cpuSeconds(serverPid) ?? 0) - cpu0;
+      const foreignLoad = Math.max(0, (j1.busy - j0.busy - serverSeconds * 100) / Math.max(1, j1.total - j0.total));
+      return toMeasurement(r, { serverSeconds, foreignLoad });
+    };
 
     // Warm-up: JIT, key caches (every pool key is used at least once), TLS session state.
     for (const op of ['encrypt', 'decrypt'] as const) {
@@ -260,18 +279,17 @@ async function runVariant(v: Variant, o: Options, rc: RunContext): Promise<Varia
         const b: Measurement[] = [];
         let rssMax = 0;
         for (let run = 0; run < o.runs; run++) {
+          await waitForQuiet(o.quietWaitSeconds * 1000);
           await writeRequestPool(file, target, op, keys, sealed, poolSize);
           const stopRss = sampleRss([server.pid]);
-          const cpu0 = cpuSeconds(server.pid) ?? 0;
-          const kr = toMeasurement(await wrk(keyholdUrl, c, o.seconds));
-          const cpu = (cpuSeconds(server.pid) ?? 0) - cpu0;
+          const kr = await measure(keyholdUrl, server.pid, c);
           rssMax = Math.max(rssMax, stopRss());
-          const br = toMeasurement(await wrk(baselineUrl, c, o.seconds));
+          const br = await measure(baselineUrl, baseline.pid, c);
           k.push(kr);
           b.push(br);
           log(
-            `   ${op.padEnd(7)} c=${String(c).padStart(2)} run ${run + 1}: keyhold ${Math.round(kr.rps)} req/s p99 ${kr.p99Ms.toFixed(2)} ms` +
-              ` (server CPU ${Math.round((cpu / o.seconds) * 100)} %)${kr.errors ? ` ERRORS ${kr.errors}` : ''}; baseline ${Math.round(br.rps)} req/s${br.errors ? ` ERRORS ${br.errors}` : ''}`,
+            `   ${op.padEnd(7)} c=${String(c).padStart(2)} run ${run + 1}: keyhold ${Math.round(kr.rps)} req/s p99 ${kr.p99Ms.toFixed(2)} ms, ${Math.round(kr.cpuUsPerRequest)} µs CPU/req${kr.errors ? ` ERRORS ${kr.errors}` : ''};` +
+              ` baseline ${Math.round(br.rps)} req/s, ${Math.round(br.cpuUsPerRequest)} µs CPU/req${br.errors ? ` ERRORS ${br.errors}` : ''}; other load ${Math.round(Math.max(kr.foreignLoad, br.foreignLoad) * 100)} %`,
           );
         }
         const median = medianOf(k);

@@ -16,6 +16,10 @@ export interface Measurement {
   p999Ms: number;
   errors: number;
   requests: number;
+  /** Server CPU time (user + system) per answered request, µs. Less sensitive to other load than req/s. */
+  cpuUsPerRequest: number;
+  /** Share of the server core used by other processes during the run (0..1). */
+  foreignLoad: number;
 }
 
 export function wrkVersion(): string | undefined {
@@ -45,9 +49,11 @@ export function runWrk(opts: { core: number; url: string; script: string; reques
   });
 }
 
-export function toMeasurement(r: WrkResult): Measurement {
+export function toMeasurement(r: WrkResult, cpu: { serverSeconds: number; foreignLoad: number }): Measurement {
   const e = r.errors;
   return {
+    cpuUsPerRequest: r.requests > 0 ? (cpu.serverSeconds * 1e6) / r.requests : NaN,
+    foreignLoad: cpu.foreignLoad,
     rps: r.requests / (r.durationUs / 1e6),
     p50Ms: r.latencyUs.p50 / 1000,
     p99Ms: r.latencyUs.p99 / 1000,
