@@ -5,6 +5,7 @@ import { createDirectory, createHealthService, createXksService, type Directory,
 import { createXksServer, type XksServer } from '../xks/index.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
+import { unredacted } from './logging.js';
 
 export interface RunningKeyhold {
   context: AppContext;
@@ -54,6 +55,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       maxBodyBytes: config.xks.maxBodyBytes,
       clock,
       log,
+      requestLog: unredacted(log),
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
     return {
