@@ -2,7 +2,20 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../base/index.js';
 import { createSoftwareBackend } from '../backends/index.js';
-import { createKeyService, createKeyStoreService, type Backends, type KeyService, type KeyStoreService, type Seal, type Storage } from '../domain/index.js';
+import {
+  createAdminIdentityService,
+  createApprovalActions,
+  createApprovalService,
+  createKeyService,
+  createKeyStoreService,
+  type AdminIdentityService,
+  type ApprovalService,
+  type Backends,
+  type KeyService,
+  type KeyStoreService,
+  type Seal,
+  type Storage,
+} from '../domain/index.js';
 import { openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
 import { createSeal, openSeal } from './seal.js';
@@ -17,6 +30,8 @@ export interface AppContext {
   softwareBackend: ReturnType<typeof createSoftwareBackend>;
   keyStores: KeyStoreService;
   keys: KeyService;
+  identity: AdminIdentityService;
+  approvals: ApprovalService;
   close(): Promise<void>;
 }
 
@@ -39,6 +54,9 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   }
   const softwareBackend = createSoftwareBackend({ seal, meta: storage });
   const backends: Backends = { software: softwareBackend };
+  const keyStores = createKeyStoreService({ repo: storage, seal, clock });
+  const keys = createKeyService({ repo: storage, backends, clock });
+  const a = config.admin;
   return {
     config,
     clock,
@@ -46,8 +64,21 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     seal,
     backends,
     softwareBackend,
-    keyStores: createKeyStoreService({ repo: storage, seal, clock }),
-    keys: createKeyService({ repo: storage, backends, clock }),
+    keyStores,
+    keys,
+    identity: createAdminIdentityService({
+      repo: storage,
+      clock,
+      settings: {
+        sessionTtlMs: a.sessionTtlMs,
+        sessionIdleMs: a.sessionIdleMs,
+        lockoutThreshold: a.lockoutThreshold,
+        lockoutBaseMs: a.lockoutBaseMs,
+        lockoutMaxMs: a.lockoutMaxMs,
+        passwordHash: { ln: a.passwordHashCost, r: 8, p: 1 },
+      },
+    }),
+    approvals: createApprovalService({ repo: storage, actions: createApprovalActions({ keyStores, keys }), seal, clock, defaultTtlMs: a.approvalTtlMs }),
     async close() {
       for (const b of Object.values(backends)) await b?.close?.();
       await seal.close?.();
