@@ -5,7 +5,7 @@ import { approvalView, ERROR_RESPONSES, toApprovalView } from '../views.js';
 import type { RouteDeps } from './index.js';
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
-const comment = z.object({ comment: z.string().max(1000).optional() }).strict().optional();
+const comment = z.object({ comment: z.string().max(1000).optional() }).strict().nullish();
 
 /** Approval requests: custodians decide them, auditors read them. */
 export function approvalRoutes({ services }: RouteDeps): AdminRoute[] {

@@ -149,7 +149,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       description:
         'Like KMS ScheduleKeyDeletion: while pending, XKS calls answer InvalidStateException and the deletion can be cancelled. After the waiting period the material is destroyed and the key answers KeyNotFoundException.',
       params: keyParams,
-      body: z.object({ pendingWindowInDays: z.number().int().min(7).max(30).optional() }).strict().optional(),
+      body: z.object({ pendingWindowInDays: z.number().int().min(7).max(30).optional() }).strict().nullish(),
       responses: { 200: keyView, 202: pendingApprovalView, ...ERROR_RESPONSES },
       async handle(input) {
         const days = input.body?.pendingWindowInDays;

@@ -215,7 +215,7 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       tag: 'keystores',
       summary: "Export the AWS KMS console's proxy configuration file (contains the secret)",
       params: storeParams,
-      body: z.object({ accessKeyId: z.string().min(1).max(64).optional() }).strict().optional(),
+      body: z.object({ accessKeyId: z.string().min(1).max(64).optional() }).strict().nullish(),
       responses: { 200: proxyConfigView, 202: pendingApprovalView, ...ERROR_RESPONSES },
       async handle(input) {
         const params = { keyStore: input.params.name, ...(input.body?.accessKeyId ? { accessKeyId: input.body.accessKeyId } : {}) };
