@@ -97,7 +97,10 @@ export type AdminClient = ReturnType<typeof adminClient>;
 export interface SignedInUser {
   username: string;
   password: string;
+  /** A session token (ends after 30 idle minutes of the test clock). */
   token: string;
+  /** An API key of the same user (for tests that move the clock by hours). */
+  apiKey: string;
   role: Role;
 }
 
@@ -165,16 +168,16 @@ export async function startAdminHarness(opts: { demo?: boolean; metrics?: Metric
     const password = `Correct-Horse-${++counter}-${Math.random().toString(36).slice(2)}-Battery`;
     const changed = await api.call('POST', '/api/v1/auth/password', { token: String(first.body.token), body: { currentPassword: oneTimePassword, newPassword: password } });
     if (changed.status !== 200) throw new Error(`password change of ${username} failed: ${changed.text}`);
-    return { username, password, token: String(first.body.token), role };
+    const key = await api.call('POST', '/api/v1/auth/api-keys', { token: String(first.body.token), body: { name: 'harness' } });
+    if (key.status !== 200) throw new Error(`API key for ${username} failed: ${key.text}`);
+    return { username, password, token: String(first.body.token), apiKey: String(key.body.apiKey), role };
   }
 
   let admin: SignedInUser;
   try {
     admin = await signIn(init.admin.username, init.admin.oneTimePassword, 'administrator');
     // An API key has no idle timeout, so tests can move the clock by days.
-    const key = await api.call('POST', '/api/v1/auth/api-keys', { token: admin.token, body: { name: 'harness' } });
-    if (key.status !== 200) throw new Error(`API key for the harness failed: ${key.text}`);
-    admin = { ...admin, token: String(key.body.apiKey) };
+    admin = { ...admin, token: admin.apiKey };
   } catch (e) {
     api.close();
     await running.close();
