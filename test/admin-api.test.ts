@@ -81,8 +81,7 @@ test('auth: API keys are shown once, act with the owner’s role, and stop worki
   assert.match(created.body.apiKey, /^kha_/);
   const list = await call<Body[]>('GET', '/auth/api-keys', custodian.token);
   assert.equal(list.status, 200);
-  assert.equal(list.body.length, 1);
-  assert.equal(list.body[0]!.name, 'ci-pipeline');
+  assert.deepEqual(list.body.map((k) => k.name).sort(), ['ci-pipeline', 'harness']);
   assert.ok(!JSON.stringify(list.body).includes(created.body.apiKey), 'the key is never listed');
   const who = await call<{ user: Body; via: string }>('GET', '/auth/whoami', created.body.apiKey);
   assert.equal(who.body.via, 'api-key');

@@ -8,7 +8,6 @@ import { loadConfig } from './config.js';
 import { openContext } from './context.js';
 import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
-import { startKeyhold } from './start.js';
 import { startBanner } from './banner.js';
 import { localServices } from './local-services.js';
 import { PendingApprovalError } from './api-client.js';
@@ -58,6 +57,8 @@ const host: CliHost = {
     if (opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true });
     const log = createLogger(cfg);
     const t0 = performance.now();
+    // Loaded here: the listeners (Fastify and friends) are not needed by the other commands.
+    const { startKeyhold } = await import('./start.js');
     const running = await startKeyhold(cfg, log);
     const demoPresent = !!running.directory.keyStoreByPrefix(DEMO.prefix);
     process.stdout.write(startBanner(cfg, running.xksAddress, { present: demoPresent, credential: initialised?.demo?.credential }, { address: running.adminAddress, bootstrap: initialised?.admin }));
