@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../base/index.js';
 import { createSoftwareBackend } from '../backends/index.js';
 import { createKeyService, createKeyStoreService, type Backends, type KeyService, type KeyStoreService, type Seal, type Storage } from '../domain/index.js';
-import { openSqliteStorage } from '../storage/index.js';
+import { openPostgresStorage, openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
 import { createSeal, openSeal } from './seal.js';
 
@@ -21,6 +21,7 @@ export interface AppContext {
 }
 
 export async function openStorage(config: Config): Promise<Storage> {
+  if (config.storage.type === 'postgres') return openPostgresStorage({ url: config.storage.url, poolSize: config.storage.poolSize });
   mkdirSync(dirname(config.storage.path), { recursive: true, mode: 0o700 });
   const storage = await openSqliteStorage({ path: config.storage.path });
   chmodSync(config.storage.path, 0o600);
