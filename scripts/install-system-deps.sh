@@ -5,6 +5,8 @@
 set -euo pipefail
 PKGS=(softhsm2 opensc curl openssl wrk haproxy uuid-runtime util-linux python3 postgresql)
 missing=()
+# The AWS CLI drives the KMS simulator end to end; Debian's awscli when none is on PATH.
+command -v aws >/dev/null 2>&1 || PKGS+=(awscli)
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
