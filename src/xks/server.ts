@@ -25,6 +25,8 @@ export interface XksCallRecord {
   externalKeyId?: string | undefined;
   keyVersion?: number | undefined;
   accessKeyId?: string | undefined;
+  /** kmsRequestId as the body carried it, also when the rest of the input was refused (for correlation). */
+  kmsRequestId?: string | undefined;
   ctx?: RequestContext | undefined;
   policyDecidedBy?: string | undefined;
   remoteAddress?: string | undefined;
@@ -74,6 +76,13 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: Duplex, log: Logge
   const what = err.code === 'HPE_HEADER_OVERFLOW' ? 'the request headers are too large' : `the HTTP request could not be parsed (${err.code ?? 'unknown'})`;
   const text = JSON.stringify({ errorName: 'ValidationException', errorMessage: safeErrorMessage(what) });
   socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}
+
+/** The kmsRequestId a body claims, read before validation so a refused call can still be correlated. */
+function claimedRequestId(json: object): string | undefined {
+  const m = (json as { requestMetadata?: unknown }).requestMetadata;
+  const id = typeof m === 'object' && m !== null ? (m as { kmsRequestId?: unknown }).kmsRequestId : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= 2048 ? id : undefined;
 }
 
 export function createXksServer(opts: XksServerOptions): XksServer {
@@ -164,6 +173,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
         fail('ValidationFailed', 'the body is not valid JSON');
       }
       if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('ValidationFailed', 'the body must be a JSON object');
+      record.kmsRequestId = claimedRequestId(json);
       opts.admit?.(ks, route);
       body = await dispatch(ks, route, json, record);
     } catch (e) {
@@ -190,7 +200,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     log.info(
       {
         event: 'xks',
-        kmsRequestId: record.ctx?.kmsRequestId,
+        kmsRequestId: record.ctx?.kmsRequestId ?? record.kmsRequestId,
         operation: record.operation,
         kmsOperation: record.ctx?.kmsOperation,
         keyStore: record.keyStoreName,
