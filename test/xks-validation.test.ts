@@ -346,6 +346,38 @@ test('bad input changes nothing: the key, its versions and earlier ciphertexts a
   assert.equal(e.body.ciphertextMetadata, good.ciphertextMetadata, 'same format and key version as before');
 });
 
+test('each call is logged on one structured line with its kmsRequestId, also when its input was refused', async () => {
+  const ok = await post('encrypt', encryptBody({ requestMetadata: md('Encrypt', { kmsRequestId: 'log-ok-1' }) }));
+  assertOk(ok);
+  const refused = await post('decrypt', decryptBody({ requestMetadata: md('Decrypt', { kmsRequestId: 'log-refused-1' }), initializationVector: b64(13) }));
+  assertXksError(refused, 400, 'ValidationException');
+  const line = (id: string) =>
+    eventually(async () => {
+      const found = h
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.event === 'xks' && l.kmsRequestId === id);
+      assert.ok(found, `a log line for ${id}`);
+      return found;
+    });
+  const a = await line('log-ok-1');
+  assert.equal(a.operation, 'encrypt');
+  assert.equal(a.kmsOperation, 'Encrypt');
+  assert.equal(a.keyStore, 'demo');
+  assert.equal(a.key, 'demo-key');
+  assert.equal(a.keyVersion, 1);
+  assert.equal(a.status, 200);
+  assert.equal(a.outcome, 'ok');
+  assert.equal(typeof a.latencyMs, 'number');
+  const b = await line('log-refused-1');
+  assert.equal(b.operation, 'decrypt');
+  assert.equal(b.key, 'demo-key');
+  assert.equal(b.status, 400);
+  assert.equal(b.outcome, 'ValidationException');
+});
+
 test('the server log never contains plaintext', async () => {
   const out = h.output();
   assert.ok(!out.includes(plaintext.toString('base64')));
