@@ -1,6 +1,6 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { systemClock, type Clock } from '../base/index.js';
+import { KeyholdError, systemClock, type Clock } from '../base/index.js';
 import { createSoftwareBackend } from '../backends/index.js';
 import { createKeyService, createKeyStoreService, type Backends, type KeyService, type KeyStoreService, type Seal, type Storage } from '../domain/index.js';
 import { openPostgresStorage, openSqliteStorage } from '../storage/index.js';
@@ -30,6 +30,10 @@ export async function openStorage(config: Config): Promise<Storage> {
 
 export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock } = {}): Promise<AppContext> {
   const clock = opts.clock ?? systemClock;
+  // Opening storage creates the directory and the database file: only init may do that.
+  if (!opts.creating && !existsSync(config.storage.path)) {
+    throw new KeyholdError('SealError', `the data directory ${config.dataDir} is not initialised (no ${config.storage.path}); run: keyhold init`);
+  }
   const storage = await openStorage(config);
   let seal: Seal;
   try {
