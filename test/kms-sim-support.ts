@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
+// @peculiar/x509 needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { createKmsSimulator, type KmsSimulator, type KmsSimulatorOptions, type SimCredential } from '../src/kms-sim/index.js';

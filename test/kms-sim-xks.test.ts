@@ -259,8 +259,8 @@ describe('custom key store lifecycle', () => {
       ),
       'XksProxyIncorrectAuthenticationCredentialException',
     );
-    const probe = proxy.requests.at(-1)!;
-    assert.equal((probe.body.requestMetadata as Record<string, string>).kmsOperation, 'UpdateCustomKeyStore');
+    const refused = t.sim.requestLog.entries().at(-1)!;
+    assert.deepEqual(refused.proxyCalls.map((c) => [c.xksOperation, c.kmsOperation, c.outcome]), [['GetHealthStatus', 'UpdateCustomKeyStore', 'AuthenticationFailedException']]);
     await kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, NewCustomKeyStoreName: 'renamed-while-connected' }));
     const d = await describeStore(id!);
     assert.equal(d.CustomKeyStoreName, 'renamed-while-connected');
@@ -269,6 +269,7 @@ describe('custom key store lifecycle', () => {
     const oldSecret = proxy.secretAccessKey;
     proxy.secretAccessKey = 'C'.repeat(44);
     await kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyAuthenticationCredential: { AccessKeyId: proxy.accessKeyId, RawSecretAccessKey: proxy.secretAccessKey } }));
+    assert.equal((proxy.requests.at(-1)!.body.requestMetadata as Record<string, string>).kmsOperation, 'UpdateCustomKeyStore');
     proxy.secretAccessKey = oldSecret;
     await kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyAuthenticationCredential: { AccessKeyId: proxy.accessKeyId, RawSecretAccessKey: oldSecret } }));
     await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: id }));

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { isKeyholdError, type ErrorCode } from '../base/index.js';
 import { buildProgram, UsageError } from '../cli/program.js';
+import { registerKmsSimCommand } from '../kms-sim/index.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';
@@ -56,6 +57,7 @@ const host: CliHost = {
 };
 
 const program = buildProgram(host).exitOverride();
+registerKmsSimCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

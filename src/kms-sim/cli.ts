@@ -41,7 +41,6 @@ interface KmsSimFlags {
   connectDelayMs: number;
   healthIntervalMs: number;
   quiet?: boolean;
-  json?: boolean;
 }
 
 export function registerKmsSimCommand(program: Command, deps: KmsSimCommandDeps = {}): Command {
@@ -56,7 +55,6 @@ export function registerKmsSimCommand(program: Command, deps: KmsSimCommandDeps 
     .option('--connect-delay-ms <ms>', 'delay before ConnectCustomKeyStore probes the proxy (KMS: about 300000)', nonNegativeInt, 0)
     .option('--health-interval-ms <ms>', 'interval of the periodic KmsHealthCheck, 0 to disable', nonNegativeInt, 60_000)
     .option('--quiet', 'do not print the request log')
-    .option('--json', 'print the startup line as JSON')
     .addHelpText(
       'after',
       `
@@ -98,7 +96,9 @@ Example:
       const { url } = await sim.listen(flags.listen.host, flags.listen.port);
       if (!flags.quiet) sim.requestLog.subscribe((e) => out(JSON.stringify(e)));
       if (!isLoopback(flags.listen.host)) err(`kms-sim: warning: listening on ${flags.listen.host} over plain HTTP; requests and responses (including data keys) are not encrypted in transit`);
-      out(flags.json ? JSON.stringify({ url, accountId, accessKeyId }) : `kms-sim listening on ${url} (account ${accountId}); try: aws --endpoint-url ${url} --region us-east-1 kms list-keys`);
+      // --json is the program's global option (machine-readable output).
+      const json = Boolean(this.optsWithGlobals<{ json?: boolean }>().json);
+      out(json ? JSON.stringify({ url, accountId, accessKeyId }) : `kms-sim listening on ${url} (account ${accountId}); try: aws --endpoint-url ${url} --region us-east-1 kms list-keys`);
 
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -66,7 +66,8 @@ export function applyTimeEffects(rs: RegionState, now: number): void {
       key.rotation.nextRotation = key.rotation.nextRotation + key.rotation.periodDays * DAY_MS;
     }
   }
-  for (const [token, p] of rs.importTokens) if (p.validTo <= now) rs.importTokens.delete(token);
+  // Expired tokens are kept a day longer so that using one is ExpiredImportTokenException.
+  for (const [token, p] of rs.importTokens) if (p.validTo + DAY_MS <= now) rs.importTokens.delete(token);
 }
 
 /** New KMS-generated material becomes current; the old stays for decryption. */
