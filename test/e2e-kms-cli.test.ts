@@ -105,14 +105,18 @@ test('the AWS CLI runs the whole XKS flow through `keyhold kms-sim` against Keyh
   assert.match(wrong.stderr, /KMSInvalidStateException/);
 
   // The request log on stdout stands in for CloudTrail, one JSON line per call.
-  const lines = simOut.split('\n').slice(1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { eventName: string; requestId: string; errorCode?: string; proxyCalls: { xksOperation: string }[] });
+  type Line = { eventName: string; requestId: string; errorCode?: string; proxyCalls: { xksOperation: string }[] };
+  const lines = await eventually(() => {
+    const all = simOut.split('\n').slice(1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    return all.some((l) => l.eventName === 'Decrypt' && l.errorCode) ? all : undefined;
+  }, 'the request log lines on stdout');
   const names = lines.map((l) => l.eventName);
   for (const n of ['CreateCustomKeyStore', 'ConnectCustomKeyStore', 'DescribeCustomKeyStores', 'CreateKey', 'Encrypt', 'Decrypt']) assert.ok(names.includes(n), n);
   const encrypt = lines.find((l) => l.eventName === 'Encrypt')!;
   assert.deepEqual(encrypt.proxyCalls.map((c) => c.xksOperation), ['Encrypt']);
   assert.ok(readFileSync(plaintextFile, 'utf8') && !simOut.includes('hello from the AWS CLI'), 'no plaintext in the log');
-  assert.ok(keyhold.output().includes(encrypt.requestId), 'Keyhold logged the same kmsRequestId');
-  assert.equal(lines.at(-1)!.errorCode, 'KMSInvalidStateException');
+  await eventually(() => (keyhold.output().includes(encrypt.requestId) ? true : undefined), 'Keyhold to log the same kmsRequestId');
+  assert.equal(lines.find((l) => l.eventName === 'Decrypt' && l.errorCode)!.errorCode, 'KMSInvalidStateException');
 });
 
 test('the AWS CLI with a wrong secret is refused as KMS refuses it', async () => {

@@ -99,8 +99,17 @@ export async function createXksKey(kms: KMSClient, storeId: string, xksKeyId: st
   return (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: storeId, XksKeyId: xksKeyId, Description: `Keyhold key ${xksKeyId}` }))).KeyMetadata!;
 }
 
-/** Keyhold's own log lines for XKS calls (one JSON object per line). */
-export function keyholdXksLog(keyhold: KeyholdHarness): { kmsRequestId?: string; operation?: string; kmsOperation?: string; outcome?: string; key?: string }[] {
+export interface KeyholdXksLine {
+  kmsRequestId?: string;
+  operation?: string;
+  kmsOperation?: string;
+  outcome?: string;
+  key?: string;
+  keyVersion?: number;
+}
+
+/** Keyhold's own log lines for XKS calls (one JSON object per line), as far as they have arrived. */
+export function keyholdXksLog(keyhold: KeyholdHarness): KeyholdXksLine[] {
   return keyhold
     .output()
     .split('\n')
@@ -124,4 +133,23 @@ export async function retryWhile<T>(transient: string, fn: () => Promise<T>): Pr
     }
   }, `the server to stop answering ${transient}`);
   return result as T;
+}
+
+/** Keyhold's log lines for one KMS request id, once at least `count` of them have arrived. */
+export async function keyholdCallsFor(keyhold: KeyholdHarness, kmsRequestId: string | undefined, count = 1): Promise<KeyholdXksLine[]> {
+  assert.ok(kmsRequestId, 'a KMS request id');
+  return eventually(() => {
+    const lines = keyholdXksLog(keyhold).filter((l) => l.kmsRequestId === kmsRequestId);
+    return lines.length >= count ? lines : undefined;
+  }, `Keyhold to log ${count} call(s) for ${kmsRequestId}`);
+}
+
+/** Runs a call that must fail; returns the error name and the KMS request id. */
+export async function failure(fn: () => Promise<unknown>): Promise<{ name: string; requestId: string | undefined }> {
+  try {
+    await fn();
+  } catch (e) {
+    return { name: (e as Error).name, requestId: (e as { $metadata?: { requestId?: string } }).$metadata?.requestId };
+  }
+  throw new Error('expected the call to fail');
 }
