@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createKmsSimulator } from './simulator.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:4599';
@@ -49,7 +49,7 @@ export function registerKmsSimCommand(program: Command, deps: KmsSimCommandDeps 
   return program
     .command('kms-sim')
     .description('Run a local AWS KMS simulator (JSON 1.1, SigV4 service "kms") that uses Keyhold as an external key store')
-    .option('--listen <host:port>', 'address to listen on (plain HTTP)', parseListen, parseListen(DEFAULT_LISTEN))
+    .addOption(new Option('--listen <host:port>', 'address to listen on (plain HTTP)').argParser(parseListen).default(parseListen(DEFAULT_LISTEN), DEFAULT_LISTEN))
     .option('--proxy-ca <file>', 'PEM file of the CA that signs the XKS proxy certificate (for a self-signed proxy)')
     .option('--proxy-timeout-ms <ms>', 'timeout of each proxy call attempt (KMS: 250)', nonNegativeInt, 250)
     .option('--connect-delay-ms <ms>', 'delay before ConnectCustomKeyStore probes the proxy (KMS: about 300000)', nonNegativeInt, 0)
@@ -64,8 +64,10 @@ Environment:
   KMS_SIM_ACCOUNT_ID         account of that credential (default ${DEFAULT_ACCOUNT_ID})
 
 Example:
-  KMS_SIM_ACCESS_KEY_ID=AKIASIMULATOR KMS_SIM_SECRET_ACCESS_KEY=... keyhold kms-sim --proxy-ca keyhold-ca.pem
-  aws --endpoint-url http://127.0.0.1:4599 --region us-east-1 kms list-keys`,
+  export KMS_SIM_ACCESS_KEY_ID=AKIAKMSSIMULATOR01 KMS_SIM_SECRET_ACCESS_KEY=$(openssl rand -base64 30)
+  keyhold kms-sim --proxy-ca keyhold-data/tls/server.crt
+  AWS_ACCESS_KEY_ID=$KMS_SIM_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$KMS_SIM_SECRET_ACCESS_KEY \\
+    aws --endpoint-url http://127.0.0.1:4599 --region us-east-1 kms list-keys`,
     )
     .action(async function (this: Command, flags: KmsSimFlags) {
       const env = deps.env ?? process.env;
