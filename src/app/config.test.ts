@@ -33,7 +33,7 @@ test('defaults without a file: loopback 8443, paths inside the data directory, s
   const c = loadConfig({ dataDir: dir, env: {} });
   assert.equal(c.configFile, undefined);
   assert.deepEqual(c.xks.listen, { host: '127.0.0.1', port: 8443 });
-  assert.equal(c.storage.path, join(dir, 'keyhold.db'));
+  assert.equal((c.storage as { path: string }).path, join(dir, 'keyhold.db'));
   assert.deepEqual(c.seal, { type: 'keyfile', keyFile: join(dir, 'seal.key') });
   assert.equal(c.xks.tls.certFile, join(dir, 'tls/server.crt'));
   assert.equal(c.xks.tls.keyFile, join(dir, 'tls/server.key'));
@@ -120,7 +120,7 @@ test('environment variables override the file, flags override both; empty variab
   const c = loadConfig({ dataDir: dir, env });
   assert.deepEqual(c.xks.listen, { host: '0.0.0.0', port: 9443 });
   assert.equal(c.log.level, 'debug');
-  assert.equal(c.storage.path, '/var/lib/keyhold/k.db');
+  assert.equal((c.storage as { path: string }).path, '/var/lib/keyhold/k.db');
   assert.deepEqual(c.seal, { type: 'keyfile', keyFile: join(dir, 'other.key') });
   assert.deepEqual(loadConfig({ dataDir: dir, env, overrides: { 'xks.listen': '[::1]:7443' } }).xks.listen, { host: '::1', port: 7443 });
   assert.equal(loadConfig({ dataDir: dir, env, overrides: { 'xks.listen': undefined } }).xks.listen.port, 9443, 'an absent flag overrides nothing');
@@ -144,7 +144,7 @@ test('KEYHOLD_DATA_DIR and KEYHOLD_CONFIG choose the directory and the file; an 
   writeFileSync(file, '[storage]\npath = "db/keyhold.db"\n[xks]\ntls_cert = "/abs/cert.pem"\nmtls_client_ca = "ca.pem"\nmtls_client_subjects = ["cks.kms.eu-west-1.amazonaws.com"]\n');
   const c = loadConfig({ dataDir: other, env: { KEYHOLD_CONFIG: file } });
   assert.equal(c.configFile, file);
-  assert.equal(c.storage.path, join(confDir, 'db/keyhold.db'));
+  assert.equal((c.storage as { path: string }).path, join(confDir, 'db/keyhold.db'));
   assert.equal(c.xks.tls.certFile, '/abs/cert.pem');
   assert.equal(c.xks.tls.clientCaFile, join(confDir, 'ca.pem'));
   assert.deepEqual(c.xks.tls.clientSubjects, ['cks.kms.eu-west-1.amazonaws.com']);

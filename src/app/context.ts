@@ -31,7 +31,7 @@ export async function openStorage(config: Config): Promise<Storage> {
 export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock } = {}): Promise<AppContext> {
   const clock = opts.clock ?? systemClock;
   // Opening storage creates the directory and the database file: only init may do that.
-  if (!opts.creating && !existsSync(config.storage.path)) {
+  if (!opts.creating && config.storage.type === 'sqlite' && !existsSync(config.storage.path)) {
     throw new KeyholdError('SealError', `the data directory ${config.dataDir} is not initialised (no ${config.storage.path}); run: keyhold init`);
   }
   const storage = await openStorage(config);
