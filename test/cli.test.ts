@@ -58,7 +58,7 @@ test('--json output: one JSON document per command, with stable shapes and no se
   const created = await json('keystore', 'create', 'shapes', '--prefix', '/shapes', '--region', 'eu-west-1', '--region', 'us-east-1');
   assert.deepEqual(keysOf(created), [...KEYSTORE_VIEW, 'accessKeyId', 'secretAccessKey'].sort());
   assert.deepEqual(created.regions, ['eu-west-1', 'us-east-1']);
-  assert.equal(created.policy, false);
+  assert.equal(created.policy, null);
   const secret = String(created.secretAccessKey);
 
   const list = await json<Record<string, unknown>[]>('keystore', 'list');

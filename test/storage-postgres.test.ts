@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { openPostgresStorage } from '../src/storage/index.js';
 import type { Storage } from '../src/domain/index.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
+import { storageConformance } from './storage-conformance.js';
 
 let pg: ThrowawayPostgres;
+let dbSeq = 0;
 
 before(async () => {
   pg = await startPostgres();
@@ -12,6 +14,27 @@ before(async () => {
 
 after(async () => {
   await pg?.stop();
+});
+
+/** The same behaviour suite SQLite runs, on a real PostgreSQL server (a database per test). */
+storageConformance('postgres', {
+  async create() {
+    const url = await pg.createDatabase(`conformance_${dbSeq++}`);
+    const opened: Storage[] = [];
+    const open = async () => {
+      const s = await openPostgresStorage({ url, poolSize: 4 });
+      opened.push(s);
+      return s;
+    };
+    const storage = await open();
+    return {
+      storage,
+      openAnother: open,
+      async dispose() {
+        for (const s of opened) await s.close().catch(() => undefined);
+      },
+    };
+  },
 });
 
 const now = '2026-11-25T00:00:00.000Z';

@@ -65,7 +65,7 @@ test('the configuration is frozen', () => {
 test('every problem is listed with its setting name, all at once', () => {
   const dir = dataDir(`
 [storage]
-type = "postgres"
+type = "mysql"
 [seal]
 type = "hsm"
 [xks]
@@ -180,4 +180,22 @@ test('secrets have no defaults and never come from the file', () => {
 test('the passphrase is not read when the key file seal is configured', () => {
   const c = loadConfig({ dataDir: dataDir(), env: { KEYHOLD_SEAL_PASSPHRASE: 'unused but present' } });
   assert.ok(!JSON.stringify(c).includes('unused but present'));
+});
+
+test('a body cap too small for the plaintext and AAD limits is refused', () => {
+  const dir = dataDir(`
+[xks]
+max_plaintext_bytes = 65536
+max_body_bytes = 65536
+`);
+  assert.match(configError(() => loadConfig({ dataDir: dir, env: {} })), /xks\.max_body_bytes: 65536 is too small/);
+});
+
+test('a postgres URL must not carry a password', () => {
+  const dir = dataDir(`
+[storage]
+type = "postgres"
+url = "postgres://keyhold:hunter2@db.example.com/keyhold"
+`);
+  assert.match(configError(() => loadConfig({ dataDir: dir, env: {} })), /storage\.url: must not contain a password/);
 });

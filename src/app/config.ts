@@ -166,6 +166,11 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
     health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
     log: { level: f.log.level },
   };
+  // The largest legal request must fit in the body cap: Base64 of both limits plus ARNs.
+  const needed = Math.ceil((config.xks.limits.maxPlaintextBytes * 4) / 3) + Math.ceil((config.xks.limits.maxAadBytes * 4) / 3) + 5 * 2048 + 1024;
+  if (config.xks.maxBodyBytes < needed) {
+    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n  - xks.max_body_bytes: ${config.xks.maxBodyBytes} is too small for max_plaintext_bytes and max_aad_bytes; use at least ${needed}`);
+  }
   if (config.xks.tls.clientSubjects?.length && !config.xks.tls.clientCaFile) {
     throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - xks.mtls_client_subjects: needs xks.mtls_client_ca');
   }

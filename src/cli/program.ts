@@ -11,7 +11,7 @@ function globals(cmd: Command): GlobalOptions {
 }
 
 function keyStoreView(ks: KeyStore) {
-  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy !== null, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
+  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
 }
 
 function keyView(k: Key, keyStoreName?: string) {
@@ -93,7 +93,7 @@ export function buildProgram(host: CliHost): Command {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const list = (await host.withServices(g, (s) => s.keyStores.list())).map(keyStoreView);
-      printer(!!g.json).result(list, () => table(list, ['name', 'uriPath', 'enabled', 'regions', 'policy']));
+      printer(!!g.json).result(list, () => table(list.map((k) => ({ ...k, policy: k.policy !== null })), ['name', 'uriPath', 'enabled', 'regions', 'policy']));
     });
 
   keystore

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { ChangeFeed, Storage } from '../domain/ports.js';
@@ -36,11 +37,13 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Storag
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   let backoff = 100;
+  // Our own NOTIFYs come back to us too; listeners already heard of those writes locally.
+  const self = randomUUID();
 
   async function listen(): Promise<void> {
     const c = new pg.Client({ connectionString: opts.url });
     c.on('notification', (n) => {
-      if (n.channel === CHANNEL) emit();
+      if (n.channel === CHANNEL && n.payload !== self) emit();
     });
     const lost = (e?: unknown) => {
       if (closed || listener !== c) return;
@@ -56,6 +59,8 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Storag
     await c.connect();
     await c.query(`LISTEN ${CHANNEL}`);
     backoff = 100;
+    // Anything committed while we were not yet listening was missed: tell listeners once.
+    emit();
   }
 
   const changes: ChangeFeed = {
@@ -65,7 +70,8 @@ export async function openPostgresStorage(opts: PostgresOptions): Promise<Storag
       return () => listeners.delete(l);
     },
     async notify() {
-      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, '']);
+      emit();
+      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, self]);
     },
   };
 
