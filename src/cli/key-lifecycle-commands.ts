@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliHost } from './host.js';
 import { printer } from './output.js';
-import { globalsOf, keyView, lifecycleFromOptions, UsageError, type LifecycleOptions } from './shared.js';
+import { globalsOf, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
 
 /** key update | schedule-deletion | cancel-deletion | delete-version. */
 export function registerKeyLifecycleCommands(key: Command, host: CliHost): void {
@@ -18,7 +18,7 @@ export function registerKeyLifecycleCommands(key: Command, host: CliHost): void 
       const g = globalsOf(cmd);
       const patch = lifecycleFromOptions({ ...opts, noRotation: opts.rotation === false, noExpiry: opts.expiry === false });
       if (Object.keys(patch).length === 0) throw new UsageError('nothing to change: give --description, --tag, --rotation-days, --no-rotation, --expires-at or --no-expiry');
-      const k = keyView(await host.withServices(g, (s) => s.keys.update(keyId, patch)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.update(keyId, patch)));
       printer(!!g.json).result(k, () => `Key '${keyId}' updated.`);
     });
   key
@@ -29,7 +29,7 @@ export function registerKeyLifecycleCommands(key: Command, host: CliHost): void 
       const g = globalsOf(cmd);
       const days = Number(opts.days);
       if (!Number.isInteger(days)) throw new UsageError(`--days '${opts.days}' must be a whole number`);
-      const k = keyView(await host.withServices(g, (s) => s.keys.scheduleDeletion(keyId, days)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.scheduleDeletion(keyId, days)));
       printer(!!g.json).result(k, () => `Key '${keyId}' will be destroyed on ${k.deletionDate}. Undo with: keyhold key cancel-deletion ${keyId}`);
     });
   key
@@ -37,7 +37,7 @@ export function registerKeyLifecycleCommands(key: Command, host: CliHost): void 
     .description('cancel a scheduled deletion; the key comes back disabled')
     .action(async (keyId: string, _o: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.cancelDeletion(keyId)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.cancelDeletion(keyId)));
       printer(!!g.json).result(k, () => `Deletion of '${keyId}' cancelled; the key is disabled (keyhold key enable ${keyId}).`);
     });
   key
@@ -47,7 +47,7 @@ export function registerKeyLifecycleCommands(key: Command, host: CliHost): void 
       const g = globalsOf(cmd);
       const v = Number(version);
       if (!Number.isInteger(v) || v < 1) throw new UsageError(`version '${version}' must be a positive whole number`);
-      const k = keyView(await host.withServices(g, (s) => s.keys.deleteVersion(keyId, v)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.deleteVersion(keyId, v)));
       printer(!!g.json).result(k, () => `Version ${v} of '${keyId}' destroyed.`);
     });
 }

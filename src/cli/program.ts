@@ -2,18 +2,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseUsage, uriPathOf, type KeyStore } from '../domain/index.js';
 import type { CliHost } from './host.js';
-
-export { UsageError };
 import { fields, printer, table } from './output.js';
-import { globalsOf as globals, keyView, lifecycleFromOptions, UsageError, type LifecycleOptions } from './shared.js';
+import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 
+export { UsageError };
+
 const VERSION = '0.1.0';
 
 function keyStoreView(ks: KeyStore) {
-  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy !== null, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
+  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
 }
 
 /** The `keyhold` command line. Management commands act on the data directory's database. */
@@ -80,7 +80,7 @@ export function buildProgram(host: CliHost): Command {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const list = (await host.withServices(g, (s) => s.keyStores.list())).map(keyStoreView);
-      printer(!!g.json).result(list, () => table(list, ['name', 'uriPath', 'enabled', 'regions', 'policy']));
+      printer(!!g.json).result(list, () => table(list.map((k) => ({ ...k, policy: k.policy !== null })), ['name', 'uriPath', 'enabled', 'regions', 'policy']));
     });
 
   keystore
@@ -278,7 +278,7 @@ export function buildProgram(host: CliHost): Command {
       .description(enabled ? 'enable a key' : 'disable a key: encrypt and decrypt answer InvalidStateException')
       .action(async (keyId: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
-        const k = keyView(await host.withServices(g, (s) => s.keys.setEnabled(keyId, enabled)));
+        const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setEnabled(keyId, enabled)));
         printer(!!g.json).result(k, () => `Key '${keyId}' ${enabled ? 'enabled' : 'disabled'}.`);
       });
   }
@@ -287,7 +287,7 @@ export function buildProgram(host: CliHost): Command {
     .description('set usage: encrypt,decrypt | encrypt | decrypt | none')
     .action(async (keyId: string, usage: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.setUsage(keyId, parseUsage(usage))));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setUsage(keyId, parseUsage(usage))));
       printer(!!g.json).result(k, () => `Key '${keyId}' usage: ${k.usage.join(',') || 'none'}.`);
     });
   key
@@ -295,7 +295,7 @@ export function buildProgram(host: CliHost): Command {
     .description('add a key version; new encryptions use it, older versions still decrypt')
     .action(async (keyId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.rotate(keyId)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });
   registerKeyLifecycleCommands(key, host);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { keyState, type Key } from '../domain/index.js';
-import type { GlobalOptions } from './host.js';
+import type { GlobalOptions, ManagementServices } from './host.js';
 
 /** A mistake in how the command was called (exit code 2). */
 export class UsageError extends Error {}
@@ -23,6 +23,12 @@ export function keyView(k: Key, keyStoreName?: string) {
     createdAt: k.createdAt,
     updatedAt: k.updatedAt,
   };
+}
+
+/** A key as printed, naming its key store (as `key list` and `key show` do), not the store's internal id. */
+export async function namedKeyView(s: ManagementServices, k: Key) {
+  const ks = (await s.keyStores.list()).find((x) => x.id === k.keyStoreId);
+  return keyView(k, ks?.name);
 }
 
 export interface LifecycleOptions {

@@ -189,7 +189,7 @@ export async function startAdminHarness(opts: { demo?: boolean; metrics?: Metric
     url,
     caPem,
     dataDir,
-    dbPath: config.storage.path,
+    dbPath: config.storage.type === 'sqlite' ? config.storage.path : '',
     running,
     init,
     clock,
