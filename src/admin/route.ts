@@ -66,6 +66,9 @@ export function defineRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.Zo
 }
 
 export const API_PREFIX = '/api/v1';
+export const SESSION_COOKIE = 'keyhold_session';
+/** Cookie-authenticated writes must carry this header (a CSRF guard: browsers only add it from our own pages). */
+export const CSRF_HEADER = 'x-keyhold-request';
 
 /** The full Fastify path of a route. */
 export function routePath(r: Pick<AdminRoute, 'url'>): string {

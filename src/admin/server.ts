@@ -7,12 +7,9 @@ import { fail, isoNow, KeyholdError, type Clock, type Logger } from '../base/ind
 import { ROLES, type AdminActionRecord, type AdminAuditSink, type Principal } from '../domain/index.js';
 import { recordedChange } from './audit.js';
 import { toAdminError } from './errors.js';
-import { API_PREFIX, routePath, rolesAllowed, type AdminRoute, type AuditNotes } from './route.js';
+import { CSRF_HEADER, routePath, rolesAllowed, SESSION_COOKIE, type AdminRoute, type AuditNotes } from './route.js';
 import { buildRoutes, type AdminServices, type MetricsSource } from './routes/index.js';
 
-export const SESSION_COOKIE = 'keyhold_session';
-/** Cookie-authenticated writes must carry this header (a CSRF guard: browsers only add it from our own pages). */
-export const CSRF_HEADER = 'x-keyhold-request';
 
 export interface AdminServerOptions {
   tls: { cert: string | Buffer; key: string | Buffer };
@@ -266,5 +263,3 @@ export async function createAdminServer(opts: AdminServerOptions): Promise<Admin
     },
   };
 }
-
-export { API_PREFIX };

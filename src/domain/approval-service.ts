@@ -89,7 +89,7 @@ export function createApprovalService(deps: {
     if (r.votes.some((v) => v.userId === principal.user.id)) fail('Conflict', 'you already decided this request');
   }
 
-  async function requirePending(r: ApprovalRequest): Promise<void> {
+  function requirePending(r: ApprovalRequest): void {
     if (r.status !== 'pending') fail('InvalidState', `approval request ${r.id} is ${r.status}`);
   }
 
@@ -168,7 +168,7 @@ export function createApprovalService(deps: {
     /** One approval; the one that completes the quorum runs the action (once). */
     async approve(principal: Principal, id: string, comment?: string): Promise<ApprovalRequest> {
       const r = await mustGet(id);
-      await requirePending(r);
+      requirePending(r);
       requireVoter(principal, r);
       await repo.addApprovalVote(r.id, { userId: principal.user.id, username: principal.user.username, decision: 'approve', comment: comment ?? null, at: isoNow(clock) });
       const now = await mustGet(id);
@@ -184,7 +184,7 @@ export function createApprovalService(deps: {
     /** One denial ends the request. */
     async deny(principal: Principal, id: string, comment?: string): Promise<ApprovalRequest> {
       const r = await mustGet(id);
-      await requirePending(r);
+      requirePending(r);
       requireVoter(principal, r);
       await repo.addApprovalVote(r.id, { userId: principal.user.id, username: principal.user.username, decision: 'deny', comment: comment ?? null, at: isoNow(clock) });
       await repo.transitionApprovalRequest(r.id, 'pending', 'denied', { decidedAt: isoNow(clock) });
@@ -195,7 +195,7 @@ export function createApprovalService(deps: {
     async cancel(principal: Principal, id: string): Promise<ApprovalRequest> {
       const r = await mustGet(id);
       if (principal.user.id !== r.requestedBy.userId) fail('AccessDenied', 'only the requester can cancel a request');
-      await requirePending(r);
+      requirePending(r);
       await repo.transitionApprovalRequest(r.id, 'pending', 'cancelled', { decidedAt: isoNow(clock) });
       return mustGet(id);
     },

@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { fail } from '../../base/index.js';
-import { defineRoute, type AdminRoute } from '../route.js';
+import { defineRoute, SESSION_COOKIE, type AdminRoute } from '../route.js';
 import { apiKeyView, ERROR_RESPONSES, toApiKeyView, toUserView, userView } from '../views.js';
 import { okView } from './common.js';
 import type { RouteDeps } from './index.js';
-
-const SESSION_COOKIE = 'keyhold_session';
 
 const loginBody = z
   .object({
