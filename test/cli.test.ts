@@ -229,7 +229,7 @@ function startFirstRun(cwd: string): ChildProcess {
   const e: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete e.KEYHOLD_DATA_DIR;
   delete e.KEYHOLD_CONFIG;
-  return spawn(process.execPath, [BIN, 'start', '--init-if-absent', '--xks-listen', '127.0.0.1:0'], { cwd, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [BIN, 'start', '--init-if-absent', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { cwd, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
@@ -250,6 +250,8 @@ test('first run: start --init-if-absent prints a curl command that really encryp
     ({ command, banner } = await waitForCurl(child));
     assert.match(banner, /listening on https:\/\/localhost:\d+/);
     assert.match(banner, /Secret access key: \S+\s+\(shown once\)/);
+    assert.match(banner, /Admin API on https:\/\/localhost:\d+\/api\/v1/);
+    assert.match(banner, /First administrator: admin, one-time password: \S{20}\s+\(shown once/);
     assert.match(command, /--aws-sigv4 'aws:amz:us-east-1:kms-xks-proxy'/);
     assert.doesNotMatch(command, /<ACCESS_KEY_ID>|<SECRET_ACCESS_KEY>/, 'the command carries the real credential');
 
@@ -271,6 +273,7 @@ test('first run: start --init-if-absent prints a curl command that really encryp
   try {
     const { banner: b2, command: c2 } = await waitForCurl(second);
     assert.match(b2, /shown when the data directory was created/);
+    assert.doesNotMatch(b2, /one-time password/, 'the bootstrap password is printed once');
     assert.match(c2, /<ACCESS_KEY_ID>:<SECRET_ACCESS_KEY>/);
     const port = /https:\/\/localhost:(\d+)/.exec(b2)![1]!;
     const rerun = spawnSync('bash', ['-c', command.replace(/https:\/\/localhost:\d+/, `https://localhost:${port}`)], { cwd, encoding: 'utf8', timeout: 20_000 });
