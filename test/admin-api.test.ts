@@ -87,6 +87,7 @@ test('auth: API keys are shown once, act with the owner’s role, and stop worki
   assert.equal(who.body.via, 'api-key');
   assert.equal((await call('GET', '/keystores', created.body.apiKey)).status, 200, 'custodian rights');
   assert.equal((await call('GET', '/users', created.body.apiKey)).status, 403, 'and only those');
+  assert.equal((await call('POST', '/auth/api-keys', created.body.apiKey, { name: 'offspring' })).status, 403, 'an API key cannot mint more');
   const revoked = await call<Body>('DELETE', `/auth/api-keys/${String(created.body.info.id)}`, custodian.token);
   assert.equal(revoked.status, 200);
   assert.ok(revoked.body.revokedAt);

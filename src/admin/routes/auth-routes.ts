@@ -118,6 +118,8 @@ export function authRoutes({ services, clock }: RouteDeps): AdminRoute[] {
       body: z.object({ name: z.string().min(1).max(64), expiresInDays: z.number().int().min(1).max(3650).optional() }).strict(),
       responses: { 200: z.object({ apiKey: z.string().describe('shown once'), info: apiKeyView }).meta({ id: 'IssuedApiKey' }), ...ERROR_RESPONSES },
       async handle({ principal, body, audit }) {
+        // An API key cannot mint further keys: a leaked key should not be able to entrench itself.
+        if (principal.via !== 'session') fail('AccessDenied', 'create API keys from a signed-in session, not with an API key');
         const r = await identity.createApiKey(principal, body);
         audit.target = r.info.id;
         return { apiKey: r.apiKey, info: toApiKeyView(r.info) };
