@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './bytes.js';
 export * from './clock.js';
+export * from './logger.js';

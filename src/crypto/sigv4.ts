@@ -176,7 +176,10 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions): SigV4Verifier {
     const key = deriveSigningKey(secret, date, region, opts.service);
     if (keyCache.size >= cacheSize) {
       const oldest = keyCache.keys().next().value;
-      if (oldest !== undefined) keyCache.get(oldest)?.key.fill(0), keyCache.delete(oldest);
+      if (oldest !== undefined) {
+        keyCache.get(oldest)?.key.fill(0);
+        keyCache.delete(oldest);
+      }
     }
     keyCache.set(id, { secret, key });
     return key;

@@ -30,8 +30,8 @@ export interface KeyBackend {
   decrypt(version: KeyVersion, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, gcmAad: Uint8Array): Promise<Buffer | undefined>;
   /** Deep check: a test encryption on a dedicated key. */
   selfTest(): Promise<BackendHealth>;
-  /** Forget cached material for a key (after disable, delete or destroy). */
-  evict?(keyId: string): void;
+  /** Forget cached material for one key, or for all keys when no id is given. */
+  evict?(keyId?: string): void;
   close?(): Promise<void>;
 }
 

@@ -1,0 +1,215 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { KeyholdError } from '../base/index.js';
+import { DEFAULT_LIMITS, SPEC_MINIMUM_LIMITS, type TlsFiles, type XksLimits } from '../xks/index.js';
+
+/**
+ * Configuration: one TOML file plus environment overrides plus command-line flags, validated
+ * once at start into a frozen object, with every problem listed by its setting name.
+ * Secrets never live in the file: the seal passphrase comes from KEYHOLD_SEAL_PASSPHRASE or
+ * a file named by KEYHOLD_SEAL_PASSPHRASE_FILE.
+ */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type SealConfig = { type: 'keyfile'; keyFile: string } | { type: 'passphrase'; passphrase: string | undefined };
+
+export interface Config {
+  dataDir: string;
+  configFile: string | undefined;
+  storage: { type: 'sqlite'; path: string };
+  seal: SealConfig;
+  xks: {
+    listen: HostPort;
+    tls: TlsFiles;
+    limits: XksLimits;
+    maxClockSkewMs: number;
+    maxBodyBytes: number;
+  };
+  health: { intervalMs: number; maxAgeMs: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+export const CONFIG_FILE_NAME = 'keyhold.toml';
+
+const hostPort = z.string().transform((s, ctx) => {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `'${s}' is not HOST:PORT` });
+    return z.NEVER;
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+});
+
+const fileSchema = z
+  .object({
+    storage: z.object({ type: z.literal('sqlite').default('sqlite'), path: z.string().min(1).default('keyhold.db') }).strict().prefault({}),
+    seal: z
+      .object({ type: z.enum(['keyfile', 'passphrase']).default('keyfile'), key_file: z.string().min(1).default('seal.key') })
+      .strict()
+      .prefault({}),
+    xks: z
+      .object({
+        listen: hostPort.default({ host: '127.0.0.1', port: 8443 }),
+        tls_cert: z.string().min(1).default('tls/server.crt'),
+        tls_key: z.string().min(1).default('tls/server.key'),
+        mtls_client_ca: z.string().min(1).optional(),
+        mtls_client_subjects: z.array(z.string().min(1)).default([]),
+        max_plaintext_bytes: z.number().int().min(SPEC_MINIMUM_LIMITS.maxPlaintextBytes).max(65536).default(DEFAULT_LIMITS.maxPlaintextBytes),
+        max_aad_bytes: z.number().int().min(SPEC_MINIMUM_LIMITS.maxAadBytes).max(65535).default(DEFAULT_LIMITS.maxAadBytes),
+        max_clock_skew_seconds: z.number().int().min(1).max(900).default(300),
+        max_body_bytes: z.number().int().min(32768).max(1 << 20).default(65536),
+      })
+      .strict()
+      .prefault({}),
+    health: z
+      .object({ interval_seconds: z.number().min(1).max(60).default(15), max_age_seconds: z.number().min(1).max(60).default(60) })
+      .strict()
+      .prefault({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+  })
+  .strict();
+
+export interface ConfigInputs {
+  dataDir?: string | undefined;
+  configFile?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** Flags that override the file: dotted names as in the file, e.g. 'xks.listen'. */
+  overrides?: Record<string, string | undefined>;
+}
+
+/** Environment variables that override file settings. */
+const ENV_OVERRIDES: Record<string, string> = {
+  KEYHOLD_XKS_LISTEN: 'xks.listen',
+  KEYHOLD_LOG_LEVEL: 'log.level',
+  KEYHOLD_STORAGE_PATH: 'storage.path',
+  KEYHOLD_SEAL_TYPE: 'seal.type',
+  KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
+};
+
+function setDotted(obj: Record<string, unknown>, dotted: string, value: string): void {
+  const [section, key] = dotted.split('.') as [string, string];
+  const s = (obj[section] ??= {}) as Record<string, unknown>;
+  s[key] = value;
+}
+
+export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
+  const env = inputs.env;
+  const dataDir = resolve(inputs.dataDir ?? env.KEYHOLD_DATA_DIR ?? 'keyhold-data');
+  const explicit = inputs.configFile ?? env.KEYHOLD_CONFIG;
+  const configFile = explicit ? resolve(explicit) : existsSync(resolve(dataDir, CONFIG_FILE_NAME)) ? resolve(dataDir, CONFIG_FILE_NAME) : undefined;
+
+  let raw: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      raw = parseToml(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new KeyholdError('ConfigInvalid', `cannot read ${configFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  for (const [name, dotted] of Object.entries(ENV_OVERRIDES)) if (env[name] !== undefined && env[name] !== '') setDotted(raw, dotted, env[name]!);
+  for (const [dotted, value] of Object.entries(inputs.overrides ?? {})) if (value !== undefined) setDotted(raw, dotted, value);
+
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'}: ${i.message}`).join('\n');
+    throw new KeyholdError('ConfigInvalid', `invalid configuration${configFile ? ' in ' + configFile : ''}:\n${problems}`);
+  }
+  const f = parsed.data;
+  const base = configFile ? dirname(configFile) : dataDir;
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+
+  let seal: SealConfig;
+  if (f.seal.type === 'passphrase') {
+    seal = { type: 'passphrase', passphrase: readPassphrase(env) };
+  } else {
+    seal = { type: 'keyfile', keyFile: path(f.seal.key_file) };
+  }
+
+  const config: Config = {
+    dataDir,
+    configFile,
+    storage: { type: 'sqlite', path: path(f.storage.path) },
+    seal,
+    xks: {
+      listen: f.xks.listen,
+      tls: {
+        certFile: path(f.xks.tls_cert),
+        keyFile: path(f.xks.tls_key),
+        clientCaFile: f.xks.mtls_client_ca ? path(f.xks.mtls_client_ca) : undefined,
+        clientSubjects: f.xks.mtls_client_subjects,
+      },
+      limits: { maxPlaintextBytes: f.xks.max_plaintext_bytes, maxAadBytes: f.xks.max_aad_bytes },
+      maxClockSkewMs: f.xks.max_clock_skew_seconds * 1000,
+      maxBodyBytes: f.xks.max_body_bytes,
+    },
+    health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
+    log: { level: f.log.level },
+  };
+  if (config.xks.tls.clientSubjects?.length && !config.xks.tls.clientCaFile) {
+    throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - xks.mtls_client_subjects: needs xks.mtls_client_ca');
+  }
+  return deepFreeze(config);
+}
+
+function readPassphrase(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.KEYHOLD_SEAL_PASSPHRASE) return env.KEYHOLD_SEAL_PASSPHRASE;
+  if (env.KEYHOLD_SEAL_PASSPHRASE_FILE) {
+    try {
+      return readFileSync(env.KEYHOLD_SEAL_PASSPHRASE_FILE, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new KeyholdError('ConfigInvalid', `cannot read KEYHOLD_SEAL_PASSPHRASE_FILE: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return undefined;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** The file `keyhold init` writes: every setting with its default, commented. */
+export function defaultConfigToml(): string {
+  return `# Keyhold configuration. Relative paths are relative to this file's directory.
+# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
+# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE. Full reference: docs/configuration.md.
+
+[storage]
+type = "sqlite"
+path = "keyhold.db"
+
+[seal]
+# keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
+# passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
+type = "keyfile"
+key_file = "seal.key"
+
+[xks]
+listen = "127.0.0.1:8443"
+tls_cert = "tls/server.crt"
+tls_key = "tls/server.key"
+# mTLS: trust this CA for client certificates and require one of these subject names.
+# mtls_client_ca = "tls/kms-client-ca.pem"
+# mtls_client_subjects = ["cks.kms.eu-west-1.amazonaws.com"]
+max_plaintext_bytes = ${DEFAULT_LIMITS.maxPlaintextBytes}
+max_aad_bytes = ${DEFAULT_LIMITS.maxAadBytes}
+max_clock_skew_seconds = 300
+max_body_bytes = 65536
+
+[health]
+interval_seconds = 15
+max_age_seconds = 60
+
+[log]
+level = "info"
+`;
+}

@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { KeyholdError } from '../base/index.js';
+import type { IssuedCredential } from '../domain/index.js';
+import { CONFIG_FILE_NAME, defaultConfigToml, type Config } from './config.js';
+import { openContext, openStorage } from './context.js';
+
+export interface InitSummary {
+  dataDir: string;
+  configFile: string;
+  seal: string;
+  tlsCertificate: string;
+  tlsCertificateCreated: boolean;
+  demo?: { keyStore: string; uriPath: string; keyId: string; region: string; credential: IssuedCredential };
+}
+
+export const DEMO = { keyStore: 'demo', prefix: '/demo', keyId: 'demo-key', region: 'us-east-1' } as const;
+
+export async function isInitialised(config: Config): Promise<boolean> {
+  if (!existsSync(config.storage.path)) return false;
+  const storage = await openStorage(config);
+  try {
+    return (await storage.getMeta('seal.kind')) !== undefined;
+  } finally {
+    await storage.close();
+  }
+}
+
+/**
+ * Creates a data directory: configuration file, seal, storage, a self-signed TLS
+ * certificate for localhost, and (unless demo is false) a demo key store with one key and
+ * one credential, whose secret is returned to be shown once.
+ */
+export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean }): Promise<InitSummary> {
+  if (await isInitialised(config)) throw new KeyholdError('Conflict', `${config.dataDir} is already initialised`);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  let configFile = config.configFile;
+  if (!configFile) {
+    configFile = join(config.dataDir, CONFIG_FILE_NAME);
+    // The file states the defaults this process already runs with, so config stays valid.
+    writeFileSync(configFile, defaultConfigToml(), { mode: 0o600, flag: 'wx' });
+  }
+
+  let tlsCertificateCreated = false;
+  if (!existsSync(config.xks.tls.certFile)) {
+    // Loaded on demand: certificate generation is only needed here, not at every start.
+    const { selfSignedServerCertificate } = await import('./certificates.js');
+    const c = await selfSignedServerCertificate(['localhost']);
+    mkdirSync(dirname(config.xks.tls.certFile), { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(config.xks.tls.keyFile), { recursive: true, mode: 0o700 });
+    writeFileSync(config.xks.tls.keyFile, c.keyPem, { mode: 0o600 });
+    chmodSync(config.xks.tls.keyFile, 0o600);
+    writeFileSync(config.xks.tls.certFile, c.certPem, { mode: 0o644 });
+    tlsCertificateCreated = true;
+  }
+
+  const ctx = await openContext(config, { creating: true });
+  try {
+    await ctx.softwareBackend.ensureHealthKey();
+    const summary: InitSummary = { dataDir: config.dataDir, configFile, seal: ctx.seal.kind, tlsCertificate: config.xks.tls.certFile, tlsCertificateCreated };
+    if (opts.demo) {
+      const ks = await ctx.keyStores.create({ name: DEMO.keyStore, prefix: DEMO.prefix });
+      await ctx.keys.create({ externalId: DEMO.keyId, keyStore: DEMO.keyStore });
+      summary.demo = { keyStore: DEMO.keyStore, uriPath: ks.uriPath, keyId: DEMO.keyId, region: DEMO.region, credential: ks.credential };
+    }
+    return summary;
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,76 @@
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock, type Logger } from '../base/index.js';
+import { createSigV4Verifier } from '../crypto/index.js';
+import { createDirectory, createHealthService, createXksService, type Directory, type HealthService } from '../domain/index.js';
+import { createXksServer, type XksServer } from '../xks/index.js';
+import type { Config } from './config.js';
+import { openContext, type AppContext } from './context.js';
+
+export interface RunningKeyhold {
+  context: AppContext;
+  directory: Directory;
+  health: HealthService;
+  xks: XksServer;
+  xksAddress: AddressInfo;
+  close(): Promise<void>;
+}
+
+/** Wires the XKS plane: directory (read model), health, service, SigV4 verifier, listener. */
+export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: { clock?: Clock } = {}): Promise<RunningKeyhold> {
+  const clock = opts.clock ?? systemClock;
+  const context = await openContext(config, { clock });
+  try {
+    const directory = await createDirectory({
+      repo: context.storage,
+      seal: context.seal,
+      onError: (e) => log.error({ event: 'directory_refresh_failed', err: e instanceof Error ? e.message : String(e) }, 'could not reload key stores; serving the previous snapshot'),
+    });
+    // Material caches follow the directory: a change anywhere drops cached key material too.
+    directory.onRefresh(() => {
+      for (const b of Object.values(context.backends)) b?.evict?.();
+    });
+    const health = createHealthService({
+      backends: Object.values(context.backends).filter((b) => b !== undefined),
+      storagePing: () => context.storage.ping(),
+      fleetSize: () => 1,
+      clock,
+      maxAgeMs: config.health.maxAgeMs,
+      intervalMs: config.health.intervalMs,
+      onCheck: (r) => {
+        const bad = r.ekmFleetDetails.filter((e) => e.healthStatus !== 'ACTIVE');
+        if (bad.length) log.warn({ event: 'health', ekm: bad }, 'key backend not fully healthy');
+      },
+    });
+    await health.check();
+    health.start();
+    const service = createXksService({ directory, backends: context.backends, health });
+    const verifier = createSigV4Verifier({ service: 'kms-xks-proxy', maxSkewMs: config.xks.maxClockSkewMs, now: () => clock.now() });
+    const xks = createXksServer({
+      tls: config.xks.tls,
+      service,
+      directory,
+      verifier,
+      limits: config.xks.limits,
+      maxBodyBytes: config.xks.maxBodyBytes,
+      clock,
+      log,
+    });
+    const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
+    return {
+      context,
+      directory,
+      health,
+      xks,
+      xksAddress,
+      async close() {
+        await xks.close();
+        health.stop();
+        directory.close();
+        await context.close();
+      },
+    };
+  } catch (e) {
+    await context.close();
+    throw e;
+  }
+}

@@ -1,0 +1,333 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { parseUsage, uriPathOf, type Key, type KeyStore } from '../domain/index.js';
+import type { CliHost, GlobalOptions } from './host.js';
+import { fields, printer, table } from './output.js';
+
+const VERSION = '0.1.0';
+
+function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+function keyStoreView(ks: KeyStore) {
+  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy !== null, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
+}
+
+function keyView(k: Key, keyStoreName?: string) {
+  return {
+    keyId: k.externalId,
+    keyStore: keyStoreName ?? k.keyStoreId,
+    protection: k.protection,
+    usage: k.usage,
+    enabled: k.enabled,
+    currentVersion: k.currentVersion,
+    createdAt: k.createdAt,
+    updatedAt: k.updatedAt,
+  };
+}
+
+/** The `keyhold` command line. Management commands act on the data directory's database. */
+export function buildProgram(host: CliHost): Command {
+  const program = new Command('keyhold')
+    .description('Keyhold: an external key manager for AWS KMS (XKS proxy and key management)')
+    .version(VERSION)
+    .addOption(new Option('--data-dir <dir>', 'data directory').env('KEYHOLD_DATA_DIR').default('./keyhold-data'))
+    .addOption(new Option('--config <file>', 'configuration file (default: <data-dir>/keyhold.toml)').env('KEYHOLD_CONFIG'))
+    .option('--json', 'print results as JSON for scripts')
+    .showHelpAfterError()
+    .configureHelp({ showGlobalOptions: true });
+
+  program
+    .command('init')
+    .description('create the data directory: config, seal, TLS certificate, and a demo key store')
+    .option('--no-demo', 'do not create the demo key store, key and credential')
+    .action(async (opts: { demo: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const summary = await host.init({ ...g, demo: opts.demo });
+      printer(!!g.json).result(summary, () => describeInit(summary as InitLike));
+    });
+
+  program
+    .command('start')
+    .description('serve the XKS proxy API (and keep running until SIGINT/SIGTERM)')
+    .option('--xks-listen <host:port>', 'XKS listener address (default 127.0.0.1:8443)')
+    .option('--init-if-absent', 'initialise the data directory first when it does not exist')
+    .action(async (opts: { xksListen?: string; initIfAbsent?: boolean }, cmd: Command) => {
+      await host.start({ ...globals(cmd), ...opts });
+    });
+
+  const keystore = program.command('keystore').description('key stores: URI path prefix, credentials, keys and policy');
+
+  keystore
+    .command('create <name>')
+    .description('create a key store; prints its first credential once')
+    .requiredOption('--prefix <path>', 'URI path prefix, e.g. /payments (or the full /payments/kms/xks/v1)')
+    .option('--region <region...>', 'AWS Region(s) whose KMS may call this store (default: any)')
+    .action(async (name: string, opts: { prefix: string; region?: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await host.withServices(g, (s) => s.keyStores.create({ name, prefix: opts.prefix, regions: opts.region ?? [] }));
+      const out = { ...keyStoreView(r.keyStore), uriPath: r.uriPath, accessKeyId: r.credential.accessKeyId, secretAccessKey: r.credential.secretAccessKey };
+      printer(!!g.json).result(out, () =>
+        [
+          `Key store '${name}' created.`,
+          fields([
+            ['URI path', r.uriPath],
+            ['Access key id', r.credential.accessKeyId],
+            ['Secret access key', r.credential.secretAccessKey],
+          ]),
+          'The secret is shown only now. Give it to AWS KMS (CreateCustomKeyStore) and keep no other copy.',
+        ].join('\n'),
+      );
+    });
+
+  keystore
+    .command('list')
+    .description('list key stores')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const list = (await host.withServices(g, (s) => s.keyStores.list())).map(keyStoreView);
+      printer(!!g.json).result(list, () => table(list, ['name', 'uriPath', 'enabled', 'regions', 'policy']));
+    });
+
+  keystore
+    .command('show <name>')
+    .description('show a key store with its credentials and keys')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = await host.withServices(g, async (s) => {
+        const ks = await s.keyStores.get(name);
+        const credentials = (await s.keyStores.listCredentials(name)).map((c) => ({ accessKeyId: c.accessKeyId, createdAt: c.createdAt, revokedAt: c.revokedAt }));
+        const keys = (await s.keys.list(name)).map((k) => keyView(k, ks.name));
+        return { ...keyStoreView(ks), policy: ks.policy, credentials, keys };
+      });
+      printer(!!g.json).result(out, () =>
+        [
+          fields([
+            ['Name', out.name],
+            ['URI path', out.uriPath],
+            ['Enabled', out.enabled],
+            ['Regions', out.regions.length ? out.regions : 'any'],
+            ['Policy', out.policy ? JSON.stringify(out.policy) : 'none (all authenticated calls allowed)'],
+            ['Created', out.createdAt],
+          ]),
+          '',
+          'Credentials:',
+          table(out.credentials, ['accessKeyId', 'createdAt', 'revokedAt']),
+          '',
+          'Keys:',
+          table(out.keys, ['keyId', 'protection', 'usage', 'enabled', 'currentVersion']),
+        ].join('\n'),
+      );
+    });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    keystore
+      .command(`${verb} <name>`)
+      .description(enabled ? 'enable a key store' : 'disable a key store: every key in it answers InvalidStateException')
+      .action(async (name: string, _o: unknown, cmd: Command) => {
+        const g = globals(cmd);
+        const ks = keyStoreView(await host.withServices(g, (s) => s.keyStores.setEnabled(name, enabled)));
+        printer(!!g.json).result(ks, () => `Key store '${name}' ${enabled ? 'enabled' : 'disabled'}.`);
+      });
+  }
+
+  keystore
+    .command('delete <name>')
+    .description('delete an empty key store and its credentials')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await host.withServices(g, (s) => s.keyStores.delete(name));
+      printer(!!g.json).result({ deleted: name }, () => `Key store '${name}' deleted.`);
+    });
+
+  const credential = keystore.command('credential').description('SigV4 credentials of a key store (at most two live, for rotation)');
+  credential
+    .command('add <keystore>')
+    .description('add a credential; prints its secret once')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const c = await host.withServices(g, (s) => s.keyStores.addCredential(name));
+      const out = { keyStore: name, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
+      printer(!!g.json).result(out, () =>
+        [`Credential added to '${name}'.`, fields([['Access key id', c.accessKeyId], ['Secret access key', c.secretAccessKey]]), 'Next: UpdateCustomKeyStore in AWS KMS, then revoke the old credential.'].join('\n'),
+      );
+    });
+  credential
+    .command('list <keystore>')
+    .description('list credentials (never their secrets)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const list = (await host.withServices(g, (s) => s.keyStores.listCredentials(name))).map((c) => ({ accessKeyId: c.accessKeyId, createdAt: c.createdAt, revokedAt: c.revokedAt, live: c.revokedAt === null }));
+      printer(!!g.json).result(list, () => table(list, ['accessKeyId', 'live', 'createdAt', 'revokedAt']));
+    });
+  credential
+    .command('revoke <keystore> <accessKeyId>')
+    .description('revoke a credential; requests signed with it fail from now on')
+    .action(async (name: string, akid: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const c = await host.withServices(g, (s) => s.keyStores.revokeCredential(name, akid));
+      printer(!!g.json).result({ keyStore: name, accessKeyId: c.accessKeyId, revokedAt: c.revokedAt }, () => `Credential ${akid} revoked.`);
+    });
+
+  const policy = keystore.command('policy').description('secondary authorization policy (never applied to health checks)');
+  policy
+    .command('set <keystore>')
+    .description('set the policy from a JSON file')
+    .requiredOption('--file <file>', 'policy JSON ("-" for stdin)')
+    .action(async (name: string, opts: { file: string }, cmd: Command) => {
+      const g = globals(cmd);
+      let doc: unknown;
+      try {
+        doc = JSON.parse(readFileSync(opts.file === '-' ? 0 : opts.file, 'utf8'));
+      } catch (e) {
+        throw new UsageError(`cannot read policy JSON from ${opts.file}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const p = await host.withServices(g, (s) => s.keyStores.setPolicy(name, doc));
+      printer(!!g.json).result({ keyStore: name, policy: p }, () => `Policy of '${name}' set (${p?.rules.length ?? 0} rules, default ${p?.default}).`);
+    });
+  policy
+    .command('show <keystore>')
+    .description('print the policy')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const ks = await host.withServices(g, (s) => s.keyStores.get(name));
+      printer(true).result(ks.policy, () => '');
+    });
+  policy
+    .command('clear <keystore>')
+    .description('remove the policy (all authenticated calls allowed)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await host.withServices(g, (s) => s.keyStores.setPolicy(name, null));
+      printer(!!g.json).result({ keyStore: name, policy: null }, () => `Policy of '${name}' removed.`);
+    });
+
+  keystore
+    .command('aws-config <keystore>')
+    .description("export the AWS KMS console's proxy configuration file (contains the secret)")
+    .option('--access-key-id <id>', 'which live credential (default: the newest)')
+    .option('--output <file>', 'write to this file (mode 0600) instead of stdout')
+    .action(async (name: string, opts: { accessKeyId?: string; output?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const file = await host.withServices(g, (s) => s.keyStores.awsConfig(name, opts.accessKeyId));
+      const text = JSON.stringify(file, null, 2) + '\n';
+      if (opts.output) {
+        writeFileSync(opts.output, text, { mode: 0o600 });
+        printer(!!g.json).result({ written: opts.output }, () => `Wrote ${opts.output}. It holds a secret: upload it to the KMS console, then delete it.`);
+      } else process.stdout.write(text);
+    });
+
+  const key = program.command('key').description('external keys (the XksKeyId KMS uses)');
+  key
+    .command('create <keyId>')
+    .description('create an AES-256 key')
+    .requiredOption('--keystore <name>', 'key store that serves it')
+    .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
+    .action(async (keyId: string, opts: { keystore: string; usage: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const usage = parseUsage(opts.usage);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage })), opts.keystore);
+      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (usage: ${usage.join(',') || 'none'}).`);
+    });
+  key
+    .command('list')
+    .description('list keys')
+    .option('--keystore <name>', 'only this key store')
+    .action(async (opts: { keystore?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const list = await host.withServices(g, async (s) => {
+        const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
+        return (await s.keys.list(opts.keystore)).map((k) => keyView(k, names.get(k.keyStoreId)));
+      });
+      printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'usage', 'enabled', 'currentVersion']));
+    });
+  key
+    .command('show <keyId>')
+    .description('show a key and its versions')
+    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = await host.withServices(g, async (s) => {
+        const k = await s.keys.get(keyId);
+        const ks = (await s.keyStores.list()).find((x) => x.id === k.keyStoreId);
+        const versions = (await s.keys.versions(keyId)).map((v) => ({ version: v.version, protection: v.protection, createdAt: v.createdAt, hsmLabel: v.hsmLabel }));
+        return { ...keyView(k, ks?.name), versions };
+      });
+      printer(!!g.json).result(out, () =>
+        [
+          fields([
+            ['Key id', out.keyId],
+            ['Key store', out.keyStore],
+            ['Protection', out.protection],
+            ['Usage', out.usage.length ? out.usage : 'none (frozen)'],
+            ['Enabled', out.enabled],
+            ['Current version', out.currentVersion],
+          ]),
+          '',
+          table(out.versions, ['version', 'protection', 'createdAt']),
+        ].join('\n'),
+      );
+    });
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    key
+      .command(`${verb} <keyId>`)
+      .description(enabled ? 'enable a key' : 'disable a key: encrypt and decrypt answer InvalidStateException')
+      .action(async (keyId: string, _o: unknown, cmd: Command) => {
+        const g = globals(cmd);
+        const k = keyView(await host.withServices(g, (s) => s.keys.setEnabled(keyId, enabled)));
+        printer(!!g.json).result(k, () => `Key '${keyId}' ${enabled ? 'enabled' : 'disabled'}.`);
+      });
+  }
+  key
+    .command('set-usage <keyId> <usage>')
+    .description('set usage: encrypt,decrypt | encrypt | decrypt | none')
+    .action(async (keyId: string, usage: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const k = keyView(await host.withServices(g, (s) => s.keys.setUsage(keyId, parseUsage(usage))));
+      printer(!!g.json).result(k, () => `Key '${keyId}' usage: ${k.usage.join(',') || 'none'}.`);
+    });
+  key
+    .command('rotate <keyId>')
+    .description('add a key version; new encryptions use it, older versions still decrypt')
+    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const k = keyView(await host.withServices(g, (s) => s.keys.rotate(keyId)));
+      printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
+    });
+
+  return program;
+}
+
+export class UsageError extends Error {}
+
+interface InitLike {
+  dataDir: string;
+  configFile: string;
+  seal: string;
+  tlsCertificate: string;
+  demo?: { keyStore: string; uriPath: string; keyId: string; credential: { accessKeyId: string; secretAccessKey: string } };
+}
+
+function describeInit(s: InitLike): string {
+  const lines = [
+    `Initialised ${s.dataDir}`,
+    fields([
+      ['Config', s.configFile],
+      ['Seal', s.seal],
+      ['TLS certificate', s.tlsCertificate],
+    ]),
+  ];
+  if (s.demo) {
+    lines.push(
+      '',
+      `Demo key store '${s.demo.keyStore}' with key '${s.demo.keyId}':`,
+      fields([
+        ['URI path', s.demo.uriPath],
+        ['Access key id', s.demo.credential.accessKeyId],
+        ['Secret access key', s.demo.credential.secretAccessKey],
+      ]),
+      'The secret is shown only now.',
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,54 @@
+import { fail } from '../base/index.js';
+import { KEY_USAGES, type KeyUsage } from './model.js';
+
+/** External key id (XksKeyId): KMS's pattern, 1–128 chars. */
+export const EXTERNAL_KEY_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
+/** XksProxyUriPath as KMS validates it (v1 only here), 10–128 chars. */
+export const URI_PATH_RE = /^(\/[a-zA-Z0-9/_-]+\/kms\/xks\/v1)$|^(\/kms\/xks\/v1)$/;
+export const API_SUFFIX = '/kms/xks/v1';
+/** Names of key stores: what a shell and a URL take without quoting. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+export function validateExternalKeyId(id: string): string {
+  if (!EXTERNAL_KEY_ID_RE.test(id)) fail('ValidationFailed', `key id '${truncate(id)}' must be 1-128 characters from A-Z a-z 0-9 . _ -`);
+  return id;
+}
+
+export function validateName(name: string, what = 'key store name'): string {
+  if (!NAME_RE.test(name)) fail('ValidationFailed', `${what} '${truncate(name)}' must start with a letter or digit and use at most 64 characters from A-Z a-z 0-9 . _ -`);
+  return name;
+}
+
+/**
+ * Accepts a prefix ('/tenant-a', '' or '/') or a full XksProxyUriPath
+ * ('/tenant-a/kms/xks/v1') and returns the prefix, after checking the full path exactly as
+ * KMS does (pattern and 10–128 length).
+ */
+export function normalisePrefix(input: string): { prefix: string; uriPath: string } {
+  let prefix = input.trim();
+  if (prefix.endsWith(API_SUFFIX)) prefix = prefix.slice(0, -API_SUFFIX.length);
+  if (prefix === '/') prefix = '';
+  if (prefix !== '' && !prefix.startsWith('/')) prefix = '/' + prefix;
+  const uriPath = prefix + API_SUFFIX;
+  if (uriPath.length > 128 || !URI_PATH_RE.test(uriPath)) {
+    fail('ValidationFailed', `URI path '${truncate(uriPath)}' is not valid for KMS: use '/' followed by A-Z a-z 0-9 / _ - (no periods), at most ${128 - API_SUFFIX.length} characters before ${API_SUFFIX}`);
+  }
+  return { prefix, uriPath };
+}
+
+export function validateRegions(regions: string[]): string[] {
+  for (const r of regions) if (!REGION_RE.test(r)) fail('ValidationFailed', `'${truncate(r)}' is not an AWS Region name (like eu-west-1)`);
+  return [...new Set(regions)].sort();
+}
+
+export function parseUsage(input: string | readonly string[]): KeyUsage[] {
+  const parts = (typeof input === 'string' ? input.split(',') : input).map((s) => s.trim().toLowerCase()).filter((s) => s !== '' && s !== 'none');
+  for (const p of parts) if (!KEY_USAGES.includes(p as KeyUsage)) fail('ValidationFailed', `key usage '${truncate(p)}' must be encrypt or decrypt`);
+  return KEY_USAGES.filter((u) => parts.includes(u));
+}
+
+export function truncate(s: string, n = 64): string {
+  const printable = s.replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > n ? printable.slice(0, n) + '…' : printable;
+}

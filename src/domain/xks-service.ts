@@ -1,0 +1,132 @@
+import { fail, KeyholdError } from '../base/index.js';
+import { buildGcmAad, computeCdiv, decodeCiphertextMetadata, encodeCiphertextMetadata, METADATA_FORMAT_V1 } from '../crypto/index.js';
+import type { KeyStore, KeyUsage, RequestContext } from './model.js';
+import type { KeyBackend } from './ports.js';
+import type { Directory, ResolvedKey } from './directory.js';
+import type { HealthReport, HealthService } from './health-service.js';
+import { backendFor, type Backends } from './key-service.js';
+import { evaluatePolicy, type PolicyDecision } from './policy.js';
+
+export interface EncryptRequest {
+  plaintext: Buffer;
+  aad: Buffer | undefined;
+  wantCdiv: boolean;
+}
+
+export interface EncryptResult {
+  ciphertext: Buffer;
+  iv: Buffer;
+  tag: Buffer;
+  metadata: Buffer;
+  cdiv: Buffer | undefined;
+  keyVersion: number;
+}
+
+export interface DecryptRequest {
+  ciphertext: Buffer;
+  iv: Buffer;
+  tag: Buffer;
+  aad: Buffer | undefined;
+  metadata: Buffer | undefined;
+}
+
+export interface KeyMetadataResult {
+  keySpec: 'AES_256';
+  keyUsage: ('ENCRYPT' | 'DECRYPT')[];
+  keyStatus: 'ENABLED' | 'DISABLED';
+}
+
+/** What the surface may log about a call (never plaintext or secrets). */
+export interface CallFacts {
+  keyVersion?: number;
+  policy?: PolicyDecision;
+}
+
+export type XksService = ReturnType<typeof createXksService>;
+
+/**
+ * The four XKS operations on an already authenticated key store. Order per design.md:
+ * key lookup → key store and key state → usage → secondary authorization → crypto.
+ */
+export function createXksService(deps: { directory: Directory; backends: Backends; health: HealthService }) {
+  const { directory, backends } = deps;
+
+  async function resolve(ks: KeyStore, externalId: string): Promise<ResolvedKey> {
+    const r = await directory.key(externalId);
+    // A key in another store is indistinguishable from a missing one.
+    if (!r || r.key.keyStoreId !== ks.id) fail('KeyNotFound', `key '${externalId}' does not exist in this key store`);
+    if (!ks.enabled) fail('KeyStoreDisabled', `key store '${ks.name}' is disabled`);
+    return r;
+  }
+
+  function requireUsable(r: ResolvedKey, usage: KeyUsage): void {
+    if (!r.key.enabled) fail('KeyDisabled', `key '${r.key.externalId}' is disabled`);
+    if (!r.key.usage.includes(usage)) fail('InvalidKeyUsage', `key '${r.key.externalId}' does not allow ${usage}`);
+  }
+
+  function authorize(ks: KeyStore, ctx: RequestContext, externalId: string, facts: CallFacts): void {
+    const d = evaluatePolicy(ks.policy, ctx, externalId);
+    facts.policy = d;
+    if (!d.allowed) fail('AccessDenied', `denied by key store policy (${d.decidedBy})`);
+  }
+
+  function version(r: ResolvedKey, v: number) {
+    return r.versions.get(v);
+  }
+
+  return {
+    async getKeyMetadata(ks: KeyStore, externalId: string, ctx: RequestContext, facts: CallFacts = {}): Promise<KeyMetadataResult> {
+      const r = await resolve(ks, externalId);
+      authorize(ks, ctx, externalId, facts);
+      return {
+        keySpec: 'AES_256',
+        keyUsage: r.key.usage.map((u) => (u === 'encrypt' ? 'ENCRYPT' : 'DECRYPT')),
+        keyStatus: r.key.enabled ? 'ENABLED' : 'DISABLED',
+      };
+    },
+
+    async encrypt(ks: KeyStore, externalId: string, ctx: RequestContext, req: EncryptRequest, facts: CallFacts = {}): Promise<EncryptResult> {
+      const r = await resolve(ks, externalId);
+      requireUsable(r, 'encrypt');
+      // The CDIV promise is backed by a real decrypt, which this key must allow.
+      if (req.wantCdiv && !r.key.usage.includes('decrypt')) {
+        fail('InvalidKeyUsage', `key '${externalId}' does not allow decrypt, which the ciphertext integrity check needs`);
+      }
+      authorize(ks, ctx, externalId, facts);
+      const v = version(r, r.key.currentVersion) ?? fail('Internal', `key '${externalId}' has no version ${r.key.currentVersion}`);
+      facts.keyVersion = v.version;
+      const backend: KeyBackend = backendFor(backends, v.protection);
+      const metadata = encodeCiphertextMetadata({ format: METADATA_FORMAT_V1, keyVersion: v.version });
+      const gcmAad = buildGcmAad(req.aad, metadata);
+      const out = await backend.encrypt(v, req.plaintext, gcmAad);
+      let cdiv: Buffer | undefined;
+      if (req.wantCdiv) {
+        // Order matters (spec §6): compute the CDIV from the output first, then prove it decrypts.
+        cdiv = computeCdiv({ aad: req.aad, metadata, iv: out.iv, ciphertext: out.ciphertext, tag: out.tag });
+        const back = await backend.decrypt(v, out.iv, out.ciphertext, out.tag, gcmAad);
+        const ok = back !== undefined && back.equals(req.plaintext);
+        back?.fill(0);
+        if (!ok) throw new KeyholdError('Internal', 'the verifying decrypt of a fresh ciphertext failed');
+      }
+      return { ...out, metadata, cdiv, keyVersion: v.version };
+    },
+
+    async decrypt(ks: KeyStore, externalId: string, ctx: RequestContext, req: DecryptRequest, facts: CallFacts = {}): Promise<Buffer> {
+      const r = await resolve(ks, externalId);
+      requireUsable(r, 'decrypt');
+      authorize(ks, ctx, externalId, facts);
+      const md = decodeCiphertextMetadata(req.metadata);
+      if (!md) fail('InvalidCiphertext', 'ciphertextMetadata is missing or was not written by this key');
+      const v = version(r, md.keyVersion);
+      if (!v) fail('InvalidCiphertext', 'ciphertextMetadata names a key version this key does not have');
+      facts.keyVersion = v.version;
+      const plaintext = await backendFor(backends, v.protection).decrypt(v, req.iv, req.ciphertext, req.tag, buildGcmAad(req.aad, req.metadata));
+      if (!plaintext) fail('InvalidCiphertext', 'the ciphertext, IV, tag, AAD or metadata does not match');
+      return plaintext;
+    },
+
+    health(): Promise<HealthReport> {
+      return deps.health.report();
+    },
+  };
+}

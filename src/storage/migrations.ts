@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { initial } from './migrations/0001-initial.js';
+
+/**
+ * One migration set for every SQL dialect Keyhold supports. Types are kept to the common
+ * subset (text, integer, blob/bytea) so SQLite and PostgreSQL share it. One file per
+ * migration in migrations/, registered here in order; never edit a released migration.
+ */
+export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_initial': initial(binaryType),
+  };
+  return { getMigrations: async () => migrations };
+}

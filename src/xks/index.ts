@@ -1,0 +1,5 @@
+export * from './server.js';
+export * from './errors.js';
+export * from './router.js';
+export * from './wire.js';
+export * from './tls.js';

@@ -1,0 +1,257 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { encodeBase64, fail, KeyholdError, type Clock, type Logger } from '../base/index.js';
+import type { SigV4Verifier } from '../crypto/index.js';
+import type { Directory } from '../domain/directory.js';
+import type { KeyStore, RequestContext } from '../domain/model.js';
+import type { CallFacts, XksService } from '../domain/xks-service.js';
+import { toXksError, type XksErrorName } from './errors.js';
+import { routeXks, type XksOperation, type XksRoute } from './router.js';
+import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type TlsFiles } from './tls.js';
+import { parseDecrypt, parseEncrypt, parseHealth, parseMetadata, type XksLimits } from './wire.js';
+
+/** What one answered XKS call looked like: for the request log, audit and metrics. */
+export interface XksCallRecord {
+  at: number;
+  operation: XksOperation | 'unrouted';
+  status: number;
+  errorName?: XksErrorName | undefined;
+  errorMessage?: string | undefined;
+  latencyMs: number;
+  keyStoreId?: string | undefined;
+  keyStoreName?: string | undefined;
+  externalKeyId?: string | undefined;
+  keyVersion?: number | undefined;
+  accessKeyId?: string | undefined;
+  ctx?: RequestContext | undefined;
+  policyDecidedBy?: string | undefined;
+  remoteAddress?: string | undefined;
+}
+
+export interface XksServerOptions {
+  tls: TlsFiles;
+  service: XksService;
+  directory: Directory;
+  verifier: SigV4Verifier;
+  limits: XksLimits;
+  clock: Clock;
+  log: Logger;
+  /** Largest request body read, in bytes. */
+  maxBodyBytes?: number;
+  /**
+   * Runs after the outcome is known and before the response is written; the response waits
+   * for it (so an audit sink can make the record durable first). A rejection turns the
+   * response into InternalException.
+   */
+  beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
+  /** Admission control hook (quotas, overload). Throw a KeyholdError('Throttled') to refuse. */
+  admit?: (keyStore: KeyStore, route: XksRoute) => void;
+}
+
+export interface XksServer {
+  server: Server;
+  listen(host: string, port: number): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export function createXksServer(opts: XksServerOptions): XksServer {
+  const maxBody = opts.maxBodyBytes ?? 64 * 1024;
+  const { log, clock } = opts;
+
+  const server = createServer({ ...loadSecureContextOptions(opts.tls), ...mtlsServerOptions(opts.tls) }, (req, res) => {
+    handle(req, res).catch((e) => {
+      log.error({ event: 'xks_unhandled', err: e instanceof Error ? e.message : String(e) }, 'unhandled error in XKS handler');
+      if (!res.headersSent) send(res, 500, { errorName: 'InternalException', errorMessage: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  enforceClientSubjects(server, opts.tls.clientSubjects ?? [], log);
+  const stopWatching = watchCertificates(server, opts.tls, log);
+
+  function send(res: ServerResponse, status: number, body: object, extra?: Record<string, string>): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text), ...extra });
+    res.end(text);
+  }
+
+  async function readBody(req: IncomingMessage): Promise<Buffer> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBody) fail('TooLarge', `request body is larger than ${maxBody} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBody) fail('TooLarge', `request body is larger than ${maxBody} bytes`);
+      chunks.push(chunk);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+
+    if (path === '/ping' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('pong');
+      return;
+    }
+
+    const record: XksCallRecord = { at: clock.now(), operation: 'unrouted', status: 200, latencyMs: 0, remoteAddress: req.socket.remoteAddress };
+    let status = 200;
+    let body: object;
+    let closeAfter = false;
+    try {
+      const route = routeXks(path) ?? fail('UnknownPath', `no XKS API at ${path.slice(0, 200)}`);
+      // The prefix is checked before the credential (spec §14.2).
+      const ks = opts.directory.keyStoreByPrefix(route.prefix) ?? fail('UnknownPath', `no key store serves ${route.prefix || '/'}`);
+      record.operation = route.operation;
+      record.keyStoreId = ks.id;
+      record.keyStoreName = ks.name;
+      record.externalKeyId = route.externalKeyId;
+      if (req.method !== 'POST') {
+        req.resume();
+        res.writeHead(405, { ...JSON_HEADERS, allow: 'POST' });
+        // The spec defines no errorName for 405; the message says what to do.
+        res.end(JSON.stringify({ errorMessage: `${req.method ?? 'this method'} is not allowed on an XKS API; use POST` }));
+        return;
+      }
+      let raw: Buffer;
+      try {
+        raw = await readBody(req);
+      } catch (e) {
+        closeAfter = true;
+        throw e;
+      }
+      const auth = opts.verifier.verify({ method: 'POST', path, query: q < 0 ? '' : url.slice(q + 1), rawHeaders: req.rawHeaders, body: raw }, (akid) => opts.directory.credential(ks.id, akid));
+      record.accessKeyId = auth.accessKeyId;
+      if (!auth.ok) {
+        log.warn({ event: 'xks_auth_failed', keyStore: ks.name, accessKeyId: auth.accessKeyId, reason: auth.reason }, 'SigV4 verification failed');
+        fail('AuthenticationFailed', 'the request signature could not be verified');
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        fail('ValidationFailed', 'the body is not valid JSON');
+      }
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('ValidationFailed', 'the body must be a JSON object');
+      opts.admit?.(ks, route);
+      body = await dispatch(ks, route, json, record);
+    } catch (e) {
+      const x = toXksError(e);
+      if (x.errorName === 'InternalException' && !(e instanceof KeyholdError && e.code === 'Internal')) {
+        log.error({ event: 'xks_internal', operation: record.operation, err: e instanceof Error ? e.message : String(e) }, 'internal error');
+      }
+      status = x.status;
+      record.errorName = x.errorName;
+      record.errorMessage = x.errorMessage;
+      body = { errorName: x.errorName, errorMessage: x.errorMessage };
+    }
+    record.status = status;
+    record.latencyMs = performance.now() - started;
+    if (opts.beforeRespond) {
+      try {
+        await opts.beforeRespond(record);
+      } catch (e) {
+        log.error({ event: 'xks_record_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record the call; refusing to answer it');
+        status = 500;
+        body = { errorName: 'InternalException', errorMessage: 'the call could not be recorded' };
+      }
+    }
+    log.info(
+      {
+        event: 'xks',
+        kmsRequestId: record.ctx?.kmsRequestId,
+        operation: record.operation,
+        kmsOperation: record.ctx?.kmsOperation,
+        keyStore: record.keyStoreName,
+        key: record.externalKeyId,
+        keyVersion: record.keyVersion,
+        status,
+        outcome: record.errorName ?? 'ok',
+        latencyMs: Math.round(record.latencyMs * 1000) / 1000,
+      },
+      'xks call',
+    );
+    send(res, status, body, closeAfter ? { connection: 'close' } : undefined);
+  }
+
+  async function dispatch(ks: KeyStore, route: XksRoute, json: unknown, record: XksCallRecord): Promise<object> {
+    const facts: CallFacts = {};
+    try {
+      switch (route.operation) {
+        case 'health': {
+          record.ctx = parseHealth(json);
+          const h = await opts.service.health();
+          return {
+            xksProxyFleetSize: h.xksProxyFleetSize,
+            xksProxyVendor: h.xksProxyVendor,
+            xksProxyModel: h.xksProxyModel,
+            ekmVendor: h.ekmVendor,
+            ekmFleetDetails: h.ekmFleetDetails,
+          };
+        }
+        case 'metadata': {
+          const ctx = (record.ctx = parseMetadata(json));
+          return await opts.service.getKeyMetadata(ks, route.externalKeyId!, ctx, facts);
+        }
+        case 'encrypt': {
+          const r = parseEncrypt(json, opts.limits);
+          record.ctx = r.ctx;
+          const out = await opts.service.encrypt(ks, route.externalKeyId!, r.ctx, r, facts);
+          return {
+            ciphertext: encodeBase64(out.ciphertext),
+            initializationVector: encodeBase64(out.iv),
+            authenticationTag: encodeBase64(out.tag),
+            ciphertextMetadata: encodeBase64(out.metadata),
+            ...(out.cdiv ? { ciphertextDataIntegrityValue: encodeBase64(out.cdiv) } : {}),
+          };
+        }
+        case 'decrypt': {
+          const r = parseDecrypt(json, opts.limits);
+          record.ctx = r.ctx;
+          const plaintext = await opts.service.decrypt(ks, route.externalKeyId!, r.ctx, r, facts);
+          const text = encodeBase64(plaintext);
+          plaintext.fill(0);
+          return { plaintext: text };
+        }
+        default: {
+          const never: never = route.operation;
+          throw new KeyholdError('Internal', `unrouted operation ${String(never)}`);
+        }
+      }
+    } finally {
+      record.keyVersion = facts.keyVersion;
+      record.policyDecidedBy = facts.policy?.decidedBy;
+    }
+  }
+
+  return {
+    server,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    close() {
+      stopWatching();
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (tests run from dist/test/support). */
+export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+export const BIN = join(ROOT, 'bin', 'keyhold.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface DemoInfo {
+  keyStore: string;
+  uriPath: string;
+  keyId: string;
+  region: string;
+  credential: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface KeyholdHarness {
+  /** https://localhost:PORT (XKS listener). */
+  url: string;
+  port: number;
+  /** PEM that trusts the server's self-signed certificate. */
+  caPem: string;
+  dataDir: string;
+  demo: DemoInfo | undefined;
+  /** Everything the server printed on stdout and stderr so far (for secret-leak checks). */
+  output(): string;
+  /** Runs `keyhold --data-dir <dataDir> ...args`. */
+  cli(args: string[], opts?: { env?: Record<string, string>; input?: string }): Promise<CliResult>;
+  /** Runs a CLI command with --json and parses its stdout; throws with stderr when it fails. */
+  json<T = unknown>(args: string[]): Promise<T>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  /** Stops the server and removes the data directory. */
+  dispose(): Promise<void>;
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/**
+ * A real Keyhold server in a child process on a fresh data directory and an ephemeral
+ * port, driven through its real CLI.
+ */
+export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, string>; initArgs?: string[]; startArgs?: string[] } = {}): Promise<KeyholdHarness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
+  const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
+  const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
+  if (init.code !== 0) throw new Error(`keyhold init failed (${init.code}): ${init.stderr}`);
+  const demo = (JSON.parse(init.stdout) as { demo?: DemoInfo }).demo;
+  let child: ChildProcess | undefined;
+  let out = '';
+  let port = 0;
+
+  async function start(): Promise<void> {
+    if (child) throw new Error('already running');
+    const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, ...(opts.startArgs ?? [])], {
+      env: { ...process.env, ...env },
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    await new Promise<void>((ready, fail) => {
+      let buf = '';
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        buf += d.toString();
+        const m = /"event":"started","xks":"[^"]*:(\d+)"/.exec(buf);
+        if (m) {
+          port = Number(m[1]);
+          ready();
+        }
+      };
+      c.stdout!.on('data', onData);
+      c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      c.once('exit', (code) => {
+        child = undefined;
+        fail(new Error(`keyhold exited with ${code} before it was ready:\n${out}`));
+      });
+    });
+  }
+
+  function stopWith(signal: NodeJS.Signals): Promise<void> {
+    const c = child;
+    if (!c) return Promise.resolve();
+    return new Promise((done) => {
+      c.once('exit', () => {
+        child = undefined;
+        done();
+      });
+      c.kill(signal);
+    });
+  }
+
+  await start();
+  const h: KeyholdHarness = {
+    get url() {
+      return `https://localhost:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    caPem: readFileSync(join(dataDir, 'tls', 'server.crt'), 'utf8'),
+    dataDir,
+    demo,
+    output: () => out,
+    cli: (args, o) => runCli(['--data-dir', dataDir, ...args], { env: { ...env, ...o?.env }, ...(o?.input !== undefined ? { input: o.input } : {}) }),
+    async json<T>(args: string[]) {
+      const r = await runCli(['--data-dir', dataDir, '--json', ...args], { env });
+      if (r.code !== 0) throw new Error(`keyhold ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+    start,
+    stop: () => stopWith('SIGTERM'),
+    kill: () => stopWith('SIGKILL'),
+    async dispose() {
+      await stopWith('SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** Polls until fn stops throwing (changes reach a running server within a second). */
+export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 3000, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+  }
+}
