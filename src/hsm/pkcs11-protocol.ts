@@ -25,6 +25,11 @@ export interface KeyAttributes {
   valueLen: number | undefined;
   encrypt: boolean;
   decrypt: boolean;
+  wrap: boolean;
+  unwrap: boolean;
+  sign: boolean;
+  verify: boolean;
+  derive: boolean;
   sensitive: boolean;
   extractable: boolean;
   token: boolean;
@@ -73,8 +78,14 @@ export interface WorkerFailure {
   ckr?: number | undefined;
   /** No token with the configured label is present (treated like a removed device). */
   tokenMissing?: boolean | undefined;
+  /**
+   * A crypto call failed after its *Init succeeded with an error that may leave the
+   * operation active (PKCS#11 v2.40 has no way to cancel it): the session must be dropped
+   * unless the failure is a data error, which ends the operation.
+   */
+  operationMayBeActive?: boolean | undefined;
   /** A problem Keyhold detected itself (e.g. the token did not return an IV). */
-  keyhold?: 'config' | 'internal' | undefined;
+  keyhold?: 'config' | 'internal' | 'input' | undefined;
 }
 
 export type WorkerMessage = { id: number } & WorkerRequest;

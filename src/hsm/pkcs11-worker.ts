@@ -202,6 +202,11 @@ function attributes(h: string): KeyAttributes {
     valueLen: readUlong(get(pk.CKA_VALUE_LEN)),
     encrypt: readBool(get(pk.CKA_ENCRYPT)),
     decrypt: readBool(get(pk.CKA_DECRYPT)),
+    wrap: readBool(get(pk.CKA_WRAP)),
+    unwrap: readBool(get(pk.CKA_UNWRAP)),
+    sign: readBool(get(pk.CKA_SIGN)),
+    verify: readBool(get(pk.CKA_VERIFY)),
+    derive: readBool(get(pk.CKA_DERIVE)),
     sensitive: readBool(get(pk.CKA_SENSITIVE)),
     extractable: readBool(get(pk.CKA_EXTRACTABLE)),
     token: readBool(get(pk.CKA_TOKEN)),
@@ -238,6 +243,16 @@ function random(length: number): Uint8Array {
   return must(p11('random', () => l.C_GenerateRandom(s, Buffer.alloc(length))), 'random');
 }
 
+/** Runs the one-shot call after a successful *Init, flagging failures that may leave it active. */
+function afterInit<T>(call: Pkcs11Call, fn: () => T): T {
+  try {
+    return must(p11(call, fn), call);
+  } catch (e) {
+    if (e instanceof CallFailure && e.failure.ckr !== CKR.BUFFER_TOO_SMALL) e.failure.operationMayBeActive = true;
+    throw e;
+  }
+}
+
 function gcmMechanism(iv: Buffer, aad: Uint8Array): Pkcs11Types.Mechanism {
   // CK_GCM_PARAMS with ulIvBits (the pkcs11t.h layout of v2.40 and v3.0).
   const params: Pkcs11Types.GcmParams = { type: pk.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad: buf(aad), tagBits: GCM_TAG_BYTES * 8 };
@@ -246,6 +261,7 @@ function gcmMechanism(iv: Buffer, aad: Uint8Array): Pkcs11Types.Mechanism {
 
 function encrypt(req: Extract<WorkerRequest, { op: 'encrypt' }>): { iv: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array } {
   const { l, s } = requireSession('encrypt');
+  if (req.plaintext.length === 0) throw new CallFailure({ call: 'encrypt', keyhold: 'input', message: 'encrypt needs at least one byte of plaintext' });
   let iv: Buffer;
   switch (req.ivStrategy) {
     case 'caller':
@@ -262,7 +278,7 @@ function encrypt(req: Extract<WorkerRequest, { op: 'encrypt' }>): { iv: Uint8Arr
   const pt = buf(req.plaintext);
   p11('encrypt', () => l.C_EncryptInit(s, gcmMechanism(iv, req.aad), key));
   // Room for the tag and, for tokens that append it, an IV of up to 16 bytes.
-  const out = must(p11('encrypt', () => l.C_Encrypt(s, pt, Buffer.alloc(pt.length + GCM_TAG_BYTES + 16))), 'encrypt');
+  const out = afterInit('encrypt', () => l.C_Encrypt(s, pt, Buffer.alloc(pt.length + GCM_TAG_BYTES + 16)));
   const ciphertext = Buffer.from(out.subarray(0, pt.length));
   const tag = Buffer.from(out.subarray(pt.length, pt.length + GCM_TAG_BYTES));
   if (tag.length !== GCM_TAG_BYTES) {
@@ -292,10 +308,11 @@ function encrypt(req: Extract<WorkerRequest, { op: 'encrypt' }>): { iv: Uint8Arr
 
 function decrypt(req: Extract<WorkerRequest, { op: 'decrypt' }>): Uint8Array {
   const { l, s } = requireSession('decrypt');
+  if (req.ciphertext.length === 0) throw new CallFailure({ call: 'decrypt', keyhold: 'input', message: 'decrypt needs at least one byte of ciphertext' });
   const key = handle(req.handle);
   const input = Buffer.concat([req.ciphertext, req.tag]);
   p11('decrypt', () => l.C_DecryptInit(s, gcmMechanism(Buffer.from(req.iv), req.aad), key));
-  const out = must(p11('decrypt', () => l.C_Decrypt(s, input, Buffer.alloc(input.length))), 'decrypt');
+  const out = afterInit('decrypt', () => l.C_Decrypt(s, input, Buffer.alloc(input.length)));
   return Buffer.from(out);
 }
 

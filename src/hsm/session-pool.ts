@@ -136,10 +136,14 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
 
   function classify(f: WorkerFailure): FailureClass {
     if (f.tokenMissing) return 'device';
+    if (f.keyhold === 'input') return 'data';
     if (f.keyhold === 'config') return 'config';
     if (f.keyhold === 'internal') return 'session';
     if (f.ckr === undefined) return 'session';
-    return classifyPkcs11Error(f.ckr, f.call, opts.profile.tagMismatchCodes);
+    const cls = classifyPkcs11Error(f.ckr, f.call, opts.profile.tagMismatchCodes);
+    // An operation left active would make every later call on this session fail.
+    if (f.operationMayBeActive && (cls === 'config' || cls === 'object')) return 'session';
+    return cls;
   }
 
   function errorFor(f: WorkerFailure, cls: FailureClass): Pkcs11Error {
@@ -148,6 +152,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       let code: ErrorCode = 'Internal';
       if (f.ckr === CKR.KEY_FUNCTION_NOT_PERMITTED) code = 'InvalidKeyUsage';
       else if (f.ckr === CKR.DATA_LEN_RANGE) code = 'TooLarge';
+      else if (f.keyhold === 'input') code = 'ValidationFailed';
       else if (f.call === 'decrypt') code = 'InvalidCiphertext';
       return new Pkcs11Error(code, `HSM ${f.message} (${where})`, cls, f.call, f.ckr);
     }
