@@ -91,7 +91,7 @@ export function createHsmKeyBackend(opts: HsmKeyBackendOptions): HsmKeyBackend {
     async selfTest(): Promise<BackendHealth> {
       const id = `hsm:${pool.tokenLabel}`;
       try {
-        const ref = (await keys.find(healthLabel)) ?? fail('KeyNotFound', `the health-check key '${healthLabel}' is missing from the token`);
+        const ref: TokenKeyRef = { label: healthLabel, idHex: null };
         const deadline = Date.now() + pool.callTimeoutMs;
         const probe = randomBytes(32);
         const aad = buildGcmAad(Buffer.from('keyhold-health'), undefined);
@@ -100,8 +100,12 @@ export function createHsmKeyBackend(opts: HsmKeyBackendOptions): HsmKeyBackend {
         const ok = back !== undefined && back.equals(probe);
         return ok ? { id, model: model(), status: 'ACTIVE' } : { id, model: model(), status: 'UNAVAILABLE', detail: 'test encryption did not round-trip' };
       } catch (e) {
-        const slow = e instanceof KeyholdError && e.code === 'DependencyTimeout';
-        return { id, model: model(), status: slow ? 'DEGRADED' : 'UNAVAILABLE', detail: e instanceof Error ? e.message : 'self-test failed' };
+        // Slow but present: DEGRADED. Gone or broken (even if finding that out was slow too):
+        // UNAVAILABLE.
+        const trouble = pool.stats().deviceTrouble;
+        const slow = e instanceof KeyholdError && e.code === 'DependencyTimeout' && trouble === undefined;
+        const detail = trouble ?? (e instanceof Error ? e.message : 'self-test failed');
+        return { id, model: model(), status: slow ? 'DEGRADED' : 'UNAVAILABLE', detail };
       }
     },
 

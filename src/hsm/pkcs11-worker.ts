@@ -63,13 +63,13 @@ function must<T>(v: T | undefined, call: Pkcs11Call): T {
 }
 
 function requireLib(call: Pkcs11Call): Pkcs11Types.PKCS11 {
-  if (!lib) throw new CallFailure({ call, message: 'module not loaded', ckr: CKR.CRYPTOKI_NOT_INITIALIZED });
+  if (!lib) throw new CallFailure({ call, message: `${call} failed: module not loaded`, ckr: CKR.CRYPTOKI_NOT_INITIALIZED });
   return lib;
 }
 
 function requireSession(call: Pkcs11Call): { l: Pkcs11Types.PKCS11; s: Buffer } {
   const l = requireLib(call);
-  if (!session) throw new CallFailure({ call, message: 'no open session', ckr: CKR.SESSION_HANDLE_INVALID });
+  if (!session) throw new CallFailure({ call, message: `${call} failed: no open session`, ckr: CKR.SESSION_HANDLE_INVALID });
   return { l, s: session };
 }
 
@@ -153,7 +153,7 @@ function finalize(modulePath: string): null {
 
 function tokenInfo(): TokenInfo {
   const l = requireLib('tokenInfo');
-  if (!slot) throw new CallFailure({ call: 'tokenInfo', ckr: CKR.SESSION_HANDLE_INVALID, message: 'no slot selected' });
+  if (!slot) throw new CallFailure({ call: 'tokenInfo', ckr: CKR.SESSION_HANDLE_INVALID, message: 'tokenInfo failed: no slot selected' });
   const s = slot;
   return tokenInfoOf(must(p11('tokenInfo', () => l.C_GetTokenInfo(s)), 'tokenInfo'));
 }

@@ -73,10 +73,17 @@ export interface SessionPoolStats {
   generation: number;
   reinitialisations: number;
   token: TokenInfo | undefined;
+  /** Set after a device-class failure (token removed, module broken) until a session opens again. */
+  deviceTrouble: string | undefined;
 }
 
 export interface SessionPool {
   withSession<T>(fn: (s: Pkcs11Session) => Promise<T>, opts?: { deadline?: number | undefined }): Promise<T>;
+  /**
+   * Opens up to `sessions` sessions now (worker start, module load, login), so the first
+   * requests do not pay for it inside KMS's 250 ms.
+   */
+  warmUp(sessions?: number, timeoutMs?: number): Promise<void>;
   /** Drops every session and re-initialises the module (C_Finalize + C_Initialize). */
   reinitialise(reason: string): Promise<void>;
   stats(): SessionPoolStats;
@@ -107,6 +114,8 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   let lastReinitAt = -Infinity;
   let reinitRunning: Promise<void> | undefined;
   let loginRefusal: string | undefined;
+  /** The last device-class failure, until a session opens again. */
+  let deviceTrouble: string | undefined;
   let token: TokenInfo | undefined;
   let laneSeq = 0;
   const lanes: Pkcs11Lane[] = [];
@@ -178,6 +187,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       case 'device':
         lane.sessionGeneration = -1;
         needsReinit = true;
+        deviceTrouble = f.message;
         break;
       case 'login':
         lane.sessionGeneration = -1;
@@ -190,11 +200,12 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     }
   }
 
-  function send<O extends WorkerOp>(lane: Pkcs11Lane, req: RequestOf<O>, deadline: number): Promise<WorkerResults[O]> {
+  function send<O extends WorkerOp>(lane: Pkcs11Lane, req: RequestOf<O>, deadline: number, onOk?: (result: WorkerResults[O]) => void): Promise<WorkerResults[O]> {
     const sent: Promise<LaneOutcome<O>> = lane.send(req);
     // Effects run whether or not the caller is still waiting.
     void sent.then((o) => {
       if (!o.ok) applyEffects(lane, o.failure, classify(o.failure));
+      else onOk?.(o.result);
     });
     const call = (req.op === 'finalize' ? 'initialize' : req.op) as Pkcs11Call;
     return beforeDeadline(sent, deadline, call, req.op).then((o) => {
@@ -268,9 +279,14 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
 
   async function ensureOpen(lane: Pkcs11Lane, deadline: number): Promise<void> {
     if (lane.sessionGeneration === generation) return;
-    const opened = await send(lane, { op: 'open', modulePath: opts.modulePath, tokenLabel: opts.tokenLabel, pin: opts.pin }, deadline);
-    token = opened.token;
-    lane.sessionGeneration = generation;
+    const gen = generation;
+    // A session that opens after the caller gave up is still kept for the next caller.
+    await send(lane, { op: 'open', modulePath: opts.modulePath, tokenLabel: opts.tokenLabel, pin: opts.pin }, deadline, (opened) => {
+      if (gen !== generation) return;
+      token = opened.token;
+      lane.sessionGeneration = gen;
+      deviceTrouble = undefined;
+    });
   }
 
   function reinitialise(reason: string): Promise<void> {
@@ -297,13 +313,23 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
           void l.terminate();
         }
       }
-      // A short-lived lane loads the module and finalizes it; lanes reopen on next use,
+      // An idle lane (or a short-lived one) finalizes the module; lanes reopen on next use,
       // which runs C_Initialize again and finds the token by its label.
-      const control = new Pkcs11Lane(0);
-      try {
-        await control.send({ op: 'finalize', modulePath: opts.modulePath });
-      } finally {
-        await control.terminate();
+      const idle = lanes.find((l) => !l.busy && l.alive);
+      if (idle) {
+        idle.busy = true;
+        try {
+          await idle.send({ op: 'finalize', modulePath: opts.modulePath });
+        } finally {
+          idle.busy = false;
+        }
+      } else {
+        const control = new Pkcs11Lane(0);
+        try {
+          await control.send({ op: 'finalize', modulePath: opts.modulePath });
+        } finally {
+          await control.terminate();
+        }
       }
       if (state === 'reinitialising') state = 'ready';
     })().finally(() => {
@@ -312,31 +338,53 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     return reinitRunning;
   }
 
+  /**
+   * One transparent retry, within the same deadline, when the session or the module was lost
+   * under a call: a fresh session (after re-initialisation for device errors) usually works,
+   * for instance after an HSM cluster failover. Key generation is never repeated, since the
+   * token may have created the key before the error.
+   */
+  function retriable(e: unknown): boolean {
+    if (!(e instanceof Pkcs11Error) || e.call === 'generate') return false;
+    if (e.failureClass === 'session') return true;
+    return e.failureClass === 'device' && clock.now() - lastReinitAt >= reinitIntervalMs;
+  }
+
   async function withSession<T>(fn: (s: Pkcs11Session) => Promise<T>, o?: { deadline?: number | undefined }): Promise<T> {
     const deadline = o?.deadline ?? clock.now() + opts.callTimeoutMs;
-    if (state === 'closed') throw new KeyholdError('BackendUnavailable', 'HSM session pool is closed');
-    if (state === 'login-refused') {
-      throw new Pkcs11Error('BackendUnavailable', `HSM login for token '${opts.tokenLabel}' was refused earlier (${loginRefusal ?? 'PIN refused'}); fix the PIN and restart`, 'login', 'login', undefined);
-    }
-    if (needsReinit && !reinitRunning && clock.now() - lastReinitAt >= reinitIntervalMs) void reinitialise('device error');
-    if (reinitRunning) await beforeDeadline(reinitRunning, deadline, 'initialize', 're-initialisation');
-    const lane = await acquire(deadline);
-    try {
-      await ensureOpen(lane, deadline);
-      const session: Pkcs11Session = {
-        deadline,
-        generation,
-        call: (req) => send(lane, req, deadline),
-      };
-      return await fn(session);
-    } finally {
-      release(lane);
+    for (let attempt = 0; ; attempt++) {
+      if (state === 'closed') throw new KeyholdError('BackendUnavailable', 'HSM session pool is closed');
+      if (state === 'login-refused') {
+        throw new Pkcs11Error('BackendUnavailable', `HSM login for token '${opts.tokenLabel}' was refused earlier (${loginRefusal ?? 'PIN refused'}); fix the PIN and restart`, 'login', 'login', undefined);
+      }
+      if (needsReinit && !reinitRunning && clock.now() - lastReinitAt >= reinitIntervalMs) void reinitialise('device error');
+      if (reinitRunning) await beforeDeadline(reinitRunning, deadline, 'initialize', 're-initialisation');
+      const lane = await acquire(deadline);
+      try {
+        await ensureOpen(lane, deadline);
+        const session: Pkcs11Session = {
+          deadline,
+          generation,
+          call: (req) => send(lane, req, deadline),
+        };
+        return await fn(session);
+      } catch (e) {
+        if (attempt === 0 && retriable(e) && clock.now() < deadline) continue;
+        throw e;
+      } finally {
+        release(lane);
+      }
     }
   }
 
   return {
     withSession,
     reinitialise,
+    async warmUp(sessions = 1, timeoutMs = 10_000) {
+      const deadline = clock.now() + timeoutMs;
+      const n = Math.max(1, Math.min(sessions, opts.maxSessions));
+      await Promise.all(Array.from({ length: n }, () => withSession(async () => undefined, { deadline })));
+    },
     profile: opts.profile,
     tokenLabel: opts.tokenLabel,
     callTimeoutMs: opts.callTimeoutMs,
@@ -348,6 +396,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       generation,
       reinitialisations: reinits,
       token,
+      deviceTrouble,
     }),
     async close() {
       if (state === 'closed') return;

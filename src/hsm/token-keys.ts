@@ -99,7 +99,10 @@ export function createTokenKeys(pool: SessionPool): TokenKeys {
       return pool.withSession(
         async (s) => {
           const found = await s.call({ op: 'find', label });
-          if (found.length === 0) return undefined;
+          if (found.length === 0) {
+            await s.call({ op: 'tokenInfo' }); // an absent token fails here, not as "no such key"
+            return undefined;
+          }
           if (found.length > 1) fail('Conflict', `several secret keys in ${where()} are labelled '${label}'; give each key a unique label`);
           const a = await s.call({ op: 'attributes', handle: found[0]! });
           return { label, idHex: a.idHex === '' ? null : a.idHex };
