@@ -7,3 +7,4 @@ export * from './token-keys.js';
 export * from './hsm-key-backend.js';
 export * from './hsm-seal.js';
 export type { KeyAttributes, TokenInfo } from './pkcs11-protocol.js';
+export * from './sample-proxy-config.js';
