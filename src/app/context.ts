@@ -39,9 +39,14 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   let pool: SessionPool | undefined;
   try {
     // The HSM seal needs the token first; a PIN sealed in storage needs the seal first.
-    if (config.hsm && config.hsm.pin.source !== 'sealed') pool = openHsmPool(config.hsm, await hsmPin(config.hsm, { meta: storage }), opts.log);
+    if (config.hsm && config.hsm.pin.source !== 'sealed') pool = openHsmPool(config.hsm, (await hsmPin(config.hsm, { meta: storage })) ?? null, opts.log);
     seal = opts.creating ? await createSeal(config, storage, pool) : await openSeal(config, storage, pool);
-    if (config.hsm && !pool) pool = openHsmPool(config.hsm, await hsmPin(config.hsm, { seal, meta: storage }), opts.log);
+    if (config.hsm && !pool) {
+      // Until `keyhold hsm set-pin` has stored the PIN there is no pool: HSM keys are
+      // unavailable, everything else works (including set-pin itself).
+      const pin = await hsmPin(config.hsm, { seal, meta: storage });
+      if (pin !== undefined) pool = openHsmPool(config.hsm, pin, opts.log);
+    }
   } catch (e) {
     await pool?.close();
     await storage.close();

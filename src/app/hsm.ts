@@ -12,8 +12,11 @@ import type { HsmConfig } from './hsm-config.js';
 export const HSM_PIN_META = 'hsm.pin';
 const HSM_PIN_CTX: SealContext = { table: 'meta', id: HSM_PIN_META, column: 'value' };
 
-/** The PIN from env or file (read at config load), or unsealed from storage. */
-export async function hsmPin(h: HsmConfig, deps: { seal?: Seal | undefined; meta: MetaRepo }): Promise<string | null> {
+/**
+ * The PIN from env or file (read at config load), or unsealed from storage; null when the
+ * token needs none; undefined when hsm.pin_sealed is set but no PIN was stored yet.
+ */
+export async function hsmPin(h: HsmConfig, deps: { seal?: Seal | undefined; meta: MetaRepo }): Promise<string | null | undefined> {
   switch (h.pin.source) {
     case 'env':
     case 'file':
@@ -22,7 +25,7 @@ export async function hsmPin(h: HsmConfig, deps: { seal?: Seal | undefined; meta
       return null;
     case 'sealed': {
       const stored = await deps.meta.getMeta(HSM_PIN_META);
-      if (!stored) throw new KeyholdError('ConfigInvalid', 'hsm.pin_sealed is set but no PIN is stored; run: keyhold hsm set-pin');
+      if (!stored) return undefined;
       if (!deps.seal) throw new KeyholdError('Internal', 'the sealed HSM PIN needs the seal open first');
       const pin = await deps.seal.unseal(Buffer.from(stored, 'base64'), HSM_PIN_CTX);
       try {

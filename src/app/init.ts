@@ -38,7 +38,7 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   if (!configFile) {
     configFile = join(config.dataDir, CONFIG_FILE_NAME);
     // The file states the defaults this process already runs with, so config stays valid.
-    writeFileSync(configFile, defaultConfigToml(), { mode: 0o600, flag: 'wx' });
+    writeFileSync(configFile, defaultConfigToml(config), { mode: 0o600, flag: 'wx' });
   }
 
   let tlsCertificateCreated = false;
@@ -57,6 +57,8 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   const ctx = await openContext(config, { creating: true });
   try {
     await ctx.softwareBackend.ensureHealthKey();
+    // The HSM's own health-check key, never linked to a KMS key.
+    await ctx.hsm?.backend.ensureHealthKey();
     const summary: InitSummary = { dataDir: config.dataDir, configFile, seal: ctx.seal.kind, tlsCertificate: config.xks.tls.certFile, tlsCertificateCreated };
     if (opts.demo) {
       const ks = await ctx.keyStores.create({ name: DEMO.keyStore, prefix: DEMO.prefix });

@@ -8,6 +8,7 @@ import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
 import { startKeyhold } from './start.js';
 import { startBanner } from './banner.js';
+import { managementServices } from './management.js';
 
 /** Exit codes: 1 for an operational failure, 2 for bad usage or configuration, 3 for not found. */
 function exitCodeFor(code: ErrorCode): number {
@@ -22,7 +23,7 @@ function config(opts: GlobalOptions, overrides?: Record<string, string | undefin
 
 const host: CliHost = {
   async init(opts) {
-    return initDataDir(config(opts), { demo: opts.demo });
+    return initDataDir(config(opts, opts.settings), { demo: opts.demo });
   },
 
   async start(opts) {
@@ -48,7 +49,7 @@ const host: CliHost = {
   async withServices(opts, fn) {
     const ctx = await openContext(config(opts));
     try {
-      return await fn({ keyStores: ctx.keyStores, keys: ctx.keys });
+      return await fn(managementServices(ctx));
     } finally {
       await ctx.close();
     }
