@@ -115,7 +115,7 @@ test('a waiting caller gets DependencyTimeout when every session stays busy', as
   const [first, second] = await Promise.allSettled([keys.encrypt(ref, Buffer.from('first'), aad), keys.encrypt(ref, Buffer.from('second'), aad)]);
   fault.release();
   assert.ok(first.status === 'rejected' && isKeyholdError(first.reason, 'DependencyTimeout'), 'the held call times out');
-  assert.ok(second.status === 'rejected' && isKeyholdError(second.reason, 'DependencyTimeout') && /sessions busy/.test(second.reason.message), 'the queued call times out waiting for a session');
+  assert.ok(second.status === 'rejected' && isKeyholdError(second.reason, 'DependencyTimeout') && /became free/.test(second.reason.message), 'the queued call times out waiting for a session');
 });
 
 test('re-initialises the module after a device error and recovers', async () => {

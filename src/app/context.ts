@@ -40,6 +40,9 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   try {
     // The HSM seal needs the token first; a PIN sealed in storage needs the seal first.
     if (config.hsm && config.hsm.pin.source !== 'sealed') pool = openHsmPool(config.hsm, (await hsmPin(config.hsm, { meta: storage })) ?? null, opts.log);
+    // The HSM seal is needed at once; open its first session with time to spare, not
+    // inside the budget of a single call.
+    if (pool && config.seal.type === 'hsm') await pool.warmUp(1);
     seal = opts.creating ? await createSeal(config, storage, pool) : await openSeal(config, storage, pool);
     if (config.hsm && !pool) {
       // Until `keyhold hsm set-pin` has stored the PIN there is no pool: HSM keys are

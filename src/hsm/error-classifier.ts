@@ -74,10 +74,10 @@ const LOGIN = new Set<number>([
   CKR.PIN_LEN_RANGE,
   CKR.PIN_EXPIRED,
   CKR.PIN_LOCKED,
-  CKR.USER_PIN_NOT_INITIALIZED,
 ]);
 
 const CONFIG = new Set<number>([
+  CKR.USER_PIN_NOT_INITIALIZED, // the token has no user PIN yet: set one (not a wrong PIN)
   CKR.MECHANISM_INVALID,
   CKR.MECHANISM_PARAM_INVALID,
   CKR.FUNCTION_NOT_SUPPORTED,

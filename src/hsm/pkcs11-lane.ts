@@ -18,6 +18,8 @@ export class Pkcs11Lane {
   private dead: string | undefined;
   /** Pool generation in which this lane's session was opened; -1 when it has none. */
   sessionGeneration = -1;
+  /** Generation in which the worker last opened a session (kept when the pool drops it). */
+  openedGeneration = -1;
   busy = false;
 
   constructor(readonly index: number) {
@@ -39,6 +41,11 @@ export class Pkcs11Lane {
     };
     this.worker.on('error', (e) => fail(`PKCS#11 worker failed: ${e.message}`));
     this.worker.on('exit', (code) => fail(`PKCS#11 worker exited (${code})`));
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   get alive(): boolean {

@@ -36,7 +36,18 @@ export interface KeyAttributes {
 }
 
 export type WorkerRequest =
-  | { op: 'open'; modulePath: string; tokenLabel: string; pin: string | null }
+  | {
+      op: 'open';
+      modulePath: string;
+      tokenLabel: string;
+      pin: string | null;
+      /**
+       * Whether the worker's previous session may still exist and should be closed. After a
+       * C_Finalize its handle is void, and its number may already belong to another lane's
+       * new session: closing it then would close someone else's session.
+       */
+      closePrevious: boolean;
+    }
   | { op: 'close' }
   | { op: 'finalize'; modulePath: string }
   | { op: 'tokenInfo' }

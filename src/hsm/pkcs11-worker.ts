@@ -94,10 +94,11 @@ function load(modulePath: string): Pkcs11Types.PKCS11 {
   return lib;
 }
 
-function open(modulePath: string, tokenLabel: string, pin: string | null): { slot: string; session: string; token: TokenInfo } {
+function open(modulePath: string, tokenLabel: string, pin: string | null, closePrevious: boolean): { slot: string; session: string; token: TokenInfo } {
   const l = load(modulePath);
+  if (closePrevious) closeQuietly();
+  else session = undefined;
   p11('initialize', () => l.C_Initialize({ flags: pk.CKF_OS_LOCKING_OK }), [CKR.CRYPTOKI_ALREADY_INITIALIZED]);
-  closeQuietly();
   // Slot ids change when tokens are added or re-initialised; the label is what stays.
   const slots = must(p11('open', () => l.C_GetSlotList(true)), 'open');
   const matches: { slot: Buffer; info: TokenInfo }[] = [];
@@ -319,7 +320,7 @@ function decrypt(req: Extract<WorkerRequest, { op: 'decrypt' }>): Uint8Array {
 function handleRequest(req: WorkerRequest): unknown {
   switch (req.op) {
     case 'open':
-      return open(req.modulePath, req.tokenLabel, req.pin);
+      return open(req.modulePath, req.tokenLabel, req.pin, req.closePrevious);
     case 'close':
       closeQuietly();
       return null;

@@ -31,6 +31,8 @@ export interface SessionPoolOptions {
   clock?: Clock | undefined;
   /** How long a re-initialisation waits for calls in flight before abandoning their lanes. */
   drainMs?: number | undefined;
+  /** Budget for opening a new session in the background (worker start, module load, login). */
+  openTimeoutMs?: number | undefined;
   /** Minimum gap between two re-initialisations while a token stays absent. */
   reinitIntervalMs?: number | undefined;
   onEvent?: ((e: PoolEvent) => void) | undefined;
@@ -105,6 +107,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   const clock = opts.clock ?? systemClock;
   const drainMs = opts.drainMs ?? 2000;
   const reinitIntervalMs = opts.reinitIntervalMs ?? 1000;
+  const openTimeoutMs = opts.openTimeoutMs ?? 10_000;
   const emit = (e: PoolEvent) => opts.onEvent?.(e);
 
   let state: PoolState = 'ready';
@@ -113,6 +116,10 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   let needsReinit = false;
   let lastReinitAt = -Infinity;
   let reinitRunning: Promise<void> | undefined;
+  /** Closed while the module is being re-initialised: no PKCS#11 call may start then. */
+  let gateClosed = false;
+  /** Generation created by the last C_Finalize; sessions opened before it are void. */
+  let finalizedGeneration = 0;
   let loginRefusal: string | undefined;
   /** The last device-class failure, until a session opens again. */
   let deviceTrouble: string | undefined;
@@ -201,6 +208,12 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   }
 
   function send<O extends WorkerOp>(lane: Pkcs11Lane, req: RequestOf<O>, deadline: number, onOk?: (result: WorkerResults[O]) => void): Promise<WorkerResults[O]> {
+    if (gateClosed) {
+      // Calling into the module while another thread runs C_Finalize is undefined behaviour
+      // (SoftHSM2 crashes). The caller's retry waits for the re-initialisation instead.
+      lane.sessionGeneration = -1;
+      return Promise.reject(new Pkcs11Error('BackendUnavailable', `HSM module is being re-initialised (token '${opts.tokenLabel}')`, 'session', req.op === 'finalize' ? 'initialize' : (req.op as Pkcs11Call), undefined));
+    }
     const sent: Promise<LaneOutcome<O>> = lane.send(req);
     // Effects run whether or not the caller is still waiting.
     void sent.then((o) => {
@@ -230,13 +243,12 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       free.busy = true;
       return Promise.resolve(free);
     }
-    if (lanes.length < opts.maxSessions) {
-      const lane = spawnLane();
-      lane.busy = true;
-      return Promise.resolve(lane);
-    }
+    // A new lane starts a worker, loads the module and logs in: that happens in the
+    // background, and the caller takes whichever session frees up first.
+    if (lanes.length < opts.maxSessions) startLane();
     const left = deadline - clock.now();
-    if (left <= 0) return Promise.reject(timeoutError('open', `session lease (all ${opts.maxSessions} sessions busy)`));
+    const busyError = () => timeoutError('open', `session lease (no session of ${opts.maxSessions} became free)`);
+    if (left <= 0) return Promise.reject(busyError());
     return new Promise<Pkcs11Lane>((resolve, reject) => {
       const w: Waiter = {
         resolve,
@@ -244,44 +256,73 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
         timer: setTimeout(() => {
           const i = waiters.indexOf(w);
           if (i >= 0) waiters.splice(i, 1);
-          reject(timeoutError('open', `session lease (all ${opts.maxSessions} sessions busy)`));
+          reject(busyError());
         }, left),
       };
       waiters.push(w);
     });
   }
 
-  function release(lane: Pkcs11Lane): void {
-    // Only hand the lane on once its worker has answered the last request.
-    void lane.idle().then(() => {
-      if (state === 'closed') {
-        lane.busy = false;
-        return;
-      }
-      let next: Pkcs11Lane | undefined = lane;
-      if (!lane.alive) {
-        const i = lanes.indexOf(lane);
-        if (i >= 0) lanes.splice(i, 1);
-        lane.busy = false;
-        next = waiters.length > 0 && lanes.length < opts.maxSessions ? spawnLane() : undefined;
-        if (next) next.busy = true;
-      }
-      if (!next) return;
-      const w = waiters.shift();
-      if (w) {
-        clearTimeout(w.timer);
-        w.resolve(next);
-      } else {
-        next.busy = false;
-      }
-    });
+  function startLane(): void {
+    const lane = spawnLane();
+    lane.busy = true;
+    void ensureOpen(lane, clock.now() + openTimeoutMs).then(
+      () => handOff(lane),
+      () => handOff(lane),
+    );
   }
 
-  async function ensureOpen(lane: Pkcs11Lane, deadline: number): Promise<void> {
+  /** Gives a lane whose worker is idle to the first waiter, or marks it free. */
+  function handOff(lane: Pkcs11Lane): void {
+    if (state === 'closed') {
+      lane.busy = false;
+      return;
+    }
+    if (!lane.alive) {
+      const i = lanes.indexOf(lane);
+      if (i >= 0) lanes.splice(i, 1);
+      lane.busy = false;
+      if (waiters.length > 0 && lanes.length < opts.maxSessions) startLane();
+      return;
+    }
+    const w = waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(lane);
+    } else {
+      lane.busy = false;
+    }
+  }
+
+  function release(lane: Pkcs11Lane): void {
+    // Only hand the lane on once its worker has answered the last request (a call that
+    // overran its budget may still be running on it).
+    if (lane.inFlight === 0) handOff(lane);
+    else void lane.idle().then(() => handOff(lane));
+  }
+
+  /**
+   * Opens are serialised: opening runs C_Initialize, and a module may answer
+   * CKR_CRYPTOKI_ALREADY_INITIALIZED to a second thread before the first one's
+   * initialisation has finished (SoftHSM2 then refuses the login with
+   * CKR_USER_PIN_NOT_INITIALIZED).
+   */
+  let openChain: Promise<unknown> = Promise.resolve();
+
+  function ensureOpen(lane: Pkcs11Lane, deadline: number): Promise<void> {
+    if (lane.sessionGeneration === generation) return Promise.resolve();
+    const run = openChain.then(() => openLane(lane, deadline));
+    openChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function openLane(lane: Pkcs11Lane, deadline: number): Promise<void> {
     if (lane.sessionGeneration === generation) return;
     const gen = generation;
+    const closePrevious = lane.openedGeneration >= finalizedGeneration;
     // A session that opens after the caller gave up is still kept for the next caller.
-    await send(lane, { op: 'open', modulePath: opts.modulePath, tokenLabel: opts.tokenLabel, pin: opts.pin }, deadline, (opened) => {
+    await send(lane, { op: 'open', modulePath: opts.modulePath, tokenLabel: opts.tokenLabel, pin: opts.pin, closePrevious }, deadline, (opened) => {
+      lane.openedGeneration = gen;
       if (gen !== generation) return;
       token = opened.token;
       lane.sessionGeneration = gen;
@@ -293,6 +334,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     if (state === 'closed') return Promise.resolve();
     reinitRunning ??= (async () => {
       if (state === 'ready') state = 'reinitialising';
+      gateClosed = true;
       generation++;
       reinits++;
       lastReinitAt = clock.now();
@@ -331,8 +373,10 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
           await control.terminate();
         }
       }
+      finalizedGeneration = generation;
       if (state === 'reinitialising') state = 'ready';
     })().finally(() => {
+      gateClosed = false;
       reinitRunning = undefined;
     });
     return reinitRunning;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,8 +60,11 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
  * A real Keyhold server in a child process on a fresh data directory and an ephemeral
  * port, driven through its real CLI.
  */
-export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, string>; initArgs?: string[]; startArgs?: string[] } = {}): Promise<KeyholdHarness> {
+export async function startKeyhold(
+  opts: { demo?: boolean; env?: Record<string, string>; initArgs?: string[]; startArgs?: string[]; /** keyhold.toml written to the data directory before init */ config?: string } = {},
+): Promise<KeyholdHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
+  if (opts.config !== undefined) writeFileSync(join(dataDir, 'keyhold.toml'), opts.config, { mode: 0o600 });
   const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
   const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
   if (init.code !== 0) throw new Error(`keyhold init failed (${init.code}): ${init.stderr}`);
