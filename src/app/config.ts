@@ -26,7 +26,7 @@ export type SealConfig =
 export interface Config {
   dataDir: string;
   configFile: string | undefined;
-  storage: { type: 'sqlite'; path: string };
+  storage: { type: 'sqlite'; path: string } | { type: 'postgres'; url: string; poolSize: number };
   seal: SealConfig;
   /** PKCS#11 token for HSM-protected keys and the HSM seal; absent when not configured. */
   hsm: HsmConfig | undefined;
@@ -55,7 +55,20 @@ const hostPort = z.string().transform((s, ctx) => {
 
 const fileSchema = z
   .object({
-    storage: z.object({ type: z.literal('sqlite').default('sqlite'), path: z.string().min(1).default('keyhold.db') }).strict().prefault({}),
+    storage: z
+      .object({
+        type: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        path: z.string().min(1).default('keyhold.db'),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .refine((u) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(u), 'must not contain a password: use PGPASSWORD, PGPASSFILE or ~/.pgpass')
+          .optional(),
+        pool_size: z.number().int().min(1).max(200).default(10),
+      })
+      .strict()
+      .refine((st) => st.type !== 'postgres' || st.url !== undefined, { message: 'storage.url is required when storage.type = "postgres"', path: ['url'] })
+      .prefault({}),
     seal: z
       .object({
         type: z.enum(['keyfile', 'passphrase', 'hsm']).default('keyfile'),
@@ -100,6 +113,8 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_XKS_LISTEN: 'xks.listen',
   KEYHOLD_LOG_LEVEL: 'log.level',
   KEYHOLD_STORAGE_PATH: 'storage.path',
+  KEYHOLD_STORAGE_TYPE: 'storage.type',
+  KEYHOLD_STORAGE_URL: 'storage.url',
   KEYHOLD_SEAL_TYPE: 'seal.type',
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
   KEYHOLD_HSM_MODULE: 'hsm.module',
@@ -158,7 +173,7 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
   const config: Config = {
     dataDir,
     configFile,
-    storage: { type: 'sqlite', path: path(f.storage.path) },
+    storage: f.storage.type === 'postgres' ? { type: 'postgres', url: f.storage.url!, poolSize: f.storage.pool_size } : { type: 'sqlite', path: path(f.storage.path) },
     seal,
     hsm,
     xks: {
@@ -176,6 +191,11 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
     health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
     log: { level: f.log.level },
   };
+  // The largest legal request must fit in the body cap: Base64 of both limits plus ARNs.
+  const needed = Math.ceil((config.xks.limits.maxPlaintextBytes * 4) / 3) + Math.ceil((config.xks.limits.maxAadBytes * 4) / 3) + 5 * 2048 + 1024;
+  if (config.xks.maxBodyBytes < needed) {
+    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n  - xks.max_body_bytes: ${config.xks.maxBodyBytes} is too small for max_plaintext_bytes and max_aad_bytes; use at least ${needed}`);
+  }
   if (config.xks.tls.clientSubjects?.length && !config.xks.tls.clientCaFile) {
     throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - xks.mtls_client_subjects: needs xks.mtls_client_ca');
   }
@@ -222,8 +242,11 @@ key_file = "seal.key"`;
 # KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE. Full reference: docs/configuration.md.
 
 [storage]
+# sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
+# in it: use PGPASSWORD, PGPASSFILE or ~/.pgpass) and optionally pool_size.
 type = "sqlite"
 path = "keyhold.db"
+# url = "postgres://keyhold@db.example.com:5432/keyhold"
 
 ${sealToml}
 

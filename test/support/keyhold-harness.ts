@@ -60,9 +60,18 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
  * A real Keyhold server in a child process on a fresh data directory and an ephemeral
  * port, driven through its real CLI.
  */
-export async function startKeyhold(
-  opts: { demo?: boolean; env?: Record<string, string>; initArgs?: string[]; startArgs?: string[]; /** keyhold.toml written to the data directory before init */ config?: string } = {},
-): Promise<KeyholdHarness> {
+export interface StartOptions {
+  demo?: boolean;
+  env?: Record<string, string>;
+  initArgs?: string[];
+  startArgs?: string[];
+  /** keyhold.toml written to the data directory before `keyhold init` (e.g. an HSM seal). */
+  config?: string;
+  /** Runs after `keyhold init` and before the first start (e.g. to edit keyhold.toml). */
+  beforeStart?: (dataDir: string) => void | Promise<void>;
+}
+
+export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
   if (opts.config !== undefined) writeFileSync(join(dataDir, 'keyhold.toml'), opts.config, { mode: 0o600 });
   const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
@@ -113,7 +122,13 @@ export async function startKeyhold(
     });
   }
 
-  await start();
+  try {
+    await opts.beforeStart?.(dataDir);
+    await start();
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const h: KeyholdHarness = {
     get url() {
       return `https://localhost:${port}`;
@@ -140,6 +155,27 @@ export async function startKeyhold(
     },
   };
   return h;
+}
+
+/**
+ * Sets keys of one [section] in <dataDir>/keyhold.toml (the file `init` writes), replacing
+ * an existing assignment of the same key. Values are written as TOML (JSON syntax for
+ * strings, numbers and arrays of strings is valid TOML).
+ */
+export function setConfigValues(dataDir: string, section: string, values: Record<string, string | number | boolean | string[]>): void {
+  const file = join(dataDir, 'keyhold.toml');
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const header = lines.indexOf(`[${section}]`);
+  if (header < 0) throw new Error(`keyhold.toml has no [${section}] section`);
+  for (const [key, value] of Object.entries(values)) {
+    const line = `${key} = ${JSON.stringify(value)}`;
+    let end = lines.findIndex((l, i) => i > header && l.startsWith('['));
+    if (end < 0) end = lines.length;
+    const existing = lines.findIndex((l, i) => i > header && i < end && new RegExp(`^${key}\\s*=`).test(l));
+    if (existing >= 0) lines[existing] = line;
+    else lines.splice(header + 1, 0, line);
+  }
+  writeFileSync(file, lines.join('\n'));
 }
 
 /** Polls until fn stops throwing (changes reach a running server within a second). */
