@@ -37,7 +37,8 @@ export function buildFaultShim(): string {
 export interface FaultToken {
   /** Module path to give Keyhold instead of the real module. */
   module: string;
-  delay(ms: number): void;
+  /** Every C_Encrypt/C_Decrypt takes `ms`; with `initMs`, every C_EncryptInit/C_DecryptInit too. */
+  delay(ms: number, initMs?: number): void;
   /** C_Encrypt/C_Decrypt block until release(). */
   hold(): void;
   release(): void;
@@ -55,12 +56,17 @@ export function createFaultToken(target: string, controlDir: string): FaultToken
   writeFileSync(control, '');
   process.env.KEYHOLD_SHIM_TARGET = target;
   process.env.KEYHOLD_SHIM_CONTROL = control;
-  const state = { delay: 0, hold: false, fail: 0 };
-  const write = () => writeFileSync(control, `${state.delay ? `delay_ms=${state.delay}\n` : ''}${state.hold ? 'hold=1\n' : ''}${state.fail ? `fail=${state.fail}\n` : ''}`);
+  const state = { delay: 0, initDelay: 0, hold: false, fail: 0 };
+  const write = () =>
+    writeFileSync(
+      control,
+      `${state.delay ? `delay_ms=${state.delay}\n` : ''}${state.initDelay ? `init_delay_ms=${state.initDelay}\n` : ''}${state.hold ? 'hold=1\n' : ''}${state.fail ? `fail=${state.fail}\n` : ''}`,
+    );
   return {
     module: buildFaultShim(),
-    delay(ms) {
+    delay(ms, initMs = 0) {
       state.delay = ms;
+      state.initDelay = initMs;
       write();
     },
     hold() {
@@ -77,6 +83,7 @@ export function createFaultToken(target: string, controlDir: string): FaultToken
     },
     clear() {
       state.delay = 0;
+      state.initDelay = 0;
       state.hold = false;
       state.fail = 0;
       write();

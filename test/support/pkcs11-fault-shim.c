@@ -8,6 +8,8 @@
  *   KEYHOLD_SHIM_TARGET   path of the real module
  *   KEYHOLD_SHIM_CONTROL  path of a small text file, re-read on every affected call:
  *       delay_ms=N   sleep N ms inside every C_Encrypt / C_Decrypt
+ *       init_delay_ms=N  sleep N ms inside every C_EncryptInit / C_DecryptInit (network HSMs
+ *                    make a round trip there too)
  *       hold=1       block C_Encrypt / C_Decrypt until the line disappears
  *       fail=N       return CK_RV N (decimal) from C_Encrypt, C_Decrypt, C_FindObjectsInit,
  *                    C_GetTokenInfo and C_OpenSession instead of calling the module
@@ -23,16 +25,17 @@ static CK_FUNCTION_LIST shim;
 static CK_FUNCTION_LIST_PTR real;
 static const char *control;
 
-struct faults { long delay_ms; int hold; long fail; };
+struct faults { long delay_ms; long init_delay_ms; int hold; long fail; };
 
 static struct faults read_faults(void) {
-  struct faults f = { 0, 0, 0 };
+  struct faults f = { 0, 0, 0, 0 };
   if (!control) return f;
   FILE *fp = fopen(control, "r");
   if (!fp) return f;
   char line[128];
   while (fgets(line, sizeof line, fp)) {
     if (strncmp(line, "delay_ms=", 9) == 0) f.delay_ms = strtol(line + 9, NULL, 10);
+    else if (strncmp(line, "init_delay_ms=", 14) == 0) f.init_delay_ms = strtol(line + 14, NULL, 10);
     else if (strncmp(line, "hold=1", 6) == 0) f.hold = 1;
     else if (strncmp(line, "fail=", 5) == 0) f.fail = strtol(line + 5, NULL, 10);
   }
@@ -66,6 +69,18 @@ static CK_RV C_Decrypt_shim(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inLen,
   return rv ? rv : real->C_Decrypt(s, in, inLen, out, outLen);
 }
 
+static CK_RV C_EncryptInit_shim(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k) {
+  long d = read_faults().init_delay_ms;
+  if (d > 0) sleep_ms(d);
+  return real->C_EncryptInit(s, m, k);
+}
+
+static CK_RV C_DecryptInit_shim(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k) {
+  long d = read_faults().init_delay_ms;
+  if (d > 0) sleep_ms(d);
+  return real->C_DecryptInit(s, m, k);
+}
+
 static CK_RV C_FindObjectsInit_shim(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
   CK_RV rv = (CK_RV)read_faults().fail;
   return rv ? rv : real->C_FindObjectsInit(s, t, n);
@@ -96,6 +111,8 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
     shim = *real;
     shim.C_Encrypt = C_Encrypt_shim;
     shim.C_Decrypt = C_Decrypt_shim;
+    shim.C_EncryptInit = C_EncryptInit_shim;
+    shim.C_DecryptInit = C_DecryptInit_shim;
     shim.C_FindObjectsInit = C_FindObjectsInit_shim;
     shim.C_GetTokenInfo = C_GetTokenInfo_shim;
     shim.C_OpenSession = C_OpenSession_shim;
