@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startKeyhold, runCli, eventually, type KeyholdHarness } from './support/keyhold-harness.js';
@@ -13,8 +14,6 @@ import { createSoftHsm, type SoftHsmToken } from './support/softhsm.js';
 import { buildGcmAad } from '../src/crypto/index.js';
 import { createSessionPool, createTokenKeys, resolveProfile, type SessionPool } from '../src/hsm/index.js';
 
-import { writeFileSync as wfs } from 'node:fs';
-const require_fs = () => ({ writeFileSync: wfs });
 const hsm = createSoftHsm();
 let token: SoftHsmToken;
 let h: KeyholdHarness;
@@ -166,7 +165,9 @@ test('adopts an existing token key by its label and uses that very key', async (
 });
 
 test('token removal: health goes UNAVAILABLE, HSM keys fail, software keys keep serving; all recover', async (t) => {
-  t.after(() => { if (process.env.DEBUG_HSM) require_fs().writeFileSync(process.env.DEBUG_HSM, h.output()); });
+  t.after(() => {
+    if (process.env.DEBUG_HSM) writeFileSync(process.env.DEBUG_HSM, h.output());
+  });
   await h.json(['key', 'create', 'hsm-unplug', '--keystore', 'demo', '--protection', 'hsm']);
   const ok = await c.encrypt('hsm-unplug', { plaintext: Buffer.from('x') });
   assert.equal(ok.status, 200);
@@ -197,28 +198,22 @@ test('token removal: health goes UNAVAILABLE, HSM keys fail, software keys keep 
   assert.equal((await c.encrypt('hsm-unplug', { plaintext: Buffer.from('x') })).status, 200);
 });
 
-test('the PIN: never printed, a wrong one stops start with a clear error, a missing one is a config error', async () => {
+test('the PIN: never printed; wrong, missing or from a file', async () => {
   assert.ok(!h.output().includes(token.userPin), 'the server output never contains the PIN');
-  await h.stop();
-  try {
-    const wrong = await runCli(['--data-dir', h.dataDir, 'start', '--xks-listen', '127.0.0.1:0'], { env: { KEYHOLD_HSM_PIN: 'wrong-pin-123' } });
-    assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /refused the user PIN/);
-    assert.ok(!(wrong.stdout + wrong.stderr).includes('wrong-pin-123'));
-    const env = { ...process.env };
-    delete env.KEYHOLD_HSM_PIN;
-    const missing = await runCli(['--data-dir', h.dataDir, 'key', 'list'], { env: { KEYHOLD_HSM_PIN: '' } });
-    assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /hsm\.pin_env: the environment variable KEYHOLD_HSM_PIN is not set/);
-  } finally {
-    await h.start();
-  }
+  await h.stop(); // the last test: the server stays down
+  const wrong = await runCli(['--data-dir', h.dataDir, 'start', '--xks-listen', '127.0.0.1:0'], { env: { KEYHOLD_HSM_PIN: 'wrong-pin-123' } });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /refused the user PIN/);
+  assert.ok(!(wrong.stdout + wrong.stderr).includes('wrong-pin-123'));
+  const missing = await runCli(['--data-dir', h.dataDir, 'key', 'list'], { env: { KEYHOLD_HSM_PIN: '' } });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /hsm\.pin_env: the environment variable KEYHOLD_HSM_PIN is not set/);
   // From a file instead of the environment.
   const pinFile = join(hsm.root, 'pin');
-  (await import('node:fs')).writeFileSync(pinFile, token.userPin + '\n', { mode: 0o600 });
+  writeFileSync(pinFile, token.userPin + '\n', { mode: 0o600 });
   const cfg = hsmToml(token).replace('pin_env = "KEYHOLD_HSM_PIN"', `pin_file = "${pinFile}"`);
   const cfgFile = join(hsm.root, 'keyhold-pinfile.toml');
-  (await import('node:fs')).writeFileSync(cfgFile, cfg.replace('[seal]', `[storage]\npath = "${join(h.dataDir, 'keyhold.db')}"\n\n[seal]`));
+  writeFileSync(cfgFile, cfg.replace('[seal]', `[storage]\npath = "${join(h.dataDir, 'keyhold.db')}"\n\n[seal]`));
   const viaFile = await runCli(['--data-dir', h.dataDir, '--config', cfgFile, '--json', 'hsm', 'status'], { env: { KEYHOLD_HSM_PIN: '' } });
   assert.equal(viaFile.code, 0, viaFile.stderr);
   const st = JSON.parse(viaFile.stdout) as { pinSource: string; health: { status: string } };
