@@ -363,9 +363,24 @@ test('logout ends the session', async () => {
   assert.equal((await call('GET', '/auth/whoami', t)).status, 401);
 });
 
+test('import of the AWS sample proxy settings: a dry run reports the plan', async () => {
+  const text = '[[external_key_stores]]\nuri_path_prefix = "/legacy/xks"\nsigv4_access_key_id = "ABCDEFGHIJKLMNOPQRST"\nsigv4_secret_access_key = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"\nxks_key_id_set = ["k"]\n';
+  const r = await call<{ dryRun: boolean; warnings: string[] }>('POST', '/import/sample-proxy-config', custodian.token, { text, dryRun: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.dryRun, true);
+  assert.ok(r.body.warnings.some((w) => /hsm/i.test(w)), 'it says the token is not configured yet');
+  assert.equal((await call('GET', '/keystores/legacy', auditor.token)).status, 404, 'a dry run changes nothing');
+  const noHsm = await call<Body>('GET', '/hsm', auditor.token);
+  assert.equal(noHsm.status, 501);
+  assert.match(String(noHsm.body.message), /no \[hsm\] section/);
+});
+
+/** Routes that need a PKCS#11 token: they succeed in admin-hsm.test.ts, against SoftHSM2. */
+const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt'];
+
 test('every operation in the OpenAPI document succeeded at least once in this file', async () => {
   const doc = await call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>('GET', '/openapi.json', undefined);
-  const ops = operationsOf(doc.body);
+  const ops = operationsOf(doc.body).filter((o) => !COVERED_WITH_A_TOKEN.includes(o.operationId));
   const missing = ops.filter((op) => {
     const re = pathMatcher(op.path);
     return !h.api.calls.some((c) => c.method === op.method && re.test(c.path) && c.status >= 200 && c.status < 300);

@@ -41,7 +41,7 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   if (!configFile) {
     configFile = join(config.dataDir, CONFIG_FILE_NAME);
     // The file states the defaults this process already runs with, so config stays valid.
-    writeFileSync(configFile, defaultConfigToml(), { mode: 0o600, flag: 'wx' });
+    writeFileSync(configFile, defaultConfigToml(config), { mode: 0o600, flag: 'wx' });
   }
 
   let tlsCertificateCreated = false;
@@ -60,6 +60,8 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   const ctx = await openContext(config, { creating: true });
   try {
     await ctx.softwareBackend.ensureHealthKey();
+    // The HSM's own health-check key, never linked to a KMS key.
+    await ctx.hsm?.backend.ensureHealthKey();
     const bootstrap = await ctx.identity.bootstrap();
     const summary: InitSummary = {
       dataDir: config.dataDir,

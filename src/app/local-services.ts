@@ -1,6 +1,7 @@
 import { fail } from '../base/index.js';
 import type { ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
+import { managementServices } from './management.js';
 
 function needsServer(what: string): never {
   fail('Unsupported', `${what} needs a signed-in admin: use --server URL with a token (keyhold login)`);
@@ -13,8 +14,7 @@ function needsServer(what: string): never {
  */
 export function localServices(ctx: AppContext): ManagementServices {
   return {
-    keyStores: ctx.keyStores,
-    keys: ctx.keys,
+    ...managementServices(ctx),
     admins: ctx.identity,
     approvals: {
       list: (filter) => ctx.approvals.list(filter),

@@ -49,7 +49,7 @@ function config(opts: GlobalOptions, overrides?: Record<string, string | undefin
 
 const host: CliHost = {
   async init(opts) {
-    return initDataDir(config(opts), { demo: opts.demo });
+    return initDataDir(config(opts, opts.settings), { demo: opts.demo });
   },
 
   async start(opts) {

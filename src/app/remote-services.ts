@@ -17,6 +17,7 @@ import type {
   Role,
   SecondaryPolicy,
 } from '../domain/index.js';
+import { KeyholdError } from '../base/index.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 
 type Out<T extends z.ZodType> = z.output<T>;
@@ -120,6 +121,7 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
 
   const keyStores: KeyStoreService = {
     async create(input) {
+      if (input.credential) throw new KeyholdError('Unsupported', 'the admin API issues the first credential itself; import existing credentials on the server (keyhold import sample-proxy-config)');
       const r = await api.call<{ keyStore: Out<typeof keyStoreView>; uriPath: string; credential: IssuedCredential }>('POST', '/keystores', {
         name: input.name,
         prefix: input.prefix,
@@ -160,6 +162,16 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
     scheduleDeletion: async (id, days) => toKey(await api.call('POST', `/keys/${seg(id)}/schedule-deletion`, days === undefined ? {} : { pendingWindowInDays: days })),
     cancelDeletion: async (id) => toKey(await api.call('POST', `/keys/${seg(id)}/cancel-deletion`)),
     deleteVersion: async (id, version) => toKey(await api.call('DELETE', `/keys/${seg(id)}/versions/${version}`)),
+    async adopt(input) {
+      const r = await api.call<{ key: Out<typeof keyView>; warnings: string[] }>('POST', '/keys/adopt', {
+        label: input.label,
+        keyStore: input.keyStore,
+        ...(input.externalId ? { keyId: input.externalId } : {}),
+        ...(input.usage ? { usage: input.usage } : {}),
+        ...(input.aadLayout ? { aadLayout: input.aadLayout } : {}),
+      });
+      return { key: toKey(r.key), warnings: r.warnings };
+    },
   };
 
   let me: AdminUser | undefined;
@@ -173,6 +185,14 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
   return {
     keyStores,
     keys: keyOps,
+    // Whether the server has a token is its business: it answers Unsupported when not.
+    hsm: {
+      status: () => api.call<object>('GET', '/hsm'),
+      async setPin(pin) {
+        await api.call('PUT', '/hsm/pin', { pin });
+      },
+    },
+    importSampleProxyConfig: (text, opts) => api.call<object>('POST', '/import/sample-proxy-config', { text, dryRun: opts.dryRun }),
     admins: {
       createUser: async (input) => {
         const r = await api.call<{ user: Out<typeof userView>; oneTimePassword: string }>('POST', '/users', input);

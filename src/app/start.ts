@@ -15,6 +15,7 @@ import {
 import { createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { createXksServer, type XksServer } from '../xks/index.js';
 import { createLogAuditSink } from './admin-audit.js';
+import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
 
@@ -52,8 +53,22 @@ function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; 
 /** Wires the XKS plane: directory (read model), health, service, SigV4 verifier, listener. */
 export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: StartOptions = {}): Promise<RunningKeyhold> {
   const clock = opts.clock ?? systemClock;
-  const context = await openContext(config, { clock });
+  const context = await openContext(config, { clock, log });
   try {
+    if (context.hsm) {
+      // Sessions are opened before the listener: the first KMS calls must not pay for
+      // worker start, module load and login inside their 250 ms.
+      const { pool, backend } = context.hsm;
+      try {
+        await pool.warmUp(config.hsm?.sessions ?? 1);
+        await backend.ensureHealthKey();
+        const t = pool.stats().token;
+        log.info({ event: 'hsm_ready', token: t?.label, model: t?.model, profile: pool.profile.name, sessions: pool.stats().lanes }, 'HSM token ready');
+      } catch (e) {
+        // Software keys still serve; health reports the token as UNAVAILABLE until it is back.
+        log.error({ event: 'hsm_unavailable', err: e instanceof Error ? e.message : String(e) }, 'HSM token not usable at start');
+      }
+    }
     const directory = await createDirectory({
       repo: context.storage,
       seal: context.seal,
@@ -92,6 +107,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
 
     const adminAudit = opts.adminAudit ?? createLogAuditSink(log);
+    const management = managementServices(context);
     const scheduler = createLifecycleScheduler({
       keys: context.keys,
       approvals: context.approvals,
@@ -107,7 +123,14 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       if (config.admin.enabled) {
         admin = await createAdminServer({
           tls: readTls(config.admin.tls),
-          services: { identity: context.identity, approvals: context.approvals, keyStores: context.keyStores, keys: context.keys },
+          services: {
+            identity: context.identity,
+            approvals: context.approvals,
+            keyStores: context.keyStores,
+            keys: context.keys,
+            hsm: management.hsm,
+            importSampleProxyConfig: management.importSampleProxyConfig,
+          },
           audit: adminAudit,
           clock,
           log,

@@ -53,9 +53,20 @@ export interface SessionOperations {
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyOperations;
+  /** The PKCS#11 token, when [hsm] is configured. */
+  hsm: HsmManagement | undefined;
+  /** `keyhold import sample-proxy-config`: returns a report without secrets (issued credentials aside). */
+  importSampleProxyConfig(text: string, opts: { dryRun: boolean }): Promise<object>;
   admins: AdminUserOperations;
   approvals: ApprovalOperations;
   session: SessionOperations;
+}
+
+export interface HsmManagement {
+  /** Token, profile, sessions and a self-test on the health key. */
+  status(): Promise<object>;
+  /** Stores the user PIN sealed in storage (for hsm.pin_sealed = true). */
+  setPin(pin: string): Promise<void>;
 }
 
 export interface LoginResult {
@@ -70,7 +81,8 @@ export interface LoginResult {
  * server's admin API (--server).
  */
 export interface CliHost {
-  init(opts: GlobalOptions & { demo: boolean }): Promise<object>;
+  /** `settings`: dotted config settings from flags (e.g. 'seal.type', 'hsm.module'). */
+  init(opts: GlobalOptions & { demo: boolean; settings?: Record<string, string | undefined> }): Promise<object>;
   /** Runs the server until a signal stops it. */
   start(opts: GlobalOptions & { xksListen?: string; adminListen?: string; initIfAbsent?: boolean }): Promise<void>;
   withServices<T>(opts: GlobalOptions, fn: (s: ManagementServices) => Promise<T>): Promise<T>;

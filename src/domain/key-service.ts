@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fail, isoNow, type Clock } from '../base/index.js';
-import { keyState, type Key, type KeyTags, type KeyUsage, type KeyVersion, type Protection } from './model.js';
+import { keyState, type AadLayout, type Key, type KeyTags, type KeyUsage, type KeyVersion, type Protection } from './model.js';
 import type { KeyBackend, KeyRepo, KeyStoreRepo } from './ports.js';
 import { validateDescription, validateExpiry, validateExternalKeyId, validateRotationPeriod, validateTags } from './validation.js';
 
@@ -59,11 +59,22 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
     return out;
   }
 
+  /**
+   * Material held outside storage (HSM objects) is destroyed by its backend. A backend that
+   * cannot do that refuses the destruction before anything is deleted, so no token object
+   * is left behind unnoticed.
+   */
+  function outsideDestroyer(v: KeyVersion): (() => Promise<void>) | undefined {
+    if (v.protection === 'software') return undefined;
+    const b = backendFor(backends, v.protection);
+    if (!b.destroyVersion) fail('Unsupported', `the ${v.protection} key backend cannot destroy token objects (version ${v.version}, label ${v.hsmLabel ?? '?'}); nothing was deleted`);
+    return () => b.destroyVersion!(v);
+  }
+
   /** Destroys every version's material (HSM objects first), then the rows. */
   async function destroy(key: Key): Promise<void> {
-    for (const v of await repo.listVersions(key.id)) {
-      if (v.protection !== 'software') await backendFor(backends, v.protection).destroyVersion?.(v);
-    }
+    const destroyers = (await repo.listVersions(key.id)).map(outsideDestroyer);
+    for (const d of destroyers) await d?.();
     await repo.deleteKey(key.id);
     for (const b of Object.values(backends)) b?.evict?.(key.id);
   }
@@ -113,6 +124,51 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
       const first: KeyVersion = { keyId: key.id, version: 1, protection, createdAt: now, ...material };
       await repo.insertKey(key, first);
       return key;
+    },
+
+    /**
+     * Takes over an existing HSM key, found by its token label, as version 1 of a new key
+     * (migration from the AWS sample proxy, whose key ids are the labels). Keys adopted with
+     * the 'sample-proxy' AAD layout keep decrypting what that proxy encrypted.
+     */
+    async adopt(input: { label: string; keyStore: string; externalId?: string; usage?: KeyUsage[]; aadLayout?: AadLayout }): Promise<{ key: Key; warnings: string[] }> {
+      const externalId = validateExternalKeyId(input.externalId ?? input.label);
+      const ks = (await repo.getKeyStore(input.keyStore)) ?? fail('KeyStoreNotFound', `key store '${input.keyStore}' does not exist`);
+      if (await repo.getKeyByExternalId(externalId)) fail('Conflict', `key id '${externalId}' is already used on this endpoint`);
+      const backend = backendFor(backends, 'hsm');
+      if (!backend.adopt) fail('Unsupported', 'this key backend cannot adopt existing keys');
+      const material = await backend.adopt(input.label);
+      // One token object behind two key ids would be two KMS keys on the same material.
+      for (const other of await repo.listKeys()) {
+        if (other.protection !== 'hsm') continue;
+        for (const ov of await repo.listVersions(other.id)) {
+          if (ov.hsmLabel === material.hsmLabel && (ov.hsmId ?? null) === (material.hsmId ?? null)) {
+            fail('Conflict', `HSM key '${input.label}' already backs key '${other.externalId}' (version ${ov.version})`);
+          }
+        }
+      }
+      const now = isoNow(clock);
+      const key: Key = {
+        id: randomUUID(),
+        keyStoreId: ks.id,
+        externalId,
+        protection: 'hsm',
+        usage: input.usage ?? ['encrypt', 'decrypt'],
+        enabled: true,
+        currentVersion: 1,
+        aadLayout: input.aadLayout ?? 'keyhold-v1',
+        description: '',
+        tags: {},
+        rotationPeriodDays: null,
+        nextRotationAt: null,
+        expiresAt: null,
+        deletionDate: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      const first: KeyVersion = { keyId: key.id, version: 1, protection: 'hsm', sealedMaterial: null, hsmLabel: material.hsmLabel, hsmId: material.hsmId, createdAt: now };
+      await repo.insertKey(key, first);
+      return { key, warnings: material.warnings };
     },
 
     async list(keyStore?: string): Promise<Key[]> {
@@ -210,7 +266,7 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
       if (version === key.currentVersion) fail('InvalidState', `version ${version} is the current version of '${externalId}'; rotate the key before deleting it`);
       const v = (await repo.listVersions(key.id)).find((x) => x.version === version);
       if (!v) fail('NotFound', `key '${externalId}' has no version ${String(version)}`);
-      if (v.protection !== 'software') await backendFor(backends, v.protection).destroyVersion?.(v);
+      await outsideDestroyer(v)?.();
       await repo.deleteVersion(key.id, version);
       for (const b of Object.values(backends)) b?.evict?.(key.id);
       return { ...key, updatedAt: isoNow(clock) };

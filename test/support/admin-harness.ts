@@ -133,10 +133,12 @@ let counter = 0;
  * the audit sink. Password hashing runs at the configurable minimum cost to keep the suite
  * fast (the default cost is checked in its own test).
  */
-export async function startAdminHarness(opts: { demo?: boolean; metrics?: MetricsSource; audit?: AdminAuditSink; toml?: string } = {}): Promise<AdminHarness> {
+export async function startAdminHarness(
+  opts: { demo?: boolean; metrics?: MetricsSource; audit?: AdminAuditSink; toml?: string; env?: Record<string, string> } = {},
+): Promise<AdminHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-admin-'));
   writeFileSync(join(dataDir, 'keyhold.toml'), `[admin]\npassword_hash_cost = 14\nscheduler_interval_seconds = 3600\n${opts.toml ?? ''}`);
-  const config = loadConfig({ dataDir, env: {}, overrides: { 'xks.listen': '127.0.0.1:0', 'admin.listen': '127.0.0.1:0' } });
+  const config = loadConfig({ dataDir, env: opts.env ?? {}, overrides: { 'xks.listen': '127.0.0.1:0', 'admin.listen': '127.0.0.1:0' } });
   const init = await initDataDir(config, { demo: opts.demo ?? true });
   const clock = manualClock();
   let out = '';

@@ -8,12 +8,17 @@ import { keyStoreRoutes } from './keystore-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { settingsRoutes } from './settings-routes.js';
 import { userRoutes } from './user-routes.js';
+import { hsmRoutes } from './hsm-routes.js';
 
 export interface AdminServices {
   identity: AdminIdentityService;
   approvals: ApprovalService;
   keyStores: KeyStoreService;
   keys: KeyService;
+  /** The PKCS#11 token, when the server has an [hsm] section. */
+  hsm?: { status(): Promise<object>; setPin(pin: string): Promise<void> } | undefined;
+  /** Import of the AWS sample proxy's settings.toml (key stores, credentials, HSM keys). */
+  importSampleProxyConfig?(text: string, opts: { dryRun: boolean }): Promise<object>;
 }
 
 /** Prometheus text exposition (src/metrics). */
@@ -37,6 +42,7 @@ export function buildRoutes(deps: RouteDeps): AdminRoute[] {
     ...keyStoreRoutes(deps),
     ...keyRoutes(deps),
     ...approvalRoutes(deps),
+    ...hsmRoutes(deps),
     ...metaRoutes(deps),
   ];
 }

@@ -66,6 +66,35 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       },
     }),
     defineRoute({
+      id: 'keys.adopt',
+      method: 'POST',
+      url: '/keys/adopt',
+      access: CUSTODIAN,
+      tag: 'keys',
+      summary: 'Serve an existing HSM key, found by its PKCS#11 label, as a key (version 1)',
+      body: z
+        .object({
+          label: z.string().min(1).max(128),
+          keyStore: nameParam,
+          keyId: keyIdParam.optional(),
+          usage: usage.optional(),
+          aadLayout: z.enum(['keyhold-v1', 'sample-proxy']).optional(),
+        })
+        .strict(),
+      responses: { 200: z.object({ key: keyView, warnings: z.array(z.string()) }).meta({ id: 'AdoptedKey' }), ...ERROR_RESPONSES },
+      async handle({ body, audit }) {
+        audit.target = body.keyId ?? body.label;
+        const r = await keys.adopt({
+          label: body.label,
+          keyStore: body.keyStore,
+          externalId: body.keyId,
+          ...(body.usage ? { usage: parseUsage(body.usage) } : {}),
+          ...(body.aadLayout ? { aadLayout: body.aadLayout } : {}),
+        });
+        return { key: await view(r.key), warnings: r.warnings };
+      },
+    }),
+    defineRoute({
       id: 'keys.get',
       method: 'GET',
       url: '/keys/:keyId',
