@@ -96,4 +96,6 @@ test('an HSM key is not destroyed while the backend cannot destroy token objects
   assert.equal(run.failed[0]?.keyId, 'hsm-doomed');
   assert.match(run.failed[0]!.message, /cannot destroy token objects/);
   assert.equal((await call<Body>('GET', '/keys/hsm-doomed', auditor.apiKey)).body.state, 'PendingDeletion', 'kept, with its token reference');
+  await h.running.scheduler.runOnce();
+  assert.equal(h.records.filter((r) => r.action === 'keys.scheduled-work' && r.target === 'hsm-doomed').length, 1, 'recorded once, not on every run');
 });

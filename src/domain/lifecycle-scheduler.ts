@@ -28,6 +28,7 @@ export function createLifecycleScheduler(deps: {
   const { clock, log } = deps;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<LifecycleRun> | undefined;
+  const reported = new Map<string, string>();
 
   function record(action: string, target: string, outcome: AdminActionRecord['outcome'], change: unknown): AdminActionRecord {
     return {
@@ -51,9 +52,13 @@ export function createLifecycleScheduler(deps: {
     for (const k of work.rotated) await deps.audit.recordAdminAction(record('keys.rotate.scheduled', k, 'ok', { reason: 'rotation period elapsed' }));
     for (const k of work.destroyed) await deps.audit.recordAdminAction(record('keys.destroy', k, 'ok', { reason: 'deletion waiting period elapsed' }));
     for (const f of work.failed) {
-      log.error({ event: 'lifecycle_failed', key: f.keyId, err: f.message }, 'scheduled key work failed; retrying on the next run');
+      // A failure that repeats every run is logged and recorded once, not every minute.
+      if (reported.get(f.keyId) === f.message) continue;
+      reported.set(f.keyId, f.message);
+      log.error({ event: 'lifecycle_failed', key: f.keyId, err: f.message }, 'scheduled key work failed; retrying on every run');
       await deps.audit.recordAdminAction(record('keys.scheduled-work', f.keyId, 'failed', { message: f.message }));
     }
+    for (const k of [...work.rotated, ...work.destroyed]) reported.delete(k);
     const expiredApprovals = (await deps.approvals?.expireDue()) ?? 0;
     const purgedSessions = (await deps.identity?.purgeExpiredSessions()) ?? 0;
     if (work.rotated.length || work.destroyed.length || expiredApprovals) {
