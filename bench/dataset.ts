@@ -52,6 +52,7 @@ export async function createDataset(dataDir: string, opts: { keys: number; confi
     await ctx.close();
   }
   if (bulk.length > 0) {
+    if (config.storage.type !== 'sqlite') throw new Error('the bulk key path writes SQLite only');
     const db = new BetterSqlite3(config.storage.path);
     try {
       const now = new Date().toISOString();

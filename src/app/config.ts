@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KeyholdError } from '../base/index.js';
 import { DEFAULT_LIMITS, SPEC_MINIMUM_LIMITS, type TlsFiles, type XksLimits } from '../xks/index.js';
+import { hsmConfigToml, hsmSection, resolveHsmConfig, type HsmConfig } from './hsm-config.js';
 
 /**
  * Configuration: one TOML file plus environment overrides plus command-line flags, validated
@@ -16,13 +17,19 @@ export interface HostPort {
   port: number;
 }
 
-export type SealConfig = { type: 'keyfile'; keyFile: string } | { type: 'passphrase'; passphrase: string | undefined };
+export type SealConfig =
+  | { type: 'keyfile'; keyFile: string }
+  | { type: 'passphrase'; passphrase: string | undefined }
+  /** Root wrapping key in the [hsm] token, found by this label. */
+  | { type: 'hsm'; keyLabel: string };
 
 export interface Config {
   dataDir: string;
   configFile: string | undefined;
-  storage: { type: 'sqlite'; path: string };
+  storage: { type: 'sqlite'; path: string } | { type: 'postgres'; url: string; poolSize: number };
   seal: SealConfig;
+  /** PKCS#11 token for HSM-protected keys and the HSM seal; absent when not configured. */
+  hsm: HsmConfig | undefined;
   xks: {
     listen: HostPort;
     tls: TlsFiles;
@@ -31,7 +38,24 @@ export interface Config {
     maxBodyBytes: number;
   };
   health: { intervalMs: number; maxAgeMs: number };
+  admin: AdminConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+/** The admin listener, admin identity and the lifecycle scheduler. */
+export interface AdminConfig {
+  enabled: boolean;
+  listen: HostPort;
+  tls: { certFile: string; keyFile: string };
+  sessionTtlMs: number;
+  sessionIdleMs: number;
+  lockoutThreshold: number;
+  lockoutBaseMs: number;
+  lockoutMaxMs: number;
+  /** log2 of scrypt's N for admin passwords. */
+  passwordHashCost: number;
+  approvalTtlMs: number;
+  schedulerIntervalMs: number;
 }
 
 export const CONFIG_FILE_NAME = 'keyhold.toml';
@@ -48,9 +72,26 @@ const hostPort = z.string().transform((s, ctx) => {
 
 const fileSchema = z
   .object({
-    storage: z.object({ type: z.literal('sqlite').default('sqlite'), path: z.string().min(1).default('keyhold.db') }).strict().prefault({}),
+    storage: z
+      .object({
+        type: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        path: z.string().min(1).default('keyhold.db'),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .refine((u) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(u), 'must not contain a password: use PGPASSWORD, PGPASSFILE or ~/.pgpass')
+          .optional(),
+        pool_size: z.number().int().min(1).max(200).default(10),
+      })
+      .strict()
+      .refine((st) => st.type !== 'postgres' || st.url !== undefined, { message: 'storage.url is required when storage.type = "postgres"', path: ['url'] })
+      .prefault({}),
     seal: z
-      .object({ type: z.enum(['keyfile', 'passphrase']).default('keyfile'), key_file: z.string().min(1).default('seal.key') })
+      .object({
+        type: z.enum(['keyfile', 'passphrase', 'hsm']).default('keyfile'),
+        key_file: z.string().min(1).default('seal.key'),
+        hsm_key_label: z.string().min(1).max(64).default('keyhold-seal'),
+      })
       .strict()
       .prefault({}),
     xks: z
@@ -71,7 +112,26 @@ const fileSchema = z
       .object({ interval_seconds: z.number().min(1).max(60).default(15), max_age_seconds: z.number().min(1).max(60).default(60) })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        enabled: z.boolean().default(true),
+        listen: hostPort.default({ host: '127.0.0.1', port: 8444 }),
+        // Default: the XKS listener's certificate and key.
+        tls_cert: z.string().min(1).optional(),
+        tls_key: z.string().min(1).optional(),
+        session_ttl_minutes: z.number().int().min(5).max(7 * 24 * 60).default(480),
+        session_idle_minutes: z.number().int().min(1).max(24 * 60).default(30),
+        lockout_threshold: z.number().int().min(1).max(100).default(5),
+        lockout_base_seconds: z.number().int().min(1).max(3600).default(60),
+        lockout_max_seconds: z.number().int().min(1).max(86400).default(900),
+        password_hash_cost: z.number().int().min(14).max(20).default(17),
+        approval_ttl_minutes: z.number().int().min(1).max(43200).default(1440),
+        scheduler_interval_seconds: z.number().min(1).max(3600).default(60),
+      })
+      .strict()
+      .prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+    hsm: hsmSection.optional(),
   })
   .strict();
 
@@ -86,10 +146,15 @@ export interface ConfigInputs {
 /** Environment variables that override file settings. */
 const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_XKS_LISTEN: 'xks.listen',
+  KEYHOLD_ADMIN_LISTEN: 'admin.listen',
   KEYHOLD_LOG_LEVEL: 'log.level',
   KEYHOLD_STORAGE_PATH: 'storage.path',
+  KEYHOLD_STORAGE_TYPE: 'storage.type',
+  KEYHOLD_STORAGE_URL: 'storage.url',
   KEYHOLD_SEAL_TYPE: 'seal.type',
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
+  KEYHOLD_HSM_MODULE: 'hsm.module',
+  KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
 
 function setDotted(obj: Record<string, unknown>, dotted: string, value: string): void {
@@ -127,15 +192,26 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
   let seal: SealConfig;
   if (f.seal.type === 'passphrase') {
     seal = { type: 'passphrase', passphrase: readPassphrase(env) };
+  } else if (f.seal.type === 'hsm') {
+    seal = { type: 'hsm', keyLabel: f.seal.hsm_key_label };
   } else {
     seal = { type: 'keyfile', keyFile: path(f.seal.key_file) };
+  }
+  let hsm: HsmConfig | undefined;
+  if (f.hsm) {
+    const r = resolveHsmConfig(f.hsm, { env, path, sealType: f.seal.type });
+    if (r.problems.length) throw new KeyholdError('ConfigInvalid', `invalid configuration${configFile ? ' in ' + configFile : ''}:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
+    hsm = r.config;
+  } else if (f.seal.type === 'hsm') {
+    throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - seal.type: "hsm" needs an [hsm] section (module, token_label, PIN source)');
   }
 
   const config: Config = {
     dataDir,
     configFile,
-    storage: { type: 'sqlite', path: path(f.storage.path) },
+    storage: f.storage.type === 'postgres' ? { type: 'postgres', url: f.storage.url!, poolSize: f.storage.pool_size } : { type: 'sqlite', path: path(f.storage.path) },
     seal,
+    hsm,
     xks: {
       listen: f.xks.listen,
       tls: {
@@ -149,8 +225,26 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       maxBodyBytes: f.xks.max_body_bytes,
     },
     health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
+    admin: {
+      enabled: f.admin.enabled,
+      listen: f.admin.listen,
+      tls: { certFile: path(f.admin.tls_cert ?? f.xks.tls_cert), keyFile: path(f.admin.tls_key ?? f.xks.tls_key) },
+      sessionTtlMs: f.admin.session_ttl_minutes * 60_000,
+      sessionIdleMs: f.admin.session_idle_minutes * 60_000,
+      lockoutThreshold: f.admin.lockout_threshold,
+      lockoutBaseMs: f.admin.lockout_base_seconds * 1000,
+      lockoutMaxMs: f.admin.lockout_max_seconds * 1000,
+      passwordHashCost: f.admin.password_hash_cost,
+      approvalTtlMs: f.admin.approval_ttl_minutes * 60_000,
+      schedulerIntervalMs: f.admin.scheduler_interval_seconds * 1000,
+    },
     log: { level: f.log.level },
   };
+  // The largest legal request must fit in the body cap: Base64 of both limits plus ARNs.
+  const needed = Math.ceil((config.xks.limits.maxPlaintextBytes * 4) / 3) + Math.ceil((config.xks.limits.maxAadBytes * 4) / 3) + 5 * 2048 + 1024;
+  if (config.xks.maxBodyBytes < needed) {
+    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n  - xks.max_body_bytes: ${config.xks.maxBodyBytes} is too small for max_plaintext_bytes and max_aad_bytes; use at least ${needed}`);
+  }
   if (config.xks.tls.clientSubjects?.length && !config.xks.tls.clientCaFile) {
     throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - xks.mtls_client_subjects: needs xks.mtls_client_ca');
   }
@@ -178,20 +272,32 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** The file `keyhold init` writes: every setting with its default, commented. */
-export function defaultConfigToml(): string {
+export function defaultConfigToml(current?: Pick<Config, 'seal' | 'hsm'>): string {
+  const seal = current?.seal;
+  const sealToml =
+    seal?.type === 'hsm'
+      ? `[seal]
+# hsm: the root wrapping key is a non-extractable AES-256 key in the [hsm] token, with this label.
+type = "hsm"
+hsm_key_label = "${seal.keyLabel}"`
+      : `[seal]
+# keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
+# passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
+# hsm: the root wrapping key lives in the [hsm] token (docs/hsm.md).
+type = "${seal?.type ?? 'keyfile'}"
+key_file = "seal.key"`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
-# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
+# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_ADMIN_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
 # KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE. Full reference: docs/configuration.md.
 
 [storage]
+# sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
+# in it: use PGPASSWORD, PGPASSFILE or ~/.pgpass) and optionally pool_size.
 type = "sqlite"
 path = "keyhold.db"
+# url = "postgres://keyhold@db.example.com:5432/keyhold"
 
-[seal]
-# keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
-# passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
-type = "keyfile"
-key_file = "seal.key"
+${sealToml}
 
 [xks]
 listen = "127.0.0.1:8443"
@@ -209,7 +315,27 @@ max_body_bytes = 65536
 interval_seconds = 15
 max_age_seconds = 60
 
+[admin]
+# The admin REST API (/api/v1, OpenAPI at /api/v1/openapi.json). Keep it on loopback or a
+# management network; it uses the XKS certificate unless tls_cert/tls_key are set.
+enabled = true
+listen = "127.0.0.1:8444"
+# tls_cert = "tls/admin.crt"
+# tls_key = "tls/admin.key"
+session_ttl_minutes = 480
+session_idle_minutes = 30
+# Failed logins before a username is locked; each further failure doubles the lock, up to the max.
+lockout_threshold = 5
+lockout_base_seconds = 60
+lockout_max_seconds = 900
+# scrypt cost for admin passwords: N = 2^password_hash_cost, r = 8, p = 1 (17 = 128 MiB per check).
+password_hash_cost = 17
+# How long an approval request waits for its quorum (a rule may set its own).
+approval_ttl_minutes = 1440
+# How often the server rotates due keys, destroys keys past their deletion date and expires requests.
+scheduler_interval_seconds = 60
+
 [log]
 level = "info"
-`;
+${current?.hsm ? hsmConfigToml(current.hsm) : ''}`;
 }

@@ -12,12 +12,14 @@ export interface InitSummary {
   tlsCertificate: string;
   tlsCertificateCreated: boolean;
   demo?: { keyStore: string; uriPath: string; keyId: string; region: string; credential: IssuedCredential };
+  /** The first administrator and its one-time password (shown once). */
+  admin: { username: string; oneTimePassword: string };
 }
 
 export const DEMO = { keyStore: 'demo', prefix: '/demo', keyId: 'demo-key', region: 'us-east-1' } as const;
 
 export async function isInitialised(config: Config): Promise<boolean> {
-  if (!existsSync(config.storage.path)) return false;
+  if (config.storage.type === 'sqlite' && !existsSync(config.storage.path)) return false;
   const storage = await openStorage(config);
   try {
     return (await storage.getMeta('seal.kind')) !== undefined;
@@ -28,8 +30,9 @@ export async function isInitialised(config: Config): Promise<boolean> {
 
 /**
  * Creates a data directory: configuration file, seal, storage, a self-signed TLS
- * certificate for localhost, and (unless demo is false) a demo key store with one key and
- * one credential, whose secret is returned to be shown once.
+ * certificate for localhost, the first administrator with a one-time password, and (unless
+ * demo is false) a demo key store with one key and one credential; secrets are returned to
+ * be shown once.
  */
 export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean }): Promise<InitSummary> {
   if (await isInitialised(config)) throw new KeyholdError('Conflict', `${config.dataDir} is already initialised`);
@@ -38,7 +41,7 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   if (!configFile) {
     configFile = join(config.dataDir, CONFIG_FILE_NAME);
     // The file states the defaults this process already runs with, so config stays valid.
-    writeFileSync(configFile, defaultConfigToml(), { mode: 0o600, flag: 'wx' });
+    writeFileSync(configFile, defaultConfigToml(config), { mode: 0o600, flag: 'wx' });
   }
 
   let tlsCertificateCreated = false;
@@ -57,7 +60,17 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   const ctx = await openContext(config, { creating: true });
   try {
     await ctx.softwareBackend.ensureHealthKey();
-    const summary: InitSummary = { dataDir: config.dataDir, configFile, seal: ctx.seal.kind, tlsCertificate: config.xks.tls.certFile, tlsCertificateCreated };
+    // The HSM's own health-check key, never linked to a KMS key.
+    await ctx.hsm?.backend.ensureHealthKey();
+    const bootstrap = await ctx.identity.bootstrap();
+    const summary: InitSummary = {
+      dataDir: config.dataDir,
+      configFile,
+      seal: ctx.seal.kind,
+      tlsCertificate: config.xks.tls.certFile,
+      tlsCertificateCreated,
+      admin: { username: bootstrap.user.username, oneTimePassword: bootstrap.oneTimePassword },
+    };
     if (opts.demo) {
       const ks = await ctx.keyStores.create({ name: DEMO.keyStore, prefix: DEMO.prefix });
       await ctx.keys.create({ externalId: DEMO.keyId, keyStore: DEMO.keyStore });

@@ -1,26 +1,37 @@
 /** Small byte helpers shared by every layer. */
 
-/** 1 for the 64 characters of the standard Base64 alphabet (RFC 4648 §4), by char code. */
-const BASE64_ALPHABET = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_ALPHABET[c.charCodeAt(0)] = 1;
+/** 6-bit value of each standard Base64 character (RFC 4648 §4) by char code; 255 for others. */
+const BASE64_VALUE = new Uint8Array(128).fill(255);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (BASE64_VALUE[c.charCodeAt(0)] = i));
 const EQ = 0x3d;
 
 /**
- * True when text is standard Base64 with padding: the same language as
- *   /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
- * checked with a table instead of a regular expression (it runs on every XKS field).
+ * True when text is canonical standard Base64 with padding: the same language as
+ *   /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/
+ * checked with a table instead of a regular expression (it runs on every XKS field). The
+ * last character before padding carries unused bits, which canonical Base64 leaves zero
+ * (RFC 4648 §3.5): 4 unused bits before "==", 2 before "=".
  */
 export function isBase64(text: string): boolean {
   const n = text.length;
   if (n % 4 !== 0) return false;
   if (n === 0) return true;
   let end = n;
-  if (text.charCodeAt(n - 1) === EQ) end = text.charCodeAt(n - 2) === EQ ? n - 2 : n - 1;
+  let unusedMask = 0;
+  if (text.charCodeAt(n - 1) === EQ) {
+    if (text.charCodeAt(n - 2) === EQ) {
+      end = n - 2;
+      unusedMask = 0x0f;
+    } else {
+      end = n - 1;
+      unusedMask = 0x03;
+    }
+  }
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c > 127 || BASE64_ALPHABET[c] !== 1) return false;
+    if (c > 127 || BASE64_VALUE[c] === 255) return false;
   }
-  return true;
+  return (BASE64_VALUE[text.charCodeAt(end - 1)]! & unusedMask) === 0;
 }
 
 /**

@@ -1,30 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { parseUsage, uriPathOf, type Key, type KeyStore } from '../domain/index.js';
-import type { CliHost, GlobalOptions } from './host.js';
+import { parseUsage, uriPathOf, type KeyStore } from '../domain/index.js';
+import type { CliHost } from './host.js';
 import { fields, printer, table } from './output.js';
+import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
+import { registerAdminCommands } from './admin-commands.js';
+import { registerApprovalCommands } from './approval-commands.js';
+import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
+
+export { UsageError };
 
 const VERSION = '0.1.0';
 
-function globals(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals<GlobalOptions>();
-}
-
 function keyStoreView(ks: KeyStore) {
-  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy !== null, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
-}
-
-function keyView(k: Key, keyStoreName?: string) {
-  return {
-    keyId: k.externalId,
-    keyStore: keyStoreName ?? k.keyStoreId,
-    protection: k.protection,
-    usage: k.usage,
-    enabled: k.enabled,
-    currentVersion: k.currentVersion,
-    createdAt: k.createdAt,
-    updatedAt: k.updatedAt,
-  };
+  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
 }
 
 /** The `keyhold` command line. Management commands act on the data directory's database. */
@@ -35,6 +24,9 @@ export function buildProgram(host: CliHost): Command {
     .addOption(new Option('--data-dir <dir>', 'data directory').env('KEYHOLD_DATA_DIR').default('./keyhold-data'))
     .addOption(new Option('--config <file>', 'configuration file (default: <data-dir>/keyhold.toml)').env('KEYHOLD_CONFIG'))
     .option('--json', 'print results as JSON for scripts')
+    .addOption(new Option('--server <url>', "manage a running server through its admin API (e.g. https://localhost:8444) instead of the local database").env('KEYHOLD_SERVER'))
+    .addOption(new Option('--token-file <file>', 'file with the session token or API key for --server (default: $KEYHOLD_TOKEN)').env('KEYHOLD_TOKEN_FILE'))
+    .addOption(new Option('--ca-file <file>', "PEM that trusts the server's certificate (default: <data-dir>/tls/server.crt when present)").env('KEYHOLD_CA_FILE'))
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true });
 
@@ -42,18 +34,40 @@ export function buildProgram(host: CliHost): Command {
     .command('init')
     .description('create the data directory: config, seal, TLS certificate, and a demo key store')
     .option('--no-demo', 'do not create the demo key store, key and credential')
-    .action(async (opts: { demo: boolean }, cmd: Command) => {
+    .addOption(new Option('--seal <type>', 'what protects stored secrets').choices(['keyfile', 'passphrase', 'hsm']))
+    .option('--hsm-module <path>', 'PKCS#11 module (writes an [hsm] section)')
+    .option('--hsm-token-label <label>', 'token label (slot ids change; labels do not)')
+    .option('--hsm-pin-env <name>', 'environment variable that holds the user PIN')
+    .option('--hsm-pin-file <file>', 'file that holds the user PIN')
+    .option('--hsm-profile <name>', 'capability profile: softhsm2, nshield, luna, cloudhsm, fortanix, generic')
+    .option('--hsm-seal-key-label <label>', 'label of the seal key in the token (default keyhold-seal)')
+    .action(
+      async (
+        opts: { demo: boolean; seal?: string; hsmModule?: string; hsmTokenLabel?: string; hsmPinEnv?: string; hsmPinFile?: string; hsmProfile?: string; hsmSealKeyLabel?: string },
+        cmd: Command,
+      ) => {
       const g = globals(cmd);
-      const summary = await host.init({ ...g, demo: opts.demo });
+      const settings = {
+        'seal.type': opts.seal,
+        'seal.hsm_key_label': opts.hsmSealKeyLabel,
+        'hsm.module': opts.hsmModule,
+        'hsm.token_label': opts.hsmTokenLabel,
+        'hsm.pin_env': opts.hsmPinEnv,
+        'hsm.pin_file': opts.hsmPinFile,
+        'hsm.profile': opts.hsmProfile,
+      };
+      const summary = await host.init({ ...g, demo: opts.demo, settings });
       printer(!!g.json).result(summary, () => describeInit(summary as InitLike));
-    });
+      },
+    );
 
   program
     .command('start')
     .description('serve the XKS proxy API (and keep running until SIGINT/SIGTERM)')
     .option('--xks-listen <host:port>', 'XKS listener address (default 127.0.0.1:8443)')
+    .option('--admin-listen <host:port>', 'admin API listener address (default 127.0.0.1:8444)')
     .option('--init-if-absent', 'initialise the data directory first when it does not exist')
-    .action(async (opts: { xksListen?: string; initIfAbsent?: boolean }, cmd: Command) => {
+    .action(async (opts: { xksListen?: string; adminListen?: string; initIfAbsent?: boolean }, cmd: Command) => {
       await host.start({ ...globals(cmd), ...opts });
     });
 
@@ -87,7 +101,7 @@ export function buildProgram(host: CliHost): Command {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const list = (await host.withServices(g, (s) => s.keyStores.list())).map(keyStoreView);
-      printer(!!g.json).result(list, () => table(list, ['name', 'uriPath', 'enabled', 'regions', 'policy']));
+      printer(!!g.json).result(list, () => table(list.map((k) => ({ ...k, policy: k.policy !== null })), ['name', 'uriPath', 'enabled', 'regions', 'policy']));
     });
 
   keystore
@@ -224,11 +238,33 @@ export function buildProgram(host: CliHost): Command {
     .description('create an AES-256 key')
     .requiredOption('--keystore <name>', 'key store that serves it')
     .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
-    .action(async (keyId: string, opts: { keystore: string; usage: string }, cmd: Command) => {
+    .addOption(new Option('--protection <where>', 'software: sealed key material; hsm: generated inside the [hsm] token').choices(['software', 'hsm']).default('software'))
+    .option('--description <text>', 'free text for operators')
+    .option('--tag <key=value...>', 'tags (repeatable)')
+    .option('--rotation-days <n>', 'rotate automatically every n days')
+    .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
+    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' } & LifecycleOptions, cmd: Command) => {
       const g = globals(cmd);
       const usage = parseUsage(opts.usage);
-      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage })), opts.keystore);
-      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (usage: ${usage.join(',') || 'none'}).`);
+      const lc = lifecycleFromOptions(opts);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
+      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
+    });
+  key
+    .command('adopt <label>')
+    .description('serve an existing HSM key, found by its PKCS#11 label, as a key (version 1)')
+    .requiredOption('--keystore <name>', 'key store that serves it')
+    .option('--key-id <id>', 'external key id (default: the label, as the AWS sample proxy used it)')
+    .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
+    .addOption(
+      new Option('--aad-layout <layout>', "sample-proxy: also decrypt what the AWS sample proxy encrypted with this key").choices(['keyhold-v1', 'sample-proxy']).default('keyhold-v1'),
+    )
+    .action(async (label: string, opts: { keystore: string; keyId?: string; usage: string; aadLayout: 'keyhold-v1' | 'sample-proxy' }, cmd: Command) => {
+      const g = globals(cmd);
+      const usage = parseUsage(opts.usage);
+      const r = await host.withServices(g, (s) => s.keys.adopt({ label, keyStore: opts.keystore, externalId: opts.keyId, usage, aadLayout: opts.aadLayout }));
+      const out = { ...keyView(r.key, opts.keystore), hsmLabel: label, aadLayout: r.key.aadLayout, warnings: r.warnings };
+      printer(!!g.json).result(out, () => [`HSM key '${label}' adopted as '${r.key.externalId}' in '${opts.keystore}'.`, ...r.warnings.map((w) => `warning: ${w}`)].join('\n'));
     });
   key
     .command('list')
@@ -261,7 +297,13 @@ export function buildProgram(host: CliHost): Command {
             ['Protection', out.protection],
             ['Usage', out.usage.length ? out.usage : 'none (frozen)'],
             ['Enabled', out.enabled],
+            ['State', out.state],
             ['Current version', out.currentVersion],
+            ['Description', out.description || '-'],
+            ['Tags', Object.entries(out.tags).map(([k, v]) => `${k}=${v}`)],
+            ['Rotation', out.rotationPeriodDays === null ? 'manual' : `every ${out.rotationPeriodDays} days (next ${out.nextRotationAt})`],
+            ['Expires', out.expiresAt ?? 'never'],
+            ...(out.deletionDate ? ([['Deletion date', out.deletionDate]] as [string, unknown][]) : []),
           ]),
           '',
           table(out.versions, ['version', 'protection', 'createdAt']),
@@ -274,7 +316,7 @@ export function buildProgram(host: CliHost): Command {
       .description(enabled ? 'enable a key' : 'disable a key: encrypt and decrypt answer InvalidStateException')
       .action(async (keyId: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
-        const k = keyView(await host.withServices(g, (s) => s.keys.setEnabled(keyId, enabled)));
+        const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setEnabled(keyId, enabled)));
         printer(!!g.json).result(k, () => `Key '${keyId}' ${enabled ? 'enabled' : 'disabled'}.`);
       });
   }
@@ -283,7 +325,7 @@ export function buildProgram(host: CliHost): Command {
     .description('set usage: encrypt,decrypt | encrypt | decrypt | none')
     .action(async (keyId: string, usage: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.setUsage(keyId, parseUsage(usage))));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setUsage(keyId, parseUsage(usage))));
       printer(!!g.json).result(k, () => `Key '${keyId}' usage: ${k.usage.join(',') || 'none'}.`);
     });
   key
@@ -291,20 +333,63 @@ export function buildProgram(host: CliHost): Command {
     .description('add a key version; new encryptions use it, older versions still decrypt')
     .action(async (keyId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.rotate(keyId)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
+    });
+  registerKeyLifecycleCommands(key, host);
+  registerAdminCommands(program, host);
+  registerApprovalCommands(program, host);
+
+  const hsm = program.command('hsm').description('the PKCS#11 token configured in [hsm]');
+  hsm
+    .command('status')
+    .description('token, capability profile, sessions, and a test encryption on the health key')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const st = await host.withServices(g, (s) => (s.hsm ?? noHsm()).status());
+      printer(!!g.json).result(st, () => JSON.stringify(st, null, 2));
+    });
+  hsm
+    .command('set-pin')
+    .description('store the user PIN sealed in storage (hsm.pin_sealed = true); reads it from stdin')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const pin = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      if (!pin) throw new UsageError('no PIN on stdin');
+      await host.withServices(g, (s) => (s.hsm ?? noHsm()).setPin(pin));
+      printer(!!g.json).result({ stored: true }, () => 'HSM PIN stored, sealed. Set hsm.pin_sealed = true in the configuration.');
+    });
+
+  const imp = program.command('import').description('bring keys and key stores over from another XKS proxy');
+  imp
+    .command('sample-proxy-config <settingsToml>')
+    .description("import the AWS sample XKS proxy's settings.toml: key stores, credentials, and its HSM keys by label")
+    .option('--dry-run', 'only show what would be imported')
+    .action(async (file: string, opts: { dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const report = await host.withServices(g, (s) => s.importSampleProxyConfig(text, { dryRun: !!opts.dryRun }));
+      printer(!!g.json).result(report, () => JSON.stringify(report, null, 2));
     });
 
   return program;
 }
 
-export class UsageError extends Error {}
+function noHsm(): never {
+  throw new UsageError('no [hsm] section is configured (see docs/hsm.md)');
+}
 
 interface InitLike {
   dataDir: string;
   configFile: string;
   seal: string;
   tlsCertificate: string;
+  admin?: { username: string; oneTimePassword: string };
   demo?: { keyStore: string; uriPath: string; keyId: string; credential: { accessKeyId: string; secretAccessKey: string } };
 }
 
@@ -327,6 +412,17 @@ function describeInit(s: InitLike): string {
         ['Secret access key', s.demo.credential.secretAccessKey],
       ]),
       'The secret is shown only now.',
+    );
+  }
+  if (s.admin) {
+    lines.push(
+      '',
+      'First administrator (for the admin API; replace the password at first login):',
+      fields([
+        ['Username', s.admin.username],
+        ['One-time password', s.admin.oneTimePassword],
+      ]),
+      'The password is shown only now. Lost it? keyhold admin reset-password ' + s.admin.username,
     );
   }
   return lines.join('\n');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,10 @@ export interface KeyholdHarness {
   /** https://localhost:PORT (XKS listener). */
   url: string;
   port: number;
+  /** https://localhost:PORT (admin API listener). */
+  adminUrl: string;
+  /** The first administrator and its one-time password, from `keyhold init`. */
+  admin: { username: string; oneTimePassword: string };
   /** PEM that trusts the server's self-signed certificate. */
   caPem: string;
   dataDir: string;
@@ -60,19 +64,33 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
  * A real Keyhold server in a child process on a fresh data directory and an ephemeral
  * port, driven through its real CLI.
  */
-export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, string>; initArgs?: string[]; startArgs?: string[] } = {}): Promise<KeyholdHarness> {
+export interface StartOptions {
+  demo?: boolean;
+  env?: Record<string, string>;
+  initArgs?: string[];
+  startArgs?: string[];
+  /** keyhold.toml written to the data directory before `keyhold init` (e.g. an HSM seal). */
+  config?: string;
+  /** Runs after `keyhold init` and before the first start (e.g. to edit keyhold.toml). */
+  beforeStart?: (dataDir: string) => void | Promise<void>;
+}
+
+export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
+  if (opts.config !== undefined) writeFileSync(join(dataDir, 'keyhold.toml'), opts.config, { mode: 0o600 });
   const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
   const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
   if (init.code !== 0) throw new Error(`keyhold init failed (${init.code}): ${init.stderr}`);
-  const demo = (JSON.parse(init.stdout) as { demo?: DemoInfo }).demo;
+  const initSummary = JSON.parse(init.stdout) as { demo?: DemoInfo; admin: { username: string; oneTimePassword: string } };
+  const demo = initSummary.demo;
   let child: ChildProcess | undefined;
   let out = '';
   let port = 0;
+  let adminPort = 0;
 
   async function start(): Promise<void> {
     if (child) throw new Error('already running');
-    const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, ...(opts.startArgs ?? [])], {
+    const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, ...(opts.startArgs ?? [])], {
       env: { ...process.env, ...env },
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,9 +101,10 @@ export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, 
       const onData = (d: Buffer) => {
         out += d.toString();
         buf += d.toString();
-        const m = /"event":"started","xks":"[^"]*:(\d+)"/.exec(buf);
+        const m = /"event":"started","xks":"[^"]*:(\d+)","admin":(?:"[^"]*:(\d+)"|null)/.exec(buf);
         if (m) {
           port = Number(m[1]);
+          adminPort = Number(m[2] ?? 0);
           ready();
         }
       };
@@ -110,7 +129,13 @@ export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, 
     });
   }
 
-  await start();
+  try {
+    await opts.beforeStart?.(dataDir);
+    await start();
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const h: KeyholdHarness = {
     get url() {
       return `https://localhost:${port}`;
@@ -118,6 +143,10 @@ export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, 
     get port() {
       return port;
     },
+    get adminUrl() {
+      return `https://localhost:${adminPort}`;
+    },
+    admin: initSummary.admin,
     caPem: readFileSync(join(dataDir, 'tls', 'server.crt'), 'utf8'),
     dataDir,
     demo,
@@ -137,6 +166,27 @@ export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, 
     },
   };
   return h;
+}
+
+/**
+ * Sets keys of one [section] in <dataDir>/keyhold.toml (the file `init` writes), replacing
+ * an existing assignment of the same key. Values are written as TOML (JSON syntax for
+ * strings, numbers and arrays of strings is valid TOML).
+ */
+export function setConfigValues(dataDir: string, section: string, values: Record<string, string | number | boolean | string[]>): void {
+  const file = join(dataDir, 'keyhold.toml');
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const header = lines.indexOf(`[${section}]`);
+  if (header < 0) throw new Error(`keyhold.toml has no [${section}] section`);
+  for (const [key, value] of Object.entries(values)) {
+    const line = `${key} = ${JSON.stringify(value)}`;
+    let end = lines.findIndex((l, i) => i > header && l.startsWith('['));
+    if (end < 0) end = lines.length;
+    const existing = lines.findIndex((l, i) => i > header && i < end && new RegExp(`^${key}\\s*=`).test(l));
+    if (existing >= 0) lines[existing] = line;
+    else lines.splice(header + 1, 0, line);
+  }
+  writeFileSync(file, lines.join('\n'));
 }
 
 /** Polls until fn stops throwing (changes reach a running server within a second). */

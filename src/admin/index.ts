@@ -1,0 +1,5 @@
+export * from './server.js';
+export * from './route.js';
+export * from './errors.js';
+export * from './audit.js';
+export { buildRoutes, type AdminServices, type MetricsSource } from './routes/index.js';
