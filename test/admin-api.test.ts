@@ -172,6 +172,11 @@ test('keystores: create shows the secret once; list, get, regions, enable, disab
   const regions = await call<Body>('PUT', '/keystores/payments/regions', custodian.token, { regions: ['us-east-1', 'eu-west-1'] });
   assert.deepEqual(regions.body.regions, ['eu-west-1', 'us-east-1']);
   assert.equal((await call('PUT', '/keystores/payments/regions', custodian.token, { regions: ['mars-1'] })).status, 400);
+  const quota = await call<Body>('PUT', '/keystores/payments/quota', custodian.token, { rps: 1800 });
+  assert.deepEqual(quota.body.quota, { rps: 1800, burst: 1800 });
+  assert.equal((await call('PUT', '/keystores/payments/quota', custodian.token, { rps: 0 })).status, 400);
+  assert.equal((await call('PUT', '/keystores/payments/quota', auditor.token, { rps: 10 })).status, 403);
+  assert.equal((await call<Body>('DELETE', '/keystores/payments/quota', custodian.token)).body.quota, null);
   assert.equal((await call<Body>('POST', '/keystores/payments/disable', custodian.token)).body.enabled, false);
   assert.equal((await call<Body>('POST', '/keystores/payments/enable', custodian.token)).body.enabled, true);
 });

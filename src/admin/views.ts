@@ -105,6 +105,7 @@ export const keyStoreView = z
     enabled: z.boolean(),
     regions: z.array(z.string()),
     policy: policyView.nullable(),
+    quota: z.object({ rps: z.number().int(), burst: z.number().int() }).nullable().meta({ description: 'XKS request-rate quota (token bucket); null for none' }),
     createdAt: iso,
     updatedAt: iso,
   })
@@ -118,6 +119,7 @@ export const toKeyStoreView = (ks: KeyStore): z.output<typeof keyStoreView> => (
   enabled: ks.enabled,
   regions: ks.regions,
   policy: ks.policy,
+  quota: ks.quota ?? null,
   createdAt: ks.createdAt,
   updatedAt: ks.updatedAt,
 });

@@ -30,6 +30,7 @@ const toKeyStore = (v: Out<typeof keyStoreView>): KeyStore => ({
   regions: v.regions,
   enabled: v.enabled,
   policy: v.policy as SecondaryPolicy | null,
+  quota: v.quota,
   createdAt: v.createdAt,
   updatedAt: v.updatedAt,
 });
@@ -133,6 +134,7 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
     get: async (name) => toKeyStore(await api.call('GET', `/keystores/${seg(name)}`)),
     setEnabled: async (name, enabled) => toKeyStore(await api.call('POST', `/keystores/${seg(name)}/${enabled ? 'enable' : 'disable'}`)),
     setRegions: async (name, regions) => toKeyStore(await api.call('PUT', `/keystores/${seg(name)}/regions`, { regions })),
+    setQuota: async (name, quota) => toKeyStore(quota === null ? await api.call('DELETE', `/keystores/${seg(name)}/quota`) : await api.call('PUT', `/keystores/${seg(name)}/quota`, quota)),
     async delete(name) {
       await api.call('DELETE', `/keystores/${seg(name)}`);
     },

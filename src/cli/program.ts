@@ -109,8 +109,10 @@ export function buildProgram(host: CliHost): Command {
     .description('show a key store with its credentials and keys')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
+      let quota = null as { rps: number; burst: number } | null;
       const out = await host.withServices(g, async (s) => {
         const ks = await s.keyStores.get(name);
+        quota = ks.quota ?? null;
         const credentials = (await s.keyStores.listCredentials(name)).map((c) => ({ accessKeyId: c.accessKeyId, createdAt: c.createdAt, revokedAt: c.revokedAt }));
         const keys = (await s.keys.list(name)).map((k) => keyView(k, ks.name));
         return { ...keyStoreView(ks), policy: ks.policy, credentials, keys };
@@ -123,6 +125,8 @@ export function buildProgram(host: CliHost): Command {
             ['Enabled', out.enabled],
             ['Regions', out.regions.length ? out.regions : 'any'],
             ['Policy', out.policy ? JSON.stringify(out.policy) : 'none (all authenticated calls allowed)'],
+            // JSON callers read the quota with `keystore quota NAME --json`.
+            ['Quota', describeQuota(quota)],
             ['Created', out.createdAt],
           ]),
           '',
@@ -153,6 +157,30 @@ export function buildProgram(host: CliHost): Command {
       const g = globals(cmd);
       await host.withServices(g, (s) => s.keyStores.delete(name));
       printer(!!g.json).result({ deleted: name }, () => `Key store '${name}' deleted.`);
+    });
+
+  keystore
+    .command('quota <name>')
+    .description('show or set the XKS request-rate quota; calls over it answer ThrottlingException (429)')
+    .option('--rps <n>', 'requests per second on average, 1 to 1000000')
+    .option('--burst <n>', 'requests allowed at once (default: the --rps value)')
+    .option('--off', 'remove the quota')
+    .action(async (name: string, opts: { rps?: string; burst?: string; off?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      if (opts.off && (opts.rps !== undefined || opts.burst !== undefined)) throw new UsageError('--off takes no --rps or --burst');
+      if (opts.burst !== undefined && opts.rps === undefined) throw new UsageError('--burst needs --rps');
+      const whole = (flag: string, v: string) => {
+        if (!/^\d+$/.test(v)) throw new UsageError(`${flag} must be a whole number, not '${v}'`);
+        return Number(v);
+      };
+      const ks = await host.withServices(g, (s) => {
+        if (opts.off) return s.keyStores.setQuota(name, null);
+        if (opts.rps === undefined) return s.keyStores.get(name);
+        return s.keyStores.setQuota(name, { rps: whole('--rps', opts.rps), ...(opts.burst !== undefined ? { burst: whole('--burst', opts.burst) } : {}) });
+      });
+      const out = { keyStore: ks.name, quota: ks.quota ?? null };
+      const changed = opts.off || opts.rps !== undefined;
+      printer(!!g.json).result(out, () => `Quota of '${ks.name}'${changed ? ' set to' : ':'} ${describeQuota(out.quota)}.`);
     });
 
   const credential = keystore.command('credential').description('SigV4 credentials of a key store (at most two live, for rotation)');
@@ -426,4 +454,8 @@ function describeInit(s: InitLike): string {
     );
   }
   return lines.join('\n');
+}
+
+function describeQuota(q: { rps: number; burst: number } | null): string {
+  return q ? `${q.rps} requests/s, bursts of ${q.burst}` : 'none';
 }

@@ -13,3 +13,4 @@ export * from './admin-identity-service.js';
 export * from './approval-actions.js';
 export * from './approval-service.js';
 export * from './lifecycle-scheduler.js';
+export * from './quota-gate.js';

@@ -3,7 +3,7 @@ import { fail, isoNow, type Clock } from '../base/index.js';
 import { ACCESS_KEY_ID_RE, generateAccessKeyId, generateSecretAccessKey, SECRET_ACCESS_KEY_RE, type SealContext } from '../crypto/index.js';
 import type { CredentialInfo, KeyStore, SecondaryPolicy } from './model.js';
 import type { CredentialRepo, KeyRepo, KeyStoreRepo, NewCredential, Seal } from './ports.js';
-import { API_SUFFIX, normalisePrefix, validateName, validateRegions } from './validation.js';
+import { API_SUFFIX, normalisePrefix, validateName, validateQuota, validateRegions } from './validation.js';
 import { parsePolicy } from './policy.js';
 
 /** A live credential may be shown once, at creation. */
@@ -106,6 +106,18 @@ export function createKeyStoreService(deps: {
       const updatedAt = isoNow(clock);
       await repo.updateKeyStore(ks.id, { regions: r, updatedAt });
       return { ...ks, regions: r, updatedAt };
+    },
+
+    /**
+     * Sets (or, with null, removes) the key store's request-rate quota. Every running node
+     * applies it within a second; with N worker processes each enforces 1/N of it.
+     */
+    async setQuota(name: string, quota: { rps: number; burst?: number | undefined } | null): Promise<KeyStore> {
+      const ks = await mustGet(name);
+      const q = quota === null ? null : validateQuota(quota);
+      const updatedAt = isoNow(clock);
+      await repo.updateKeyStore(ks.id, { quota: q, updatedAt });
+      return { ...ks, quota: q, updatedAt };
     },
 
     /** Refuses while the store still holds keys: deleting it would orphan their ciphertexts. */

@@ -22,8 +22,19 @@ export interface KeyStore {
   regions: string[];
   enabled: boolean;
   policy: SecondaryPolicy | null;
+  /** Request-rate quota for XKS calls (health excepted); absent or null for none. */
+  quota?: RateQuota | null | undefined;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * A token bucket: `rps` requests per second on average, up to `burst` at once. Over it the
+ * proxy answers ThrottlingException (xks-spec §10), which KMS reports as a high request rate.
+ */
+export interface RateQuota {
+  rps: number;
+  burst: number;
 }
 
 export interface CredentialInfo {

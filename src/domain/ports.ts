@@ -68,7 +68,7 @@ export interface LiveCredential extends CredentialInfo {
 
 export interface KeyStoreRepo {
   insertKeyStore(ks: KeyStore, firstCredential: NewCredential | null): Promise<void>;
-  updateKeyStore(id: string, patch: Partial<Pick<KeyStore, 'enabled' | 'policy' | 'regions' | 'updatedAt'>>): Promise<void>;
+  updateKeyStore(id: string, patch: Partial<Pick<KeyStore, 'enabled' | 'policy' | 'regions' | 'quota' | 'updatedAt'>>): Promise<void>;
   deleteKeyStore(id: string): Promise<void>;
   getKeyStore(idOrName: string): Promise<KeyStore | undefined>;
   getKeyStoreByPrefix(prefix: string): Promise<KeyStore | undefined>;

@@ -1,5 +1,5 @@
 import { fail } from '../base/index.js';
-import { KEY_USAGES, type KeyUsage } from './model.js';
+import { KEY_USAGES, type KeyUsage, type RateQuota } from './model.js';
 
 /** External key id (XksKeyId): KMS's pattern, 1–128 chars. */
 export const EXTERNAL_KEY_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
@@ -40,6 +40,25 @@ export function normalisePrefix(input: string): { prefix: string; uriPath: strin
 export function validateRegions(regions: string[]): string[] {
   for (const r of regions) if (!REGION_RE.test(r)) fail('ValidationFailed', `'${truncate(r)}' is not an AWS Region name (like eu-west-1)`);
   return [...new Set(regions)].sort();
+}
+
+/** Bounds of a key store's rate quota. */
+export const QUOTA_LIMITS = { minRps: 1, maxRps: 1_000_000, maxBurst: 1_000_000 } as const;
+
+/**
+ * A rate quota from operator input: rps an integer in 1..1,000,000; burst an integer from 1
+ * up to 1,000,000, by default one second's worth (= rps).
+ */
+export function validateQuota(input: { rps: number; burst?: number | undefined }): RateQuota {
+  const { rps } = input;
+  if (!Number.isInteger(rps) || rps < QUOTA_LIMITS.minRps || rps > QUOTA_LIMITS.maxRps) {
+    fail('ValidationFailed', `quota rps must be a whole number from ${QUOTA_LIMITS.minRps} to ${QUOTA_LIMITS.maxRps.toLocaleString('en-US')}`);
+  }
+  const burst = input.burst ?? rps;
+  if (!Number.isInteger(burst) || burst < 1 || burst > QUOTA_LIMITS.maxBurst) {
+    fail('ValidationFailed', `quota burst must be a whole number from 1 to ${QUOTA_LIMITS.maxBurst.toLocaleString('en-US')}`);
+  }
+  return { rps, burst };
 }
 
 export function parseUsage(input: string | readonly string[]): KeyUsage[] {

@@ -1,6 +1,6 @@
 import { Migrator, type Kysely } from 'kysely';
 import { KeyholdError } from '../base/index.js';
-import type { AadLayout, CredentialInfo, Key, KeyStore, KeyTags, KeyUsage, KeyVersion, Protection, SecondaryPolicy } from '../domain/model.js';
+import type { AadLayout, CredentialInfo, Key, KeyStore, KeyTags, KeyUsage, KeyVersion, Protection, RateQuota, SecondaryPolicy } from '../domain/model.js';
 import type { ChangeFeed, LiveCredential, NewCredential, Storage } from '../domain/ports.js';
 import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersionsTable } from './schema.js';
 import { migrationProvider } from './migrations.js';
@@ -39,6 +39,8 @@ const toKeyStore = (r: KeyStoresTable): KeyStore => ({
   regions: JSON.parse(r.regions) as string[],
   enabled: r.enabled === 1,
   policy: r.policy === null ? null : (JSON.parse(r.policy) as SecondaryPolicy),
+  // Absent when there is none (the field is optional on KeyStore).
+  ...(r.quota !== null && r.quota !== undefined ? { quota: JSON.parse(r.quota) as RateQuota } : {}),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -138,6 +140,7 @@ export function createKyselyStorage(parts: DialectParts): Storage {
               regions: JSON.stringify(ks.regions),
               enabled: ks.enabled ? 1 : 0,
               policy: ks.policy === null ? null : JSON.stringify(ks.policy),
+              quota: ks.quota ? JSON.stringify(ks.quota) : null,
               created_at: ks.createdAt,
               updated_at: ks.updatedAt,
             })
@@ -154,6 +157,7 @@ export function createKyselyStorage(parts: DialectParts): Storage {
             ...(patch.enabled !== undefined && { enabled: patch.enabled ? 1 : 0 }),
             ...(patch.policy !== undefined && { policy: patch.policy === null ? null : JSON.stringify(patch.policy) }),
             ...(patch.regions !== undefined && { regions: JSON.stringify(patch.regions) }),
+            ...(patch.quota !== undefined && { quota: patch.quota === null ? null : JSON.stringify(patch.quota) }),
             ...(patch.updatedAt !== undefined && { updated_at: patch.updatedAt }),
           })
           .where('id', '=', id)

@@ -6,6 +6,8 @@ export interface KeyStoresTable {
   regions: string;
   enabled: number;
   policy: string | null;
+  /** RateQuota as JSON, or null. */
+  quota: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -123,6 +123,33 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       },
     }),
     defineRoute({
+      id: 'keystores.set-quota',
+      method: 'PUT',
+      url: '/keystores/:name/quota',
+      access: CUSTODIAN,
+      tag: 'keystores',
+      summary: 'Set the XKS request-rate quota (rps average, burst at once); over it calls get ThrottlingException',
+      params: storeParams,
+      body: z.object({ rps: z.number().int(), burst: z.number().int().optional() }).strict(),
+      responses: { 200: keyStoreView, ...ERROR_RESPONSES },
+      async handle({ params, body }) {
+        return toKeyStoreView(await keyStores.setQuota(params.name, body));
+      },
+    }),
+    defineRoute({
+      id: 'keystores.clear-quota',
+      method: 'DELETE',
+      url: '/keystores/:name/quota',
+      access: CUSTODIAN,
+      tag: 'keystores',
+      summary: 'Remove the XKS request-rate quota',
+      params: storeParams,
+      responses: { 200: keyStoreView, ...ERROR_RESPONSES },
+      async handle({ params }) {
+        return toKeyStoreView(await keyStores.setQuota(params.name, null));
+      },
+    }),
+    defineRoute({
       id: 'keystores.credentials.list',
       method: 'GET',
       url: '/keystores/:name/credentials',
