@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KeyholdError } from '../base/index.js';
-import { DEFAULT_LIMITS, SPEC_MINIMUM_LIMITS, type TlsFiles, type XksLimits } from '../xks/index.js';
+import { DEFAULT_LIMITS, DEFAULT_OVERLOAD_LIMITS, SPEC_MINIMUM_LIMITS, type OverloadLimits, type TlsFiles, type XksLimits } from '../xks/index.js';
 import { hsmConfigToml, hsmSection, resolveHsmConfig, type HsmConfig } from './hsm-config.js';
 
 /**
@@ -36,8 +37,14 @@ export interface Config {
     limits: XksLimits;
     maxClockSkewMs: number;
     maxBodyBytes: number;
+    /** Processes serving XKS (node:cluster, one shared listener); 1 = this process only. */
+    workers: number;
+    /** Load shedding limits; undefined when load_shedding = false. */
+    overload: OverloadLimits | undefined;
   };
   health: { intervalMs: number; maxAgeMs: number };
+  /** Plain-HTTP Prometheus listener (GET /metrics), off unless listen is set. */
+  metrics: { listen: HostPort | undefined };
   admin: AdminConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
@@ -105,9 +112,17 @@ const fileSchema = z
         max_aad_bytes: z.number().int().min(SPEC_MINIMUM_LIMITS.maxAadBytes).max(65535).default(DEFAULT_LIMITS.maxAadBytes),
         max_clock_skew_seconds: z.number().int().min(1).max(900).default(300),
         max_body_bytes: z.number().int().min(32768).max(1 << 20).default(65536),
+        workers: z
+          .union([z.literal('auto'), z.number().int().min(1).max(64), z.string().regex(/^\d+$/, "must be a whole number or 'auto'").transform(Number).pipe(z.number().int().min(1).max(64))])
+          .default('auto'),
+        load_shedding: z.boolean().default(true),
+        max_in_flight: z.number().int().min(1).max(100_000).default(DEFAULT_OVERLOAD_LIMITS.maxInFlight),
+        shed_event_loop_delay_ms: z.number().int().min(10).max(10_000).default(DEFAULT_OVERLOAD_LIMITS.maxEventLoopDelayMs),
+        shed_queue_ms: z.number().int().min(10).max(10_000).default(DEFAULT_OVERLOAD_LIMITS.maxQueueMs),
       })
       .strict()
       .prefault({}),
+    metrics: z.object({ listen: hostPort.optional() }).strict().prefault({}),
     health: z
       .object({ interval_seconds: z.number().min(1).max(60).default(15), max_age_seconds: z.number().min(1).max(60).default(60) })
       .strict()
@@ -146,6 +161,8 @@ export interface ConfigInputs {
 /** Environment variables that override file settings. */
 const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_XKS_LISTEN: 'xks.listen',
+  KEYHOLD_WORKERS: 'xks.workers',
+  KEYHOLD_METRICS_LISTEN: 'metrics.listen',
   KEYHOLD_ADMIN_LISTEN: 'admin.listen',
   KEYHOLD_LOG_LEVEL: 'log.level',
   KEYHOLD_STORAGE_PATH: 'storage.path',
@@ -223,7 +240,10 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       limits: { maxPlaintextBytes: f.xks.max_plaintext_bytes, maxAadBytes: f.xks.max_aad_bytes },
       maxClockSkewMs: f.xks.max_clock_skew_seconds * 1000,
       maxBodyBytes: f.xks.max_body_bytes,
+      workers: f.xks.workers === 'auto' ? availableParallelism() : f.xks.workers,
+      overload: f.xks.load_shedding ? { maxInFlight: f.xks.max_in_flight, maxEventLoopDelayMs: f.xks.shed_event_loop_delay_ms, maxQueueMs: f.xks.shed_queue_ms } : undefined,
     },
+    metrics: { listen: f.metrics.listen },
     health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
     admin: {
       enabled: f.admin.enabled,
@@ -288,7 +308,8 @@ type = "${seal?.type ?? 'keyfile'}"
 key_file = "seal.key"`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
 # Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_ADMIN_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
-# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE. Full reference: docs/configuration.md.
+# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_WORKERS, KEYHOLD_METRICS_LISTEN.
+# Full reference: docs/configuration.md.
 
 [storage]
 # sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
@@ -310,6 +331,21 @@ max_plaintext_bytes = ${DEFAULT_LIMITS.maxPlaintextBytes}
 max_aad_bytes = ${DEFAULT_LIMITS.maxAadBytes}
 max_clock_skew_seconds = 300
 max_body_bytes = 65536
+# Processes that serve XKS on the one listener (node:cluster): "auto" = one per core, 1 = no cluster.
+# Also --workers N and KEYHOLD_WORKERS.
+workers = "auto"
+# Load shedding: answer at once (429 ThrottlingException / 503 DependencyTimeoutException)
+# instead of late, when the event loop runs late, calls would queue past the deadline, or
+# too many calls wait on the key backend. Health checks are never shed.
+load_shedding = true
+max_in_flight = ${DEFAULT_OVERLOAD_LIMITS.maxInFlight}
+shed_event_loop_delay_ms = ${DEFAULT_OVERLOAD_LIMITS.maxEventLoopDelayMs}
+shed_queue_ms = ${DEFAULT_OVERLOAD_LIMITS.maxQueueMs}
+
+[metrics]
+# Prometheus text on plain HTTP (GET /metrics), for scrapers without an admin API token;
+# the admin API serves the same at /metrics. Off unless set; keep it on loopback.
+# listen = "127.0.0.1:9464"
 
 [health]
 interval_seconds = 15

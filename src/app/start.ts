@@ -6,14 +6,18 @@ import {
   createDirectory,
   createHealthService,
   createLifecycleScheduler,
+  createQuotaGate,
   createXksService,
   type AdminAuditSink,
+  type Backends,
   type Directory,
   type HealthService,
+  type KeyBackend,
   type LifecycleScheduler,
 } from '../domain/index.js';
 import { createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
-import { createXksServer, type XksServer } from '../xks/index.js';
+import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
+import { createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { createLogAuditSink } from './admin-audit.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
@@ -29,6 +33,9 @@ export interface RunningKeyhold {
   admin: AdminServer | undefined;
   adminAddress: AddressInfo | undefined;
   scheduler: LifecycleScheduler;
+  metrics: Metrics;
+  /** The plain-HTTP [metrics] listener, when this process runs it. */
+  metricsAddress: AddressInfo | undefined;
   close(): Promise<void>;
 }
 
@@ -41,6 +48,17 @@ export interface StartOptions {
   /** Routes other modules add to the admin API (the audit log's). */
   adminRoutes?: AdminRoute[];
   version?: string;
+  /**
+   * This process's place among `keyhold start --workers N` processes. Worker 0 also runs the
+   * admin listener and the lifecycle scheduler; every worker serves XKS on the shared
+   * listener and enforces 1/N of each key store quota. Default: alone.
+   */
+  worker?: { index: number; count: number };
+  /**
+   * Runs before each XKS answer is written, after the call is counted in the metrics; the
+   * answer waits for it (the durable audit log plugs in here).
+   */
+  beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
 }
 
 function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
@@ -93,7 +111,12 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     });
     await health.check();
     health.start();
-    const service = createXksService({ directory, backends: context.backends, health, clock });
+    const worker = opts.worker ?? { index: 0, count: 1 };
+    const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
+    const renderMetrics = worker.count > 1 ? joinClusterMetrics(metrics.registry) : () => metrics.render();
+    const backends: Backends = { ...context.backends, ...(context.backends.hsm ? { hsm: timed(context.backends.hsm, metrics) } : {}) };
+    const service = createXksService({ directory, backends, health, clock });
+    const quota = createQuotaGate({ clock, share: 1 / worker.count });
     const verifier = createSigV4Verifier({ service: 'kms-xks-proxy', maxSkewMs: config.xks.maxClockSkewMs, now: () => clock.now() });
     const xks = createXksServer({
       tls: config.xks.tls,
@@ -105,6 +128,33 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       clock,
       log,
       requestLog: unredacted(log),
+      overload: config.xks.overload,
+      // Health checks are never throttled: KMS would read a refused health check as an outage.
+      admit: (ks, route) => {
+        if (route.operation !== 'health') quota.admit(ks);
+      },
+      beforeRespond: opts.beforeRespond
+        ? (r) => {
+            metrics.observeXksCall(r);
+            return opts.beforeRespond!(r);
+          }
+        : (r) => metrics.observeXksCall(r),
+    });
+    metrics.setSources({
+      certificateNotAfter: () => {
+        try {
+          return certificateExpiry(config.xks.tls.certFile);
+        } catch {
+          return undefined;
+        }
+      },
+      credentials: async () => {
+        const names = new Map((await context.storage.listKeyStores()).map((k) => [k.id, k.name]));
+        return (await context.storage.listLiveCredentials()).map((c) => ({ keyStore: names.get(c.keyStoreId) ?? c.keyStoreId, accessKeyId: c.accessKeyId, createdAt: c.createdAt }));
+      },
+      overload: () => xks.overloadStats(),
+      throttled: () => quota.throttled(),
+      ...(context.hsm ? { hsmPool: () => context.hsm!.pool.stats() } : {}),
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
 
@@ -121,8 +171,15 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     });
     let admin: AdminServer | undefined;
     let adminAddress: AddressInfo | undefined;
+    let metricsListener: MetricsListener | undefined;
+    let metricsAddress: AddressInfo | undefined;
     try {
-      if (config.admin.enabled) {
+      // In a cluster the primary serves [metrics] listen, for all workers.
+      if (config.metrics.listen && worker.count === 1) {
+        metricsListener = createMetricsListener({ render: renderMetrics, contentType: metrics.contentType, log });
+        metricsAddress = await metricsListener.listen(config.metrics.listen.host, config.metrics.listen.port);
+      }
+      if (config.admin.enabled && worker.index === 0) {
         admin = await createAdminServer({
           tls: readTls(config.admin.tls),
           services: {
@@ -137,19 +194,20 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           clock,
           log,
           version: opts.version ?? '0.1.0',
-          ...(opts.metrics ? { metrics: opts.metrics } : {}),
+          metrics: opts.metrics ?? { render: renderMetrics },
           ...(opts.adminRoutes ? { extraRoutes: opts.adminRoutes } : {}),
         });
         adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       }
     } catch (e) {
       await admin?.close().catch(() => undefined);
+      await metricsListener?.close();
       await xks.close();
       health.stop();
       directory.close();
       throw e;
     }
-    scheduler.start();
+    if (worker.index === 0) scheduler.start();
     return {
       context,
       directory,
@@ -159,9 +217,12 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       admin,
       adminAddress,
       scheduler,
+      metrics,
+      metricsAddress,
       async close() {
         await scheduler.stop();
         await admin?.close();
+        await metricsListener?.close();
         await xks.close();
         health.stop();
         directory.close();
@@ -172,4 +233,24 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     await context.close();
     throw e;
   }
+}
+
+/** A key backend whose encrypt and decrypt times go to the metrics (used for HSM keys). */
+function timed(b: KeyBackend, metrics: Metrics): KeyBackend {
+  const name = b.protection;
+  const time = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      const r = await fn();
+      ok = true;
+      return r;
+    } finally {
+      metrics.observeBackendCall(name, operation, (performance.now() - t0) / 1000, ok);
+    }
+  };
+  return Object.assign(Object.create(b) as KeyBackend, {
+    encrypt: (v: Parameters<KeyBackend['encrypt']>[0], p: Uint8Array, aad: Uint8Array) => time('encrypt', () => b.encrypt(v, p, aad)),
+    decrypt: (v: Parameters<KeyBackend['decrypt']>[0], iv: Uint8Array, c: Uint8Array, t: Uint8Array, aad: Uint8Array) => time('decrypt', () => b.decrypt(v, iv, c, t, aad)),
+  });
 }

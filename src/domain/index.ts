@@ -14,3 +14,4 @@ export * from './approval-actions.js';
 export * from './approval-service.js';
 export * from './lifecycle-scheduler.js';
 export * from './quota-gate.js';
+export * from './telemetry.js';

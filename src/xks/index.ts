@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './router.js';
 export * from './wire.js';
 export * from './tls.js';
+export * from './overload.js';

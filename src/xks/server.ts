@@ -11,6 +11,7 @@ import { safeErrorMessage, toXksError, type XksErrorName } from './errors.js';
 import { routeXks, type XksOperation, type XksRoute } from './router.js';
 import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type TlsFiles } from './tls.js';
 import { parseDecrypt, parseEncrypt, parseHealth, parseMetadata, type XksLimits } from './wire.js';
+import { createOverloadGuard, type OverloadLimits, type OverloadStats, type ShedReason } from './overload.js';
 
 /** What one answered XKS call looked like: for the request log, audit and metrics. */
 export interface XksCallRecord {
@@ -56,15 +57,27 @@ export interface XksServerOptions {
   beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
   /** Admission control hook (quotas, overload). Throw a KeyholdError('Throttled') to refuse. */
   admit?: (keyStore: KeyStore, route: XksRoute) => void;
+  /**
+   * Load shedding: requests the server cannot answer in time are refused when they arrive,
+   * before their body is read (see overload.ts). Health checks are never shed.
+   */
+  overload?: OverloadLimits | undefined;
 }
 
 export interface XksServer {
   server: Server;
+  /** The overload guard's view (undefined without one): in flight, event-loop delay, refusals. */
+  overloadStats(): OverloadStats | undefined;
   listen(host: string, port: number): Promise<AddressInfo>;
   close(): Promise<void>;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+interface Admission {
+  /** The overload guard counts this request in flight until it is released. */
+  admitted: boolean;
+}
 
 /**
  * Requests that Node's HTTP parser refuses (a malformed request line, a non-ASCII path,
@@ -95,14 +108,28 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   const maxBody = opts.maxBodyBytes ?? 64 * 1024;
   const { log, clock } = opts;
   const requestLog = opts.requestLog ?? log;
+  const guard = opts.overload ? createOverloadGuard(opts.overload) : undefined;
 
   const server = createServer({ ...loadSecureContextOptions(opts.tls), ...mtlsServerOptions(opts.tls) }, (req, res) => {
-    handle(req, res).catch((e) => {
-      log.error({ event: 'xks_unhandled', err: e instanceof Error ? e.message : String(e) }, 'unhandled error in XKS handler');
-      if (!res.headersSent) send(res, 500, { errorName: 'InternalException', errorMessage: 'internal error' });
-      else res.destroy();
-    });
+    const admission: Admission = { admitted: false };
+    handle(req, res, admission).then(
+      () => release(admission),
+      (e) => {
+        release(admission);
+        log.error({ event: 'xks_unhandled', err: e instanceof Error ? e.message : String(e) }, 'unhandled error in XKS handler');
+        if (!res.headersSent) send(res, 500, { errorName: 'InternalException', errorMessage: 'internal error' });
+        else res.destroy();
+      },
+    );
   });
+
+  /** Every request the guard admitted is released exactly once, however it ended. */
+  function release(a: Admission): void {
+    if (a.admitted) {
+      a.admitted = false;
+      guard!.done();
+    }
+  }
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
@@ -148,7 +175,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, admission: Admission): Promise<void> {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -178,6 +205,14 @@ export function createXksServer(opts: XksServerOptions): XksServer {
         // The spec defines no errorName for 405; the message says what to do.
         res.end(JSON.stringify({ errorMessage: `${req.method ?? 'this method'} is not allowed on an XKS API; use POST` }));
         return;
+      }
+      if (guard && route.operation !== 'health') {
+        const reason = guard.arrive();
+        if (reason) {
+          req.resume(); // discard the body; the connection stays usable
+          shedError(reason);
+        }
+        admission.admitted = true;
       }
       let raw: Buffer;
       try {
@@ -242,6 +277,11 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     send(res, status, body, closeAfter ? { connection: 'close' } : undefined);
   }
 
+  function shedError(reason: ShedReason): never {
+    if (reason === 'in_flight') fail('DependencyTimeout', 'too many calls are waiting on the key backend; retry');
+    fail('Throttled', reason === 'event_loop_delay' ? 'the proxy is overloaded (its event loop is running late); retry' : 'the proxy is overloaded (calls queue longer than the deadline allows); retry');
+  }
+
   async function dispatch(ks: KeyStore, route: XksRoute, json: unknown, record: XksCallRecord): Promise<object> {
     const facts: CallFacts = {};
     try {
@@ -294,6 +334,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
 
   return {
     server,
+    overloadStats: () => guard?.stats(),
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -305,6 +346,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     },
     close() {
       stopWatching();
+      guard?.close();
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

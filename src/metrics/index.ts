@@ -1,0 +1,3 @@
+export * from './metrics.js';
+export * from './cluster.js';
+export * from './listener.js';
