@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import cluster from 'node:cluster';
 import { CommanderError, type Command } from 'commander';
 import { isKeyholdError, KeyholdError, type ErrorCode } from '../base/index.js';
 import { buildProgram, UsageError } from '../cli/program.js';
@@ -10,6 +12,7 @@ import { openContext } from './context.js';
 import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
 import { startBanner } from './banner.js';
+import { reportReady, startCluster, workerRole } from './cluster.js';
 import { localServices } from './local-services.js';
 import { PendingApprovalError } from './api-client.js';
 import { remoteLogin, remoteServices, type RemoteOptions } from './remote-services.js';
@@ -53,25 +56,41 @@ const host: CliHost = {
   },
 
   async start(opts) {
-    const cfg = config(opts, { 'xks.listen': opts.xksListen, 'admin.listen': opts.adminListen });
+    const cfg = config(opts, { 'xks.listen': opts.xksListen, 'admin.listen': opts.adminListen, 'xks.workers': opts.workers });
+    const role = workerRole();
     let initialised: InitSummary | undefined;
-    if (opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true });
+    if (!role && opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true });
     const log = createLogger(cfg);
     const t0 = performance.now();
+    const announce = (xks: AddressInfo, admin: AddressInfo | undefined, demoPresent: boolean, extra: object = {}) => {
+      process.stdout.write(startBanner(cfg, xks, { present: demoPresent, credential: initialised?.demo?.credential }, { address: admin, bootstrap: initialised?.admin }));
+      log.info({ event: 'started', xks: `${xks.address}:${xks.port}`, admin: admin ? `${admin.address}:${admin.port}` : null, ...extra, readyMs: Math.round(performance.now() - t0) }, 'keyhold ready');
+    };
+    if (!role && cfg.xks.workers > 1) {
+      let c: Awaited<ReturnType<typeof startCluster>>;
+      try {
+        c = await startCluster(cfg, log, cfg.xks.workers);
+      } catch (e) {
+        // A worker that failed to start printed its own error; exit with its code.
+        const code = (e as { exitCode?: number }).exitCode;
+        if (code === undefined) throw e;
+        process.stderr.write(`keyhold: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exitCode = code || 1;
+        return;
+      }
+      const w0 = c.workers[0]!;
+      announce(w0.xks, w0.admin, w0.demoPresent, { workers: c.workers.length, metrics: c.metricsAddress ? `${c.metricsAddress.address}:${c.metricsAddress.port}` : null });
+      process.once('SIGINT', () => c.stop('SIGINT'));
+      process.once('SIGTERM', () => c.stop('SIGTERM'));
+      process.exitCode = await c.stopped;
+      return;
+    }
     // Loaded here: the listeners (Fastify and friends) are not needed by the other commands.
     const { startKeyhold } = await import('./start.js');
-    const running = await startKeyhold(cfg, log);
+    const running = await startKeyhold(cfg, log, role ? { worker: role } : {});
     const demoPresent = !!running.directory.keyStoreByPrefix(DEMO.prefix);
-    process.stdout.write(startBanner(cfg, running.xksAddress, { present: demoPresent, credential: initialised?.demo?.credential }, { address: running.adminAddress, bootstrap: initialised?.admin }));
-    log.info(
-      {
-        event: 'started',
-        xks: `${running.xksAddress.address}:${running.xksAddress.port}`,
-        admin: running.adminAddress ? `${running.adminAddress.address}:${running.adminAddress.port}` : null,
-        readyMs: Math.round(performance.now() - t0),
-      },
-      'keyhold ready',
-    );
+    if (role) reportReady({ index: role.index, xks: running.xksAddress, admin: running.adminAddress, demoPresent });
+    else announce(running.xksAddress, running.adminAddress, demoPresent, running.metricsAddress ? { metrics: `${running.metricsAddress.address}:${running.metricsAddress.port}` } : {});
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ event: 'stopping', signal }, 'shutting down');
@@ -123,3 +142,6 @@ try {
     process.exitCode = 1;
   }
 }
+// A cluster worker's IPC channel keeps it alive: once its command is over (stopped, or failed
+// to start), let go of it so the process exits with its exit code.
+if (cluster.isWorker) process.disconnect?.();

@@ -84,7 +84,7 @@ export interface CliHost {
   /** `settings`: dotted config settings from flags (e.g. 'seal.type', 'hsm.module'). */
   init(opts: GlobalOptions & { demo: boolean; settings?: Record<string, string | undefined> }): Promise<object>;
   /** Runs the server until a signal stops it. */
-  start(opts: GlobalOptions & { xksListen?: string; adminListen?: string; initIfAbsent?: boolean }): Promise<void>;
+  start(opts: GlobalOptions & { xksListen?: string; adminListen?: string; initIfAbsent?: boolean; workers?: string }): Promise<void>;
   withServices<T>(opts: GlobalOptions, fn: (s: ManagementServices) => Promise<T>): Promise<T>;
   /** Password login against --server; returns the session token. */
   login(opts: GlobalOptions, credentials: { username: string; password: string }): Promise<LoginResult>;

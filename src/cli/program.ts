@@ -67,7 +67,8 @@ export function buildProgram(host: CliHost): Command {
     .option('--xks-listen <host:port>', 'XKS listener address (default 127.0.0.1:8443)')
     .option('--admin-listen <host:port>', 'admin API listener address (default 127.0.0.1:8444)')
     .option('--init-if-absent', 'initialise the data directory first when it does not exist')
-    .action(async (opts: { xksListen?: string; adminListen?: string; initIfAbsent?: boolean }, cmd: Command) => {
+    .option('--workers <n>', "processes serving XKS on the one listener: a number, or 'auto' for one per core (default: xks.workers, 'auto')")
+    .action(async (opts: { xksListen?: string; adminListen?: string; initIfAbsent?: boolean; workers?: string }, cmd: Command) => {
       await host.start({ ...globals(cmd), ...opts });
     });
 

@@ -78,7 +78,8 @@ export interface StartOptions {
 export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
   if (opts.config !== undefined) writeFileSync(join(dataDir, 'keyhold.toml'), opts.config, { mode: 0o600 });
-  const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
+  // One XKS process unless a test asks for more (--workers N): tests reason about one process's caches.
+  const env = { KEYHOLD_LOG_LEVEL: 'info', KEYHOLD_WORKERS: '1', ...opts.env };
   const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
   if (init.code !== 0) throw new Error(`keyhold init failed (${init.code}): ${init.stderr}`);
   const initSummary = JSON.parse(init.stdout) as { demo?: DemoInfo; admin: { username: string; oneTimePassword: string } };
