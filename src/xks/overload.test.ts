@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createOverloadGuard, type OverloadLimits } from './overload.js';
+import { createDelaySampler, createOverloadGuard, type OverloadLimits } from './overload.js';
 
 /** Time and event-loop delay are inputs the test sets: nothing here depends on real time. */
 function rig(limits: Partial<OverloadLimits> = {}) {
@@ -66,6 +66,23 @@ test('a backlog with no completion for a second is refused; a small one never is
   assert.equal(r.guard.arrive(), undefined, 'below the backlog where the estimate applies');
   assert.equal(r.guard.arrive(), 'queue_time');
   assert.equal(r.guard.stats().shed.queue_time, 1);
+});
+
+test('a burst at idle is admitted: no rate is known yet, and nothing has stalled', () => {
+  const { guard } = rig();
+  for (let i = 0; i < 64; i++) assert.equal(guard.arrive(), undefined);
+});
+
+test('the event-loop delay counts only when it lasts: the smallest of the last four readings', () => {
+  const s = createDelaySampler({ timer: false });
+  assert.equal(s.value(), 0);
+  s.add(400); // one GC pause, one big body, one moment without the CPU
+  assert.equal(s.value(), 0);
+  for (const ms of [150, 160, 170]) s.add(ms);
+  assert.equal(s.value(), 150, 'four late readings in a row');
+  s.add(2);
+  assert.equal(s.value(), 2);
+  s.close();
 });
 
 test('the default delay sampler starts at zero and stops on close', () => {

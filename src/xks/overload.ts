@@ -7,10 +7,14 @@
  * Three signals, each with its own limit:
  * - in flight: requests admitted and not yet answered. They pile up when a dependency (HSM,
  *   storage, the audit sink) slows down → 503 DependencyTimeoutException.
- * - event-loop delay: how late a 50 ms timer fires. A late loop means every request that
- *   arrived meanwhile has already waited that long → 429 ThrottlingException.
+ * - event-loop delay, sustained: how late a 50 ms timer fires, the smallest of its last
+ *   four readings. A loop that stays late means requests queue behind each other → 429
+ *   ThrottlingException. One late reading (a GC pause, one big body, the host taking the
+ *   CPU away for a moment) is over by the time the next request arrives, so it sheds
+ *   nothing.
  * - queueing time: in flight ÷ recent completion rate (Little's law), the wait a new
- *   request can expect behind the ones already admitted → 429 ThrottlingException.
+ *   request can expect behind the ones already admitted; or, with no completion for longer
+ *   than the limit while busy, a stalled pipeline → 429 ThrottlingException.
  */
 export type ShedReason = 'in_flight' | 'event_loop_delay' | 'queue_time';
 
@@ -43,38 +47,63 @@ export interface OverloadGuard {
 
 /** The estimate is only trusted with this many requests in flight; below, a burst is no backlog. */
 const MIN_BACKLOG_FOR_ESTIMATE = 16;
+/** ...and with this many completions in the last second to measure the rate on. */
+const MIN_COMPLETIONS_FOR_RATE = 16;
 const BUCKET_MS = 100;
 const BUCKETS = 10;
 
 export interface OverloadDeps {
   /** Milliseconds, monotonic. */
   now?: () => number;
-  /** Current event-loop delay in ms; default: a 50 ms timer's lateness. */
+  /** Sustained event-loop delay in ms; default: a DelaySampler on a 50 ms timer. */
   eventLoopDelayMs?: () => number;
+}
+
+/** The event loop's sustained lateness: the smallest of the last `window` readings. */
+export interface DelaySampler {
+  /** Records one reading (ms late); the timer does this every interval. */
+  add(ms: number): void;
+  value(): number;
+  close(): void;
+}
+
+export function createDelaySampler(opts: { now?: () => number; intervalMs?: number; window?: number; timer?: boolean } = {}): DelaySampler {
+  const now = opts.now ?? (() => performance.now());
+  const every = opts.intervalMs ?? 50;
+  const readings = new Array<number>(opts.window ?? 4).fill(0);
+  let next = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const add = (ms: number) => {
+    readings[next] = ms;
+    next = (next + 1) % readings.length;
+  };
+  if (opts.timer !== false) {
+    let expected = now() + every;
+    timer = setInterval(() => {
+      const t = now();
+      add(Math.max(0, t - expected));
+      expected = t + every;
+    }, every);
+    timer.unref();
+  }
+  return {
+    add,
+    value: () => Math.min(...readings),
+    close: () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
 }
 
 export function createOverloadGuard(limits: OverloadLimits, deps: OverloadDeps = {}): OverloadGuard {
   const now = deps.now ?? (() => performance.now());
-  let delayMs = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const delay =
-    deps.eventLoopDelayMs ??
-    (() => {
-      if (!timer) {
-        const every = 50;
-        let expected = now() + every;
-        timer = setInterval(() => {
-          const t = now();
-          delayMs = Math.max(0, t - expected);
-          expected = t + every;
-        }, every);
-        timer.unref();
-      }
-      return delayMs;
-    });
-  delay(); // start sampling now, not at the first request
+  const sampler = deps.eventLoopDelayMs ? undefined : createDelaySampler({ now });
+  const delay = deps.eventLoopDelayMs ?? (() => sampler!.value());
 
   let inFlight = 0;
+  /** When the pipeline last moved: the last completion, or when it became busy. */
+  let progressAt = now();
   const shed: Record<ShedReason, number> = { in_flight: 0, event_loop_delay: 0, queue_time: 0 };
   // Completions in a ring of 100 ms buckets covering the last second.
   const counts = new Array<number>(BUCKETS).fill(0);
@@ -91,13 +120,13 @@ export function createOverloadGuard(limits: OverloadLimits, deps: OverloadDeps =
     bucketStart += steps * BUCKET_MS;
   }
 
-  /** Completions per ms over the last second (the current, partial bucket included). */
-  function rate(t: number): number {
+  /** Completions over the last second (the current, partial bucket included), and per ms. */
+  function rate(t: number): { n: number; perMs: number } {
     roll(t);
     let n = 0;
     for (const c of counts) n += c;
     const span = (BUCKETS - 1) * BUCKET_MS + Math.max(1, t - bucketStart);
-    return n / span;
+    return { n, perMs: n / span };
   }
 
   function refuse(reason: ShedReason): ShedReason {
@@ -109,26 +138,29 @@ export function createOverloadGuard(limits: OverloadLimits, deps: OverloadDeps =
     arrive() {
       if (inFlight >= limits.maxInFlight) return refuse('in_flight');
       if (delay() >= limits.maxEventLoopDelayMs) return refuse('event_loop_delay');
+      const t = now();
       if (inFlight >= MIN_BACKLOG_FOR_ESTIMATE) {
-        const r = rate(now());
-        // No completion for a second with a backlog: the wait is at least that long.
-        const waitMs = r > 0 ? inFlight / r : Infinity;
-        if (waitMs > limits.maxQueueMs) return refuse('queue_time');
+        // Nothing finished for longer than the limit while busy: the oldest call waits at least that long.
+        if (t - progressAt > limits.maxQueueMs) return refuse('queue_time');
+        const r = rate(t);
+        if (r.n >= MIN_COMPLETIONS_FOR_RATE && inFlight / r.perMs > limits.maxQueueMs) return refuse('queue_time');
       }
+      if (inFlight === 0) progressAt = t;
       inFlight++;
       return undefined;
     },
     done() {
+      const t = now();
       inFlight = Math.max(0, inFlight - 1);
-      roll(now());
+      progressAt = t;
+      roll(t);
       counts[bucket]!++;
     },
     stats() {
-      return { inFlight, eventLoopDelayMs: delay(), completionsPerSecond: rate(now()) * 1000, shed: { ...shed } };
+      return { inFlight, eventLoopDelayMs: delay(), completionsPerSecond: rate(now()).perMs * 1000, shed: { ...shed } };
     },
     close() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      sampler?.close();
     },
   };
 }
