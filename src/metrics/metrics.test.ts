@@ -133,3 +133,19 @@ test('the [metrics] listener serves GET /metrics and nothing else', async () => 
     await l.close();
   }
 });
+
+test('the sample Grafana dashboard only queries metrics that exist', async () => {
+  const { readFileSync } = await import('node:fs');
+  const file = new URL('../../../deploy/grafana/keyhold-xks.json', import.meta.url);
+  const dash = JSON.parse(readFileSync(file, 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+  const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+  assert.ok(exprs.length >= 15);
+  const text = await createMetrics({ clock }).render();
+  const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+  for (const e of exprs) {
+    for (const [name] of e.matchAll(/\b(?:keyhold|process|nodejs)_[a-z0-9_]+\b/g)) {
+      const family = name.replace(/_(bucket|sum|count)$/, '');
+      assert.ok(families.has(family) || families.has(name), `${name} (in ${e}) is not a Keyhold metric`);
+    }
+  }
+});
