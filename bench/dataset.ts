@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../src/app/config.js';
@@ -24,11 +24,19 @@ export interface Dataset {
 
 const SERVICE_CREATED = 100;
 
-export async function createDataset(dataDir: string, opts: { keys: number; configToml?: string }): Promise<Dataset> {
-  const config = loadConfig({ dataDir, env: {} });
+export async function createDataset(
+  dataDir: string,
+  opts: { keys: number; configToml?: string | undefined; preInitToml?: string | undefined; env?: Record<string, string> | undefined; protection?: 'software' | 'hsm' | undefined },
+): Promise<Dataset> {
+  const env = { ...process.env, ...opts.env };
+  if (opts.preInitToml) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dataDir, 'keyhold.toml'), opts.preInitToml, { mode: 0o600 });
+  }
+  const config = loadConfig({ dataDir, env });
   await initDataDir(config, { demo: false });
   if (opts.configToml) appendFileSync(join(dataDir, 'keyhold.toml'), `\n${opts.configToml}\n`);
-  const ctx = await openContext(loadConfig({ dataDir, env: {} }));
+  const ctx = await openContext(loadConfig({ dataDir, env }));
   const keyIds: string[] = [];
   const bulk: { id: string; externalId: string; sealed: Buffer }[] = [];
   let keyStoreId: string;
@@ -40,8 +48,8 @@ export async function createDataset(dataDir: string, opts: { keys: number; confi
     for (let i = 0; i < opts.keys; i++) {
       const externalId = `bench-key-${i}`;
       keyIds.push(externalId);
-      if (i < SERVICE_CREATED) {
-        await ctx.keys.create({ externalId, keyStore: 'bench' });
+      if (i < SERVICE_CREATED || opts.protection === 'hsm') {
+        await ctx.keys.create({ externalId, keyStore: 'bench', protection: opts.protection ?? 'software' });
       } else {
         const id = randomUUID();
         const v = await ctx.softwareBackend.createVersion({ id, externalId }, 1);

@@ -25,7 +25,7 @@ import { createDataset, readCa, type Dataset } from './dataset.js';
 import { cpuSeconds, haveTaskset, machineJiffies, pinSelf, sampleRss, spawnPinned, stalledShare, waitForQuiet, type Pinned } from './processes.js';
 import { createClient, decryptBody, writeRequestPool, type Operation, type Target } from './requests.js';
 import { judgeTargets, markdown, medianOf, type BenchResult, type Machine, type ScenarioResult, type VariantResult } from './report.js';
-import { VARIANTS, type Variant } from './variants.js';
+import { VARIANTS, type Variant, type VariantSetup } from './variants.js';
 import { runWrk, toMeasurement, wrkVersion, type Measurement } from './wrk.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -110,11 +110,11 @@ function startSupportsWorkers(): boolean {
   return /--workers/.test(r.stdout ?? '');
 }
 
-async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; profileDir?: string }): Promise<Pinned & { port: number }> {
+async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; profileDir?: string; env?: Record<string, string> | undefined }): Promise<Pinned & { port: number }> {
   const nodeFlags = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [];
   const args = [...nodeFlags, BIN, '--data-dir', ds.dataDir, 'start', '--xks-listen', '127.0.0.1:0', ...(o.workers ? ['--workers', o.workers] : [])];
   const p = await spawnPinned(core, process.execPath, args, {
-    env: { ...process.env, KEYHOLD_LOG_LEVEL: 'info' },
+    env: { ...process.env, ...o.env, KEYHOLD_LOG_LEVEL: 'info' },
     ready: /"event":"started","xks":"[^"]*:(\d+)"/,
   });
   return Object.assign(p, { port: Number(p.match[1]) });
@@ -216,28 +216,38 @@ interface RunContext {
 }
 
 async function runVariant(v: Variant, o: Options, rc: RunContext): Promise<VariantResult> {
+  const setup = (await v.prepare?.()) ?? {};
+  try {
+    return await measureVariant(v, o, rc, setup);
+  } finally {
+    await setup.cleanup?.();
+  }
+}
+
+async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: VariantSetup): Promise<VariantResult> {
   const t0 = performance.now();
-  const ds = await createDataset(join(rc.tmp, v.id), { keys: v.keys, ...(v.configToml ? { configToml: v.configToml } : {}) });
+  const env = setup.env;
+  const ds = await createDataset(join(rc.tmp, v.id), { keys: v.keys, configToml: v.configToml, preInitToml: setup.toml, env, protection: setup.protection });
   log(`   data set: ${v.keys.toLocaleString('en-US')} key(s) in ${Math.round(performance.now() - t0)} ms`);
 
   // Start-up time: three cold starts, then the instance that is measured.
   const readyMs: number[] = [];
   const readyMsDefaultWorkers: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const s = await startKeyhold(ds, rc.serverCore, { ...(rc.workersFlag ? { workers: '1' } : {}) });
+    const s = await startKeyhold(ds, rc.serverCore, { ...(rc.workersFlag ? { workers: '1' } : {}), env });
     readyMs.push(s.readyMs);
     await s.stop();
   }
   if (rc.workersFlag) {
     for (let i = 0; i < 3; i++) {
-      const s = await startKeyhold(ds, rc.serverCore, {});
+      const s = await startKeyhold(ds, rc.serverCore, { env });
       readyMsDefaultWorkers.push(s.readyMs);
       await s.stop();
     }
   }
   log(`   ready in ${readyMs.map((x) => Math.round(x)).join(', ')} ms` + (readyMsDefaultWorkers.length ? ` (default workers: ${readyMsDefaultWorkers.map((x) => Math.round(x)).join(', ')} ms)` : ''));
 
-  const server = await startKeyhold(ds, rc.serverCore, { ...(rc.workersFlag ? { workers: '1' } : {}), ...(rc.profileDir ? { profileDir: rc.profileDir } : {}) });
+  const server = await startKeyhold(ds, rc.serverCore, { ...(rc.workersFlag ? { workers: '1' } : {}), ...(rc.profileDir ? { profileDir: rc.profileDir } : {}), env });
   const target: Target = { host: '127.0.0.1', port: server.port, uriPath: ds.uriPath, region: ds.region, credential: ds.credential, caPem: readCa(ds) };
   const client = createClient(target);
   const scenarios: ScenarioResult[] = [];

@@ -1,6 +1,19 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { createSoftHsm } from '../test/support/softhsm.js';
+import { startPostgres } from '../test/support/postgres.js';
+
+/** What a variant needs beyond a plain data directory. */
+export interface VariantSetup {
+  /** keyhold.toml written before `keyhold init` (storage, [hsm]). */
+  toml?: string;
+  /** Environment for the data set's creation and for the server (PINs, SOFTHSM2_CONF). */
+  env?: Record<string, string>;
+  /** Protection of the keys the data set creates. */
+  protection?: 'software' | 'hsm';
+  cleanup?(): Promise<void> | void;
+}
 
 /**
  * The configurations the benchmark measures. Each names what it needs; a variant whose
@@ -22,6 +35,8 @@ export interface Variant {
   target?: boolean;
   /** Why this variant cannot run in this checkout, or undefined when it can. */
   unavailable(root: string): string | undefined;
+  /** Brings up what the variant needs (a token, a database); default: nothing. */
+  prepare?(): Promise<VariantSetup>;
 }
 
 const missing = (root: string, file: string, what: string) => (existsSync(join(root, file)) ? undefined : `${what} does not exist in this checkout yet (${file} is missing)`);
@@ -56,21 +71,33 @@ export const VARIANTS: readonly Variant[] = [
   },
   {
     id: 'softhsm',
-    title: 'SoftHSM2 keys (PKCS#11), 1 key',
+    title: 'SoftHSM2 keys (PKCS#11, 4 sessions), 1 key, audit off',
     keys: 1,
     poolKeys: 1,
     quick: false,
     unavailable: (root) =>
-      missing(root, 'src/hsm/index.ts', 'the PKCS#11 key backend') ??
-      (spawnSync('softhsm2-util', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'softhsm2-util is not installed') ??
-      'the benchmark does not know the HSM configuration yet',
+      missing(root, 'src/hsm/index.ts', 'the PKCS#11 key backend') ?? (spawnSync('softhsm2-util', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'softhsm2-util is not installed (Debian package softhsm2)'),
+    async prepare() {
+      const hsm = createSoftHsm();
+      const token = hsm.addToken('keyhold-bench');
+      return {
+        toml: `[hsm]\nmodule = "${hsm.module}"\ntoken_label = "${token.label}"\npin_env = "KEYHOLD_HSM_PIN"\nprofile = "softhsm2"\nsessions = 4\ntimeout_ms = 150\n`,
+        env: { SOFTHSM2_CONF: hsm.confPath, KEYHOLD_HSM_PIN: token.userPin },
+        protection: 'hsm',
+        cleanup: () => hsm.cleanup(),
+      };
+    },
   },
   {
     id: 'postgres',
-    title: 'software keys, 1 key, PostgreSQL storage',
+    title: 'software keys, 1 key, PostgreSQL storage (local throwaway server), audit off',
     keys: 1,
     poolKeys: 1,
     quick: false,
-    unavailable: (root) => missing(root, 'src/storage/postgres.ts', 'PostgreSQL storage') ?? 'the benchmark does not know the PostgreSQL configuration yet',
+    unavailable: (root) => missing(root, 'src/storage/postgres.ts', 'PostgreSQL storage') ?? (existsSync('/usr/lib/postgresql') ? undefined : 'PostgreSQL server binaries are not installed (Debian package postgresql)'),
+    async prepare() {
+      const pg = await startPostgres();
+      return { toml: `[storage]\ntype = "postgres"\nurl = "${pg.url}"\n`, cleanup: () => pg.stop() };
+    },
   },
 ];
