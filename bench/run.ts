@@ -6,7 +6,7 @@
  * Options:
  *   --quick              one run of 3 s per point, quick variants only (under 2 minutes)
  *   --runs N             runs per point (default 3); the tables show medians
- *   --seconds S          length of one run (default 8)
+ *   --seconds S          length of one run (default 6)
  *   --variants a,b       only these variants (ids from bench/variants.ts)
  *   --operations a,b     encrypt, decrypt, mix (default all)
  *   --connections a,b    default 1,10,50
@@ -42,13 +42,15 @@ interface Options {
   variants: string[] | undefined;
   operations: Operation[];
   connections: number[];
+  /** --connections was given: it overrides the variants' own lists. */
+  connectionsGiven: boolean;
   profile: boolean;
   writeDocs: boolean;
   quietWaitSeconds: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, runs: 3, seconds: 8, warmupSeconds: 4, variants: undefined, operations: ['encrypt', 'decrypt', 'mix'], connections: [1, 10, 50], profile: false, writeDocs: false, quietWaitSeconds: 60 };
+  const o: Options = { quick: false, runs: 3, seconds: 6, warmupSeconds: 4, variants: undefined, operations: ['encrypt', 'decrypt', 'mix'], connections: [1, 10, 50], connectionsGiven: false, profile: false, writeDocs: false, quietWaitSeconds: 60 };
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   let explicitRuns = false;
   let explicitSeconds = false;
@@ -66,7 +68,10 @@ function parseArgs(argv: string[]): Options {
     }
     else if (a === '--variants') o.variants = list(next());
     else if (a === '--operations') o.operations = list(next()) as Operation[];
-    else if (a === '--connections') o.connections = list(next()).map(Number);
+    else if (a === '--connections') {
+      o.connections = list(next()).map(Number);
+      o.connectionsGiven = true;
+    }
     else if (a === '--quiet-wait') {
       o.quietWaitSeconds = Number(next());
       explicitQuiet = true;
@@ -112,7 +117,7 @@ function startSupportsWorkers(): boolean {
 
 async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; profileDir?: string; env?: Record<string, string> | undefined }): Promise<Pinned & { port: number }> {
   const nodeFlags = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [];
-  const args = [...nodeFlags, BIN, '--data-dir', ds.dataDir, 'start', '--xks-listen', '127.0.0.1:0', ...(o.workers ? ['--workers', o.workers] : [])];
+  const args = [...nodeFlags, BIN, '--data-dir', ds.dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...(o.workers ? ['--workers', o.workers] : [])];
   const p = await spawnPinned(core, process.execPath, args, {
     env: { ...process.env, ...o.env, KEYHOLD_LOG_LEVEL: 'info' },
     ready: /"event":"started","xks":"[^"]*:(\d+)"/,
@@ -283,8 +288,9 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
       await wrk(baselineUrl, 50, Math.min(2, o.warmupSeconds));
     }
 
+    const connections = o.connectionsGiven ? o.connections : (v.connections ?? o.connections);
     for (const op of o.operations) {
-      for (const c of o.connections) {
+      for (const c of connections) {
         const k: Measurement[] = [];
         const b: Measurement[] = [];
         let rssMax = 0;

@@ -31,6 +31,8 @@ export interface Variant {
   configToml?: string;
   /** Runs in --quick mode too. */
   quick: boolean;
+  /** Connection counts to measure unless --connections says otherwise (default 1, 10, 50). */
+  connections?: number[];
   /** The variant whose figures the targets apply to (first available one wins). */
   target?: boolean;
   /** Why this variant cannot run in this checkout, or undefined when it can. */
@@ -63,6 +65,7 @@ export const VARIANTS: readonly Variant[] = [
   },
   {
     id: 'software-100k',
+    connections: [10, 50],
     title: 'software keys, 100,000 keys (requests over 10,000 of them), audit off',
     keys: 100_000,
     poolKeys: 10_000,
@@ -71,6 +74,7 @@ export const VARIANTS: readonly Variant[] = [
   },
   {
     id: 'softhsm',
+    connections: [10, 50],
     title: 'SoftHSM2 keys (PKCS#11, 4 sessions), 1 key, audit off',
     keys: 1,
     poolKeys: 1,
@@ -90,6 +94,7 @@ export const VARIANTS: readonly Variant[] = [
   },
   {
     id: 'postgres',
+    connections: [10, 50],
     title: 'software keys, 1 key, PostgreSQL storage (local throwaway server), audit off',
     keys: 1,
     poolKeys: 1,
