@@ -92,7 +92,11 @@ const host: CliHost = {
     if (role) reportReady({ index: role.index, xks: running.xksAddress, admin: running.adminAddress, demoPresent });
     else announce(running.xksAddress, running.adminAddress, demoPresent, running.metricsAddress ? { metrics: `${running.metricsAddress.address}:${running.metricsAddress.port}` } : {});
     await new Promise<void>((resolve) => {
+      let stopping = false;
       const stop = (signal: string) => {
+        // A worker can get both: SIGINT from the terminal and SIGTERM from the primary.
+        if (stopping) return;
+        stopping = true;
         log.info({ event: 'stopping', signal }, 'shutting down');
         running.close().then(resolve, resolve);
       };

@@ -55,7 +55,7 @@ export interface XksServerOptions {
    * response into InternalException.
    */
   beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
-  /** Admission control hook (quotas, overload). Throw a KeyholdError('Throttled') to refuse. */
+  /** Admission control after authentication (key store quotas). Throw a KeyholdError('Throttled') to refuse. */
   admit?: (keyStore: KeyStore, route: XksRoute) => void;
   /**
    * Load shedding: requests the server cannot answer in time are refused when they arrive,
