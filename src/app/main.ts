@@ -1,6 +1,8 @@
 import { CommanderError } from 'commander';
 import { isKeyholdError, type ErrorCode } from '../base/index.js';
 import { buildProgram, UsageError } from '../cli/program.js';
+import { auditedAuditReads, auditedKeyService, auditedKeyStoreService } from '../domain/index.js';
+import { cliActor, openAudit, type AppAudit } from './audit.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';
@@ -22,13 +24,13 @@ function config(opts: GlobalOptions, overrides?: Record<string, string | undefin
 
 const host: CliHost = {
   async init(opts) {
-    return initDataDir(config(opts), { demo: opts.demo });
+    return initDataDir(config(opts), { demo: opts.demo, actor: cliActor() });
   },
 
   async start(opts) {
     const cfg = config(opts, { 'xks.listen': opts.xksListen });
     let initialised: InitSummary | undefined;
-    if (opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true });
+    if (opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true, actor: cliActor() });
     const log = createLogger(cfg);
     const t0 = performance.now();
     const running = await startKeyhold(cfg, log);
@@ -47,9 +49,18 @@ const host: CliHost = {
 
   async withServices(opts, fn) {
     const ctx = await openContext(config(opts));
+    let audit: AppAudit | undefined;
     try {
-      return await fn({ keyStores: ctx.keyStores, keys: ctx.keys });
+      // Every change made through the CLI is recorded, as the local OS user.
+      audit = await openAudit(ctx, { mode: 'inline' });
+      const who = cliActor();
+      return await fn({
+        keyStores: auditedKeyStoreService(ctx.keyStores, audit.service, who),
+        keys: auditedKeyService(ctx.keys, audit.service, who),
+        audit: auditedAuditReads(audit.service, who),
+      });
     } finally {
+      await audit?.close();
       await ctx.close();
     }
   },

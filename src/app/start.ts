@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock, type Logger } from '../base/index.js';
 import { createSigV4Verifier } from '../crypto/index.js';
 import { createDirectory, createHealthService, createXksService, type Directory, type HealthService } from '../domain/index.js';
-import { createXksServer, type XksServer } from '../xks/index.js';
+import { createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
+import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
 
@@ -10,6 +11,7 @@ export interface RunningKeyhold {
   context: AppContext;
   directory: Directory;
   health: HealthService;
+  audit: AppAudit;
   xks: XksServer;
   xksAddress: AddressInfo;
   close(): Promise<void>;
@@ -19,7 +21,9 @@ export interface RunningKeyhold {
 export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: { clock?: Clock } = {}): Promise<RunningKeyhold> {
   const clock = opts.clock ?? systemClock;
   const context = await openContext(config, { clock });
+  let audit: AppAudit | undefined;
   try {
+    audit = await openAudit(context, { mode: 'thread', log });
     const directory = await createDirectory({
       repo: context.storage,
       seal: context.seal,
@@ -54,23 +58,48 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       maxBodyBytes: config.xks.maxBodyBytes,
       clock,
       log,
+      beforeRespond: auditHook(config, audit, log),
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
     return {
       context,
       directory,
       health,
+      audit,
       xks,
       xksAddress,
       async close() {
         await xks.close();
         health.stop();
         directory.close();
+        await audit?.close();
         await context.close();
       },
     };
   } catch (e) {
+    await audit?.close();
     await context.close();
     throw e;
   }
+}
+
+/**
+ * How XKS calls reach the audit log. Durable (the default): the answer waits for the
+ * commit, and a call that cannot be recorded is answered InternalException. Not durable:
+ * the record is queued and the answer goes out at once. Off: nothing is recorded.
+ */
+function auditHook(config: Readonly<Config>, audit: AppAudit, log: Logger): ((call: XksCallRecord) => void | Promise<void>) | undefined {
+  if (!config.audit.enabled) {
+    log.warn({ event: 'audit_disabled' }, 'AUDIT IS OFF: XKS calls are not recorded ([audit] enabled = false). This setting is for benchmarks only.');
+    return undefined;
+  }
+  if (!config.audit.durable) {
+    log.warn({ event: 'audit_not_durable' }, 'XKS answers do not wait for their audit records ([audit] durable = false); a crash can lose the newest records.');
+    return (call) => {
+      audit.service.xks(xksAuditEvent(call)).catch((e: unknown) => log.error({ event: 'audit_append_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record an XKS call'));
+    };
+  }
+  return async (call) => {
+    await audit.service.xks(xksAuditEvent(call));
+  };
 }

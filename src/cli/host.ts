@@ -1,4 +1,4 @@
-import type { KeyService, KeyStoreService } from '../domain/index.js';
+import type { AuditReadService, KeyService, KeyStoreService } from '../domain/index.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -10,6 +10,7 @@ export interface GlobalOptions {
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyService;
+  audit: AuditReadService;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseUsage, uriPathOf, type Key, type KeyStore } from '../domain/index.js';
+import { registerAuditCommands } from './audit-commands.js';
 import type { CliHost, GlobalOptions } from './host.js';
 import { fields, printer, table } from './output.js';
 
@@ -295,6 +296,7 @@ export function buildProgram(host: CliHost): Command {
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });
 
+  registerAuditCommands(program, key, host);
   return program;
 }
 

@@ -5,3 +5,4 @@ export * from './ciphertext-metadata.js';
 export * from './sealed-value.js';
 export * from './credentials.js';
 export * from './sigv4.js';
+export * from './audit-chain.js';

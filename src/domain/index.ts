@@ -7,3 +7,8 @@ export * from './key-service.js';
 export * from './directory.js';
 export * from './health-service.js';
 export * from './xks-service.js';
+export * from './audit-model.js';
+export * from './audit-ports.js';
+export * from './audit-key.js';
+export * from './audit-service.js';
+export * from './admin-audit.js';

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './migrations/0001-initial.js';
+import { audit } from './migrations/0002-audit.js';
 
 /**
  * One migration set for every SQL dialect Keyhold supports. Types are kept to the common
@@ -9,6 +10,7 @@ import { initial } from './migrations/0001-initial.js';
 export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial': initial(binaryType),
+    '0002_audit': audit(binaryType),
   };
   return { getMigrations: async () => migrations };
 }

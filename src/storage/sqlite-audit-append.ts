@@ -1,0 +1,103 @@
+import type { KeyObject } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
+import { AUDIT_GENESIS_PREV, auditHeadMac, auditRecordMac, canonicalJson } from '../crypto/index.js';
+import { auditIndexColumns, usageKeyOf, type AuditRecord, type UsageKey } from '../domain/audit-model.js';
+
+/** Opens a connection for audit work: WAL (set by the storage), every commit synced. */
+export function openAuditConnection(path: string, opts: { readonly?: boolean } = {}): BetterSqlite3.Database {
+  const db = new BetterSqlite3(path, { readonly: opts.readonly ?? false, fileMustExist: true });
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 10000');
+  return db;
+}
+
+export interface AppendResult {
+  firstSeq: number;
+  /** The prev of the first record; each record's prev is the mac before it. */
+  prev: Buffer;
+  macs: Buffer[];
+}
+
+interface TailRow {
+  seq: number;
+  mac: Buffer;
+}
+
+interface UsageDelta {
+  key: UsageKey;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+/**
+ * Appends a batch of records in one transaction. BEGIN IMMEDIATE takes the write lock
+ * before the tail is read, so appenders in other processes (the CLI, other workers) queue
+ * behind it and every process continues the chain from the real tail. The tail is the head
+ * row (one primary-key lookup, however long the log); the last row is read too, and the
+ * larger seq wins, so a damaged head never stops the log (verify reports the damage).
+ * The key usage aggregate is updated in the same transaction.
+ */
+export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyObject): (records: readonly AuditRecord[]) => AppendResult {
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const head = db.prepare<[], TailRow>('SELECT seq, mac FROM audit_head WHERE id = 1');
+  const last = db.prepare<[], TailRow>('SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1');
+  const insert = db.prepare('INSERT INTO audit_log (seq, at, kind, key_id, keystore, kms_request_id, body, prev, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const setHead = db.prepare(
+    'INSERT INTO audit_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac',
+  );
+  const addUsage = db.prepare(
+    `INSERT INTO audit_key_usage (key_id, keystore, kms_key_arn, principal, operation, kms_operation, outcome, count, first_at, last_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (key_id, keystore, kms_key_arn, principal, operation, kms_operation, outcome)
+     DO UPDATE SET count = count + excluded.count, first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)`,
+  );
+
+  return (records) => {
+    // Everything that does not need the tail happens before the write lock is taken.
+    const bodies = records.map((r) => canonicalJson(r));
+    const columns = records.map(auditIndexColumns);
+    const usage = new Map<string, UsageDelta>();
+    for (const r of records) {
+      const k = usageKeyOf(r);
+      if (!k) continue;
+      const id = `${k.keyId}\0${k.keyStore}\0${k.kmsKeyArn}\0${k.principal}\0${k.operation}\0${k.kmsOperation}\0${k.outcome}`;
+      const d = usage.get(id);
+      if (d) {
+        d.count++;
+        if (r.time < d.firstAt) d.firstAt = r.time;
+        if (r.time > d.lastAt) d.lastAt = r.time;
+      } else usage.set(id, { key: k, count: 1, firstAt: r.time, lastAt: r.time });
+    }
+
+    begin.run();
+    try {
+      const h = head.get();
+      const l = last.get();
+      const tail = h && (!l || h.seq >= l.seq) ? h : l;
+      let seq = tail?.seq ?? 0;
+      let prev: Buffer = tail ? Buffer.from(tail.mac) : AUDIT_GENESIS_PREV;
+      const result: AppendResult = { firstSeq: seq + 1, prev, macs: [] };
+      for (let i = 0; i < bodies.length; i++) {
+        seq++;
+        const mac = auditRecordMac(key, seq, prev, bodies[i]!);
+        const c = columns[i]!;
+        insert.run(seq, c.at, c.kind, c.keyId, c.keyStore, c.kmsRequestId, bodies[i], prev, mac);
+        result.macs.push(mac);
+        prev = mac;
+      }
+      for (const d of usage.values()) {
+        const k = d.key;
+        addUsage.run(k.keyId, k.keyStore, k.kmsKeyArn, k.principal, k.operation, k.kmsOperation, k.outcome, d.count, d.firstAt, d.lastAt);
+      }
+      setHead.run(seq, prev, auditHeadMac(key, seq, prev));
+      commit.run();
+      return result;
+    } catch (e) {
+      if (db.inTransaction) rollback.run();
+      throw e;
+    }
+  };
+}
