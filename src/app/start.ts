@@ -72,6 +72,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
         await xks.close();
         health.stop();
         directory.close();
+        log.info({ event: 'audit_stats', ...audit?.sink.stats(), syslog: audit?.syslog?.stats() }, 'audit writer totals');
         await audit?.close();
         await context.close();
       },
@@ -95,8 +96,14 @@ function auditHook(config: Readonly<Config>, audit: AppAudit, log: Logger): ((ca
   }
   if (!config.audit.durable) {
     log.warn({ event: 'audit_not_durable' }, 'XKS answers do not wait for their audit records ([audit] durable = false); a crash can lose the newest records.');
+    // The queue is bounded all the same: past ten full batches waiting, answers wait too.
+    const backlogLimit = config.audit.maxBatch * 10;
     return (call) => {
-      audit.service.xks(xksAuditEvent(call)).catch((e: unknown) => log.error({ event: 'audit_append_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record an XKS call'));
+      const queued = audit.service
+        .xks(xksAuditEvent(call))
+        .then(() => undefined)
+        .catch((e: unknown) => log.error({ event: 'audit_append_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record an XKS call'));
+      if (audit.sink.backlog() > backlogLimit) return queued;
     };
   }
   return async (call) => {

@@ -12,8 +12,14 @@ function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-async function writeLine(out: NodeJS.WritableStream, line: string): Promise<void> {
-  if (!out.write(line)) await once(out, 'drain');
+/** Writes with backpressure; a write error (EPIPE) is thrown at the next line. */
+function lineWriter(out: NodeJS.WritableStream): (line: string) => Promise<void> {
+  let failed: Error | undefined;
+  out.on('error', (e: Error) => (failed = e));
+  return async (line) => {
+    if (failed) throw failed;
+    if (!out.write(line)) await once(out, 'drain');
+  };
 }
 
 /** `keyhold audit verify|export` and `keyhold key usage`. */
@@ -45,16 +51,20 @@ export function registerAuditCommands(program: Command, key: Command, host: CliH
     .action(async (opts: { since?: string; until?: string; key?: string; keystore?: string; output?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = opts.output ? createWriteStream(opts.output, { mode: 0o600, flags: 'w' }) : process.stdout;
+      const writeLine = lineWriter(out);
       try {
         const n = await host.withServices(g, async (s) => {
           let count = 0;
           for await (const r of s.audit.export({ since: opts.since, until: opts.until, keyId: opts.key, keyStore: opts.keystore })) {
-            await writeLine(out, JSON.stringify(r) + '\n');
+            await writeLine(JSON.stringify(r) + '\n');
             count++;
           }
           return count;
         });
         if (opts.output) process.stderr.write(`Wrote ${n} record(s) to ${opts.output}.\n`);
+      } catch (e) {
+        // The reader went away (`keyhold audit export | head`): not an error worth a stack trace.
+        if ((e as { code?: string }).code !== 'EPIPE') throw e;
       } finally {
         if (opts.output) {
           out.end();

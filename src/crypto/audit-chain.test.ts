@@ -35,6 +35,16 @@ test('canonical JSON sorts keys, drops undefined and has no whitespace', () => {
   assert.equal(canonicalJson([undefined]), '[null]');
 });
 
+test('the flat fast path and the general path write the same text', () => {
+  const flat = { z: 'last', a: 1.5, m: null, b: true, u: undefined, q: 'quote " and \\ and \n', é: 'é' };
+  assert.equal(canonicalJson(flat), '{"a":1.5,"b":true,"m":null,"q":"quote \\" and \\\\ and \\n","z":"last","é":"é"}');
+  // Adding a nested value forces the general path; the flat part must not change.
+  const nested = canonicalJson({ ...flat, n: {} });
+  assert.equal(nested, canonicalJson(flat).replace('"m":null,', '"m":null,"n":{},'));
+  assert.throws(() => canonicalJson({ a: Number.POSITIVE_INFINITY }), /non-finite/);
+  assert.equal(canonicalJson(JSON.parse('{"__proto__":"x","a":1}')), '{"__proto__":"x","a":1}');
+});
+
 test('canonical JSON refuses what could smuggle binary or ambiguous values', () => {
   assert.throws(() => canonicalJson({ material: Buffer.from('secret') }), /plain objects/);
   assert.throws(() => canonicalJson({ at: new Date(0) }), /plain objects/);

@@ -19,6 +19,8 @@ export interface GroupCommitter<R, E> {
   /** Commits what is queued, then refuses new work. */
   close(): Promise<void>;
   stats(): { batches: number; items: number; largestBatch: number };
+  /** Items waiting for a transaction (not counting the one being committed). */
+  backlog(): number;
 }
 
 interface Waiter<R, E> {
@@ -122,5 +124,6 @@ export function createGroupCommitter<R, E>(opts: GroupCommitOptions<R, E>): Grou
       }
     },
     stats: () => ({ ...stats }),
+    backlog: () => queued,
   };
 }

@@ -8,6 +8,8 @@ export function openAuditConnection(path: string, opts: { readonly?: boolean } =
   const db = new BetterSqlite3(path, { readonly: opts.readonly ?? false, fileMustExist: true });
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 10000');
+  // Room for the index pages appends touch (one leaf per active key), however long the log.
+  db.pragma('cache_size = -16384');
   return db;
 }
 

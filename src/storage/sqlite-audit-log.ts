@@ -22,7 +22,7 @@ export interface SqliteAuditSinkOptions {
   delayMs?: number;
 }
 
-export type SqliteAuditSink = AuditSink & { stats(): { batches: number; items: number; largestBatch: number } };
+export type SqliteAuditSink = AuditSink & { stats(): { batches: number; items: number; largestBatch: number }; backlog(): number };
 
 export interface SqliteAuditLog {
   keys: AuditKeyRepo;
@@ -273,6 +273,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
           sinks.delete(sink);
         },
         stats: () => committer.stats(),
+        backlog: () => committer.backlog(),
       };
       sinks.add(sink);
       return sink;
