@@ -3,26 +3,26 @@ import { hostname, userInfo } from 'node:os';
 import { KeyholdError, type Logger } from '../base/index.js';
 import { createSyslogForwarder, type SyslogForwarder } from '../audit/index.js';
 import { createAuditService, loadAuditKey, type AdminActor, type AuditForwarder, type AuditService, type XksEvent } from '../domain/index.js';
-import { openSqliteAuditLog, type SqliteAuditSink } from '../storage/index.js';
+import { openPostgresAuditLog, openSqliteAuditLog, type AuditStore, type AuditStoreSink } from '../storage/index.js';
 import type { XksCallRecord } from '../xks/index.js';
 import type { AuditConfig } from './config.js';
 import type { AppContext } from './context.js';
 
 export interface AppAudit {
   service: AuditService;
-  sink: SqliteAuditSink;
+  sink: AuditStoreSink;
   syslog: SyslogForwarder | undefined;
   close(): Promise<void>;
 }
 
 /**
- * Opens the audit log of a data directory: the audit key (made on first use, sealed), a
- * group-committing sink (on a writer thread for the server, inline for the CLI), and the
- * syslog forwarder when one is configured.
+ * Opens the audit log: the audit key (made on first use, sealed), a group-committing sink
+ * (SQLite: on a writer thread for the server, inline for the CLI), and the syslog forwarder
+ * when one is configured.
  */
 export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inline'; log?: Logger }): Promise<AppAudit> {
   const cfg = ctx.config.audit;
-  const store = openSqliteAuditLog({ path: ctx.config.storage.path });
+  const store = openAuditStore(ctx.config);
   try {
     const key = await loadAuditKey({ repo: store.keys, seal: ctx.seal });
     const syslog = cfg.syslog ? openSyslog(cfg.syslog, opts.log) : undefined;
@@ -42,6 +42,12 @@ export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inlin
     await store.close();
     throw e;
   }
+}
+
+/** The audit log lives in the same database as everything else. */
+function openAuditStore(config: AppContext['config']): AuditStore {
+  const s = config.storage;
+  return s.type === 'postgres' ? openPostgresAuditLog({ url: s.url, poolSize: Math.max(2, Math.ceil(s.poolSize / 2)) }) : openSqliteAuditLog({ path: s.path });
 }
 
 export function auditNodeId(cfg: Pick<AuditConfig, 'nodeId'>): string {

@@ -21,7 +21,7 @@ export type SealConfig = { type: 'keyfile'; keyFile: string } | { type: 'passphr
 export interface Config {
   dataDir: string;
   configFile: string | undefined;
-  storage: { type: 'sqlite'; path: string };
+  storage: { type: 'sqlite'; path: string } | { type: 'postgres'; url: string; poolSize: number };
   seal: SealConfig;
   xks: {
     listen: HostPort;
@@ -66,7 +66,20 @@ const hostPort = z.string().transform((s, ctx) => {
 
 const fileSchema = z
   .object({
-    storage: z.object({ type: z.literal('sqlite').default('sqlite'), path: z.string().min(1).default('keyhold.db') }).strict().prefault({}),
+    storage: z
+      .object({
+        type: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        path: z.string().min(1).default('keyhold.db'),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .refine((u) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(u), 'must not contain a password: use PGPASSWORD, PGPASSFILE or ~/.pgpass')
+          .optional(),
+        pool_size: z.number().int().min(1).max(200).default(10),
+      })
+      .strict()
+      .refine((st) => st.type !== 'postgres' || st.url !== undefined, { message: 'storage.url is required when storage.type = "postgres"', path: ['url'] })
+      .prefault({}),
     seal: z
       .object({ type: z.enum(['keyfile', 'passphrase']).default('keyfile'), key_file: z.string().min(1).default('seal.key') })
       .strict()
@@ -128,6 +141,8 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_XKS_LISTEN: 'xks.listen',
   KEYHOLD_LOG_LEVEL: 'log.level',
   KEYHOLD_STORAGE_PATH: 'storage.path',
+  KEYHOLD_STORAGE_TYPE: 'storage.type',
+  KEYHOLD_STORAGE_URL: 'storage.url',
   KEYHOLD_SEAL_TYPE: 'seal.type',
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
   KEYHOLD_AUDIT_ENABLED: 'audit.enabled',
@@ -176,7 +191,7 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
   const config: Config = {
     dataDir,
     configFile,
-    storage: { type: 'sqlite', path: path(f.storage.path) },
+    storage: f.storage.type === 'postgres' ? { type: 'postgres', url: f.storage.url!, poolSize: f.storage.pool_size } : { type: 'sqlite', path: path(f.storage.path) },
     seal,
     xks: {
       listen: f.xks.listen,
@@ -212,6 +227,11 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
   if (config.audit.syslog?.caFile && config.audit.syslog.transport !== 'tls') {
     throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - audit.syslog.ca: only applies to transport = "tls"');
   }
+  // The largest legal request must fit in the body cap: Base64 of both limits plus ARNs.
+  const needed = Math.ceil((config.xks.limits.maxPlaintextBytes * 4) / 3) + Math.ceil((config.xks.limits.maxAadBytes * 4) / 3) + 5 * 2048 + 1024;
+  if (config.xks.maxBodyBytes < needed) {
+    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n  - xks.max_body_bytes: ${config.xks.maxBodyBytes} is too small for max_plaintext_bytes and max_aad_bytes; use at least ${needed}`);
+  }
   if (config.xks.tls.clientSubjects?.length && !config.xks.tls.clientCaFile) {
     throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - xks.mtls_client_subjects: needs xks.mtls_client_ca');
   }
@@ -245,8 +265,11 @@ export function defaultConfigToml(): string {
 # KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_AUDIT_ENABLED, KEYHOLD_AUDIT_DURABLE. Full reference: docs/configuration.md.
 
 [storage]
+# sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
+# in it: use PGPASSWORD, PGPASSFILE or ~/.pgpass) and optionally pool_size.
 type = "sqlite"
 path = "keyhold.db"
+# url = "postgres://keyhold@db.example.com:5432/keyhold"
 
 [seal]
 # keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).

@@ -1,9 +1,9 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { systemClock, type Clock } from '../base/index.js';
+import { KeyholdError, systemClock, type Clock } from '../base/index.js';
 import { createSoftwareBackend } from '../backends/index.js';
 import { createKeyService, createKeyStoreService, type Backends, type KeyService, type KeyStoreService, type Seal, type Storage } from '../domain/index.js';
-import { openSqliteStorage } from '../storage/index.js';
+import { openPostgresStorage, openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
 import { createSeal, openSeal } from './seal.js';
 
@@ -21,6 +21,7 @@ export interface AppContext {
 }
 
 export async function openStorage(config: Config): Promise<Storage> {
+  if (config.storage.type === 'postgres') return openPostgresStorage({ url: config.storage.url, poolSize: config.storage.poolSize });
   mkdirSync(dirname(config.storage.path), { recursive: true, mode: 0o700 });
   const storage = await openSqliteStorage({ path: config.storage.path });
   chmodSync(config.storage.path, 0o600);
@@ -29,6 +30,10 @@ export async function openStorage(config: Config): Promise<Storage> {
 
 export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock } = {}): Promise<AppContext> {
   const clock = opts.clock ?? systemClock;
+  // Opening storage creates the directory and the database file: only init may do that.
+  if (!opts.creating && config.storage.type === 'sqlite' && !existsSync(config.storage.path)) {
+    throw new KeyholdError('SealError', `the data directory ${config.dataDir} is not initialised (no ${config.storage.path}); run: keyhold init`);
+  }
   const storage = await openStorage(config);
   let seal: Seal;
   try {

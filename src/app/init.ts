@@ -18,7 +18,7 @@ export interface InitSummary {
 export const DEMO = { keyStore: 'demo', prefix: '/demo', keyId: 'demo-key', region: 'us-east-1' } as const;
 
 export async function isInitialised(config: Config): Promise<boolean> {
-  if (!existsSync(config.storage.path)) return false;
+  if (config.storage.type === 'sqlite' && !existsSync(config.storage.path)) return false;
   const storage = await openStorage(config);
   try {
     return (await storage.getMeta('seal.kind')) !== undefined;

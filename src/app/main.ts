@@ -1,8 +1,9 @@
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { isKeyholdError, type ErrorCode } from '../base/index.js';
 import { buildProgram, UsageError } from '../cli/program.js';
 import { auditedAuditReads, auditedKeyService, auditedKeyStoreService } from '../domain/index.js';
 import { cliActor, openAudit, type AppAudit } from './audit.js';
+import { registerKmsSimCommand } from '../kms-sim/index.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';
@@ -66,7 +67,12 @@ const host: CliHost = {
   },
 };
 
-const program = buildProgram(host).exitOverride();
+const program = buildProgram(host);
+registerKmsSimCommand(program);
+// Commander copies exitOverride only into subcommands created after it is set, so set it on
+// every command: otherwise a usage error in a subcommand exits with 1 instead of 2.
+const everyCommand = (c: Command): Command[] => [c, ...c.commands.flatMap(everyCommand)];
+for (const c of everyCommand(program)) c.exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

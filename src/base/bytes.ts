@@ -1,6 +1,8 @@
 /** Small byte helpers shared by every layer. */
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// The last character before padding carries unused bits, which canonical Base64 leaves zero
+// (RFC 4648 §3.5): 4 unused bits before "==", 2 before "=".
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
 
 /**
  * Strict standard Base64 with padding (RFC 4648 §4). Node's decoder silently skips bad

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseUsage, uriPathOf, type Key, type KeyStore } from '../domain/index.js';
 import { registerAuditCommands } from './audit-commands.js';
-import type { CliHost, GlobalOptions } from './host.js';
+import type { CliHost, GlobalOptions, ManagementServices } from './host.js';
 import { fields, printer, table } from './output.js';
 
 const VERSION = '0.1.0';
@@ -12,7 +12,7 @@ function globals(cmd: Command): GlobalOptions {
 }
 
 function keyStoreView(ks: KeyStore) {
-  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy !== null, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
+  return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
 }
 
 function keyView(k: Key, keyStoreName?: string) {
@@ -26,6 +26,12 @@ function keyView(k: Key, keyStoreName?: string) {
     createdAt: k.createdAt,
     updatedAt: k.updatedAt,
   };
+}
+
+/** A key as printed, naming its key store (as `key list` and `key show` do), not the store's internal id. */
+async function namedKeyView(s: ManagementServices, k: Key) {
+  const ks = (await s.keyStores.list()).find((x) => x.id === k.keyStoreId);
+  return keyView(k, ks?.name);
 }
 
 /** The `keyhold` command line. Management commands act on the data directory's database. */
@@ -88,7 +94,7 @@ export function buildProgram(host: CliHost): Command {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const list = (await host.withServices(g, (s) => s.keyStores.list())).map(keyStoreView);
-      printer(!!g.json).result(list, () => table(list, ['name', 'uriPath', 'enabled', 'regions', 'policy']));
+      printer(!!g.json).result(list, () => table(list.map((k) => ({ ...k, policy: k.policy !== null })), ['name', 'uriPath', 'enabled', 'regions', 'policy']));
     });
 
   keystore
@@ -275,7 +281,7 @@ export function buildProgram(host: CliHost): Command {
       .description(enabled ? 'enable a key' : 'disable a key: encrypt and decrypt answer InvalidStateException')
       .action(async (keyId: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
-        const k = keyView(await host.withServices(g, (s) => s.keys.setEnabled(keyId, enabled)));
+        const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setEnabled(keyId, enabled)));
         printer(!!g.json).result(k, () => `Key '${keyId}' ${enabled ? 'enabled' : 'disabled'}.`);
       });
   }
@@ -284,7 +290,7 @@ export function buildProgram(host: CliHost): Command {
     .description('set usage: encrypt,decrypt | encrypt | decrypt | none')
     .action(async (keyId: string, usage: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.setUsage(keyId, parseUsage(usage))));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setUsage(keyId, parseUsage(usage))));
       printer(!!g.json).result(k, () => `Key '${keyId}' usage: ${k.usage.join(',') || 'none'}.`);
     });
   key
@@ -292,7 +298,7 @@ export function buildProgram(host: CliHost): Command {
     .description('add a key version; new encryptions use it, older versions still decrypt')
     .action(async (keyId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const k = keyView(await host.withServices(g, (s) => s.keys.rotate(keyId)));
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });
 

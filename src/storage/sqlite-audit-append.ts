@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
-import { AUDIT_GENESIS_PREV, auditHeadMac, auditRecordMac, canonicalJson } from '../crypto/index.js';
-import { auditIndexColumns, usageKeyOf, type AuditRecord, type UsageKey } from '../domain/audit-model.js';
+import type { AuditRecord } from '../domain/audit-model.js';
+import { chainBatch, prepareAuditBatch, tailOf, type Tail } from './audit-batch.js';
 
 /** Opens a connection for audit work: WAL (set by the storage), every commit synced. */
 export function openAuditConnection(path: string, opts: { readonly?: boolean } = {}): BetterSqlite3.Database {
@@ -20,18 +20,6 @@ export interface AppendResult {
   macs: Buffer[];
 }
 
-interface TailRow {
-  seq: number;
-  mac: Buffer;
-}
-
-interface UsageDelta {
-  key: UsageKey;
-  count: number;
-  firstAt: string;
-  lastAt: string;
-}
-
 /**
  * Appends a batch of records in one transaction. BEGIN IMMEDIATE takes the write lock
  * before the tail is read, so appenders in other processes (the CLI, other workers) queue
@@ -44,8 +32,8 @@ export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyOb
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
-  const head = db.prepare<[], TailRow>('SELECT seq, mac FROM audit_head WHERE id = 1');
-  const last = db.prepare<[], TailRow>('SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1');
+  const head = db.prepare<[], Tail>('SELECT seq, mac FROM audit_head WHERE id = 1');
+  const last = db.prepare<[], Tail>('SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1');
   const insert = db.prepare('INSERT INTO audit_log (seq, at, kind, key_id, keystore, kms_request_id, body, prev, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const setHead = db.prepare(
     'INSERT INTO audit_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac',
@@ -58,45 +46,24 @@ export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyOb
   );
 
   return (records) => {
-    // Everything that does not need the tail happens before the write lock is taken.
-    const bodies = records.map((r) => canonicalJson(r));
-    const columns = records.map(auditIndexColumns);
-    const usage = new Map<string, UsageDelta>();
-    for (const r of records) {
-      const k = usageKeyOf(r);
-      if (!k) continue;
-      const id = `${k.keyId}\0${k.keyStore}\0${k.kmsKeyArn}\0${k.principal}\0${k.operation}\0${k.kmsOperation}\0${k.outcome}`;
-      const d = usage.get(id);
-      if (d) {
-        d.count++;
-        if (r.time < d.firstAt) d.firstAt = r.time;
-        if (r.time > d.lastAt) d.lastAt = r.time;
-      } else usage.set(id, { key: k, count: 1, firstAt: r.time, lastAt: r.time });
-    }
-
+    const batch = prepareAuditBatch(records);
     begin.run();
     try {
-      const h = head.get();
-      const l = last.get();
-      const tail = h && (!l || h.seq >= l.seq) ? h : l;
-      let seq = tail?.seq ?? 0;
-      let prev: Buffer = tail ? Buffer.from(tail.mac) : AUDIT_GENESIS_PREV;
-      const result: AppendResult = { firstSeq: seq + 1, prev, macs: [] };
-      for (let i = 0; i < bodies.length; i++) {
-        seq++;
-        const mac = auditRecordMac(key, seq, prev, bodies[i]!);
-        const c = columns[i]!;
-        insert.run(seq, c.at, c.kind, c.keyId, c.keyStore, c.kmsRequestId, bodies[i], prev, mac);
-        result.macs.push(mac);
+      const chained = chainBatch(key, tailOf(head.get(), last.get()), batch.bodies);
+      let prev = chained.prev;
+      for (let i = 0; i < batch.bodies.length; i++) {
+        const c = batch.columns[i]!;
+        const mac = chained.macs[i]!;
+        insert.run(chained.firstSeq + i, c.at, c.kind, c.keyId, c.keyStore, c.kmsRequestId, batch.bodies[i], prev, mac);
         prev = mac;
       }
-      for (const d of usage.values()) {
+      for (const d of batch.usage) {
         const k = d.key;
         addUsage.run(k.keyId, k.keyStore, k.kmsKeyArn, k.principal, k.operation, k.kmsOperation, k.outcome, d.count, d.firstAt, d.lastAt);
       }
-      setHead.run(seq, prev, auditHeadMac(key, seq, prev));
+      setHead.run(chained.last.seq, chained.last.mac, chained.headMac);
       commit.run();
-      return result;
+      return { firstSeq: chained.firstSeq, prev: chained.prev, macs: chained.macs };
     } catch (e) {
       if (db.inTransaction) rollback.run();
       throw e;

@@ -4,32 +4,13 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { KeyholdError } from '../base/index.js';
 import { AUDIT_KEY_META } from '../domain/audit-key.js';
 import type { AuditEntry, AuditRecord, KeyUsageRow } from '../domain/audit-model.js';
-import type { AuditKeyRepo, AuditQuery, AuditReader, AuditSink, StoredAuditHead, StoredAuditRow } from '../domain/audit-ports.js';
+import type { AuditKeyRepo, AuditQuery, AuditReader, StoredAuditHead, StoredAuditRow } from '../domain/audit-ports.js';
+import { AUDIT_TIME_SLACK_MS, entriesOf, shiftIso, type AuditSinkOptions, type AuditStore, type AuditStoreSink } from './audit-batch.js';
 import { createGroupCommitter } from './audit-group-commit.js';
 import { createSqliteAuditAppender, openAuditConnection } from './sqlite-audit-append.js';
 import type { AuditWorkerReply, AuditWorkerRequest } from './sqlite-audit-worker.js';
 
-export interface SqliteAuditSinkOptions {
-  key: KeyObject;
-  /**
-   * thread: commits run on a worker thread with its own connection, so fsync never blocks
-   * the event loop (the server). inline: commits run on this thread (the CLI, tests).
-   */
-  mode: 'thread' | 'inline';
-  /** Most records per transaction. */
-  maxBatch?: number;
-  /** How long an idle writer waits for more records before committing, in ms. */
-  delayMs?: number;
-}
-
-export type SqliteAuditSink = AuditSink & { stats(): { batches: number; items: number; largestBatch: number }; backlog(): number };
-
-export interface SqliteAuditLog {
-  keys: AuditKeyRepo;
-  reader: AuditReader;
-  openSink(opts: SqliteAuditSinkOptions): SqliteAuditSink;
-  close(): Promise<void>;
-}
+export type SqliteAuditLog = AuditStore;
 
 interface LogRow {
   seq: number;
@@ -58,13 +39,6 @@ interface UsageDbRow {
 
 const ROW_COLUMNS = 'seq, at, kind, key_id, keystore, kms_request_id, body, prev, mac';
 
-/**
- * How far a record's time may lag behind the order of commits (request time to commit, and
- * clock differences between processes). Time-bounded exports scan the seq range this wide
- * around the bounds instead of the whole log; rows are still filtered on their exact time.
- */
-const TIME_SLACK_MS = 5 * 60_000;
-
 const toStored = (r: LogRow): StoredAuditRow => ({
   seq: r.seq,
   prev: r.prev,
@@ -73,17 +47,6 @@ const toStored = (r: LogRow): StoredAuditRow => ({
   columns: { at: r.at, kind: r.kind as StoredAuditRow['columns']['kind'], keyId: r.key_id, keyStore: r.keystore, kmsRequestId: r.kms_request_id },
 });
 
-export function entriesOf(records: readonly AuditRecord[], r: { firstSeq: number; prev: Uint8Array; macs: Uint8Array }): AuditEntry[] {
-  const macs = Buffer.from(r.macs.buffer, r.macs.byteOffset, r.macs.byteLength);
-  let prev = Buffer.from(r.prev.buffer, r.prev.byteOffset, r.prev.byteLength).toString('hex');
-  return records.map((record, i) => {
-    const mac = macs.subarray(i * 32, i * 32 + 32).toString('hex');
-    const e: AuditEntry = { seq: r.firstSeq + i, record, prev, mac };
-    prev = mac;
-    return e;
-  });
-}
-
 /**
  * The audit log in the SQLite database (tables from migration 0002; the storage must have
  * been opened, and so migrated, first). It uses its own connections: one here for reads
@@ -91,7 +54,7 @@ export function entriesOf(records: readonly AuditRecord[], r: { firstSeq: number
  */
 export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
   const db = openAuditConnection(opts.path);
-  const sinks = new Set<SqliteAuditSink>();
+  const sinks = new Set<AuditStoreSink>();
 
   const getKey = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?');
   const initKey = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
@@ -113,9 +76,8 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
 
   /** The seq range that holds every record with since <= time < until (see TIME_SLACK_MS). */
   function seqRange(q: AuditQuery): { lo: number; hi: number } {
-    const shift = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
-    const lo = q.since ? (seqBefore.get(shift(q.since, -TIME_SLACK_MS))?.seq ?? 0) : 0;
-    const hi = q.until ? (seqFrom.get(shift(q.until, TIME_SLACK_MS))?.seq ?? Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER;
+    const lo = q.since ? (seqBefore.get(shiftIso(q.since, -AUDIT_TIME_SLACK_MS))?.seq ?? 0) : 0;
+    const hi = q.until ? (seqFrom.get(shiftIso(q.until, AUDIT_TIME_SLACK_MS))?.seq ?? Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER;
     return { lo, hi };
   }
 
@@ -258,14 +220,14 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
   return {
     keys,
     reader,
-    openSink(o) {
+    openSink(o: AuditSinkOptions) {
       const thread = o.mode === 'thread' ? threadCommit(o.key) : undefined;
       const committer = createGroupCommitter<AuditRecord, AuditEntry>({
         commit: thread ? thread.commit : inlineCommit(o.key),
         maxBatch: o.maxBatch ?? 1000,
         delayMs: o.delayMs ?? 0,
       });
-      const sink: SqliteAuditSink = {
+      const sink: AuditStoreSink = {
         append: (records) => committer.append(records),
         async close() {
           await committer.close();

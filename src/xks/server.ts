@@ -1,12 +1,13 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { encodeBase64, fail, KeyholdError, type Clock, type Logger } from '../base/index.js';
 import type { SigV4Verifier } from '../crypto/index.js';
 import type { Directory } from '../domain/directory.js';
 import type { KeyStore, RequestContext } from '../domain/model.js';
 import type { CallFacts, XksService } from '../domain/xks-service.js';
-import { toXksError, type XksErrorName } from './errors.js';
+import { safeErrorMessage, toXksError, type XksErrorName } from './errors.js';
 import { routeXks, type XksOperation, type XksRoute } from './router.js';
 import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type TlsFiles } from './tls.js';
 import { parseDecrypt, parseEncrypt, parseHealth, parseMetadata, type XksLimits } from './wire.js';
@@ -24,6 +25,8 @@ export interface XksCallRecord {
   externalKeyId?: string | undefined;
   keyVersion?: number | undefined;
   accessKeyId?: string | undefined;
+  /** kmsRequestId as the body carried it, also when the rest of the input was refused (for correlation). */
+  kmsRequestId?: string | undefined;
   ctx?: RequestContext | undefined;
   policyDecidedBy?: string | undefined;
   remoteAddress?: string | undefined;
@@ -57,6 +60,31 @@ export interface XksServer {
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+/**
+ * Requests that Node's HTTP parser refuses (a malformed request line, a non-ASCII path,
+ * headers over the size limit) never reach the handler. Node would answer them with a bare
+ * "400 Bad Request" and destroy the socket, often before that answer is flushed; answer with
+ * a spec-shaped ValidationException instead and close the connection gracefully.
+ */
+function answerUnparsable(err: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  log.warn({ event: 'xks_unparsable_request', code: err.code }, 'HTTP request refused by the parser');
+  const what = err.code === 'HPE_HEADER_OVERFLOW' ? 'the request headers are too large' : `the HTTP request could not be parsed (${err.code ?? 'unknown'})`;
+  const text = JSON.stringify({ errorName: 'ValidationException', errorMessage: safeErrorMessage(what) });
+  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}
+
+/** The kmsRequestId a body claims, read before validation so a refused call can still be correlated. */
+function claimedRequestId(json: object): string | undefined {
+  const m = (json as { requestMetadata?: unknown }).requestMetadata;
+  const id = typeof m === 'object' && m !== null ? (m as { kmsRequestId?: unknown }).kmsRequestId : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= 2048 ? id : undefined;
+}
+
 export function createXksServer(opts: XksServerOptions): XksServer {
   const maxBody = opts.maxBodyBytes ?? 64 * 1024;
   const { log, clock } = opts;
@@ -72,6 +100,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   enforceClientSubjects(server, opts.tls.clientSubjects ?? [], log);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(err, socket, log));
   const stopWatching = watchCertificates(server, opts.tls, log);
 
   function send(res: ServerResponse, status: number, body: object, extra?: Record<string, string>): void {
@@ -144,6 +173,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
         fail('ValidationFailed', 'the body is not valid JSON');
       }
       if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('ValidationFailed', 'the body must be a JSON object');
+      record.kmsRequestId = claimedRequestId(json);
       opts.admit?.(ks, route);
       body = await dispatch(ks, route, json, record);
     } catch (e) {
@@ -170,7 +200,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     log.info(
       {
         event: 'xks',
-        kmsRequestId: record.ctx?.kmsRequestId,
+        kmsRequestId: record.ctx?.kmsRequestId ?? record.kmsRequestId,
         operation: record.operation,
         kmsOperation: record.ctx?.kmsOperation,
         keyStore: record.keyStoreName,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +60,16 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
  * A real Keyhold server in a child process on a fresh data directory and an ephemeral
  * port, driven through its real CLI.
  */
-export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, string>; initArgs?: string[]; startArgs?: string[] } = {}): Promise<KeyholdHarness> {
+export interface StartOptions {
+  demo?: boolean;
+  env?: Record<string, string>;
+  initArgs?: string[];
+  startArgs?: string[];
+  /** Runs after `keyhold init` and before the first start (e.g. to edit keyhold.toml). */
+  beforeStart?: (dataDir: string) => void | Promise<void>;
+}
+
+export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
   const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
   const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
@@ -110,7 +119,13 @@ export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, 
     });
   }
 
-  await start();
+  try {
+    await opts.beforeStart?.(dataDir);
+    await start();
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const h: KeyholdHarness = {
     get url() {
       return `https://localhost:${port}`;
@@ -137,6 +152,27 @@ export async function startKeyhold(opts: { demo?: boolean; env?: Record<string, 
     },
   };
   return h;
+}
+
+/**
+ * Sets keys of one [section] in <dataDir>/keyhold.toml (the file `init` writes), replacing
+ * an existing assignment of the same key. Values are written as TOML (JSON syntax for
+ * strings, numbers and arrays of strings is valid TOML).
+ */
+export function setConfigValues(dataDir: string, section: string, values: Record<string, string | number | boolean | string[]>): void {
+  const file = join(dataDir, 'keyhold.toml');
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const header = lines.indexOf(`[${section}]`);
+  if (header < 0) throw new Error(`keyhold.toml has no [${section}] section`);
+  for (const [key, value] of Object.entries(values)) {
+    const line = `${key} = ${JSON.stringify(value)}`;
+    let end = lines.findIndex((l, i) => i > header && l.startsWith('['));
+    if (end < 0) end = lines.length;
+    const existing = lines.findIndex((l, i) => i > header && i < end && new RegExp(`^${key}\\s*=`).test(l));
+    if (existing >= 0) lines[existing] = line;
+    else lines.splice(header + 1, 0, line);
+  }
+  writeFileSync(file, lines.join('\n'));
 }
 
 /** Polls until fn stops throwing (changes reach a running server within a second). */

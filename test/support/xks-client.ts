@@ -27,6 +27,11 @@ export interface SendOptions {
   /** Change the request after signing (tampering tests). */
   mutate?: (req: { path: string; headers: [string, string][]; body: Buffer }) => void;
   unsigned?: boolean;
+  /**
+   * Send x-amz-content-sha256 (signed). @smithy/signature-v4 adds it by default; AWS KMS
+   * does not send it, so `false` signs like KMS and makes the verifier hash the body itself.
+   */
+  applyChecksum?: boolean;
   agent?: Agent;
 }
 
@@ -43,7 +48,7 @@ export function xksClient(opts: { url: string; caPem: string; uriPath: string; c
     const headers: Record<string, string> = { host: u.host, 'content-type': 'application/json', ...o.extraHeaders };
     let signedHeaders = headers;
     if (!o.unsigned) {
-      const signer = new SignatureV4({ service: o.service ?? 'kms-xks-proxy', region: o.region ?? opts.region ?? 'us-east-1', credentials: opts.credential, sha256: Sha256 });
+      const signer = new SignatureV4({ service: o.service ?? 'kms-xks-proxy', region: o.region ?? opts.region ?? 'us-east-1', credentials: opts.credential, sha256: Sha256, applyChecksum: o.applyChecksum ?? true });
       const signed = await signer.sign({ method: o.method ?? 'POST', protocol: 'https:', hostname: u.hostname, port: Number(u.port), path, headers, body: bodyText }, { signingDate: o.signingDate ?? new Date() });
       signedHeaders = signed.headers as Record<string, string>;
     }

@@ -18,11 +18,13 @@ const READ_MODEL_TABLES = ['keystores', 'credentials', 'keys', 'key_versions', '
  */
 export function audit(binaryType: 'blob' | 'bytea'): Migration {
   const bin = binary(binaryType);
+  // SQLite: INTEGER PRIMARY KEY makes seq the rowid (appends go to the end of the table).
+  const big = binaryType === 'blob' ? 'integer' : 'bigint';
   return {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('audit_log')
-        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .addColumn('seq', big, (c) => c.primaryKey())
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('key_id', 'text')
@@ -37,7 +39,7 @@ export function audit(binaryType: 'blob' | 'bytea'): Migration {
       await db.schema
         .createTable('audit_head')
         .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('seq', big, (c) => c.notNull())
         .addColumn('mac', bin, (c) => c.notNull())
         .addColumn('head_mac', bin, (c) => c.notNull())
         .addCheckConstraint('audit_head_single_row', sql`id = 1`)
@@ -51,7 +53,7 @@ export function audit(binaryType: 'blob' | 'bytea'): Migration {
         .addColumn('operation', 'text', (c) => c.notNull())
         .addColumn('kms_operation', 'text', (c) => c.notNull())
         .addColumn('outcome', 'text', (c) => c.notNull())
-        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('count', big, (c) => c.notNull())
         .addColumn('first_at', 'text', (c) => c.notNull())
         .addColumn('last_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('audit_key_usage_pk', ['key_id', 'keystore', 'kms_key_arn', 'principal', 'operation', 'kms_operation', 'outcome'])

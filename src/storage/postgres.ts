@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { ChangeFeed, Storage } from '../domain/ports.js';
+import type { Database } from './schema.js';
+import { createKyselyStorage, migrate } from './kysely-storage.js';
+
+export interface PostgresOptions {
+  /** postgres://user@host:port/db — the password comes from PGPASSWORD or ~/.pgpass, never the config file. */
+  url: string;
+  poolSize?: number;
+  /** Called when the change listener loses its connection (caches are dropped either way). */
+  onListenerError?: (e: unknown) => void;
+}
+
+const CHANNEL = 'keyhold_changes';
+
+// int8 (count(*)) as a JS number: our counts are far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/**
+ * Shared storage for a cluster: several Keyhold nodes on one PostgreSQL. Every committed
+ * change is announced with NOTIFY; each node LISTENs on a dedicated connection and drops its
+ * caches, so a change made on one node (or by the CLI) reaches all nodes within a second.
+ * If the listening connection drops, caches are dropped too and it reconnects with backoff.
+ */
+export async function openPostgresStorage(opts: PostgresOptions): Promise<Storage> {
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await migrate(db, 'bytea');
+
+  const listeners = new Set<() => void>();
+  const emit = () => {
+    for (const l of listeners) l();
+  };
+  let listener: pg.Client | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  let backoff = 100;
+  // Our own NOTIFYs come back to us too; listeners already heard of those writes locally.
+  const self = randomUUID();
+
+  async function listen(): Promise<void> {
+    const c = new pg.Client({ connectionString: opts.url });
+    c.on('notification', (n) => {
+      if (n.channel === CHANNEL && n.payload !== self) emit();
+    });
+    const lost = (e?: unknown) => {
+      if (closed || listener !== c) return;
+      listener = undefined;
+      opts.onListenerError?.(e ?? new Error('change listener connection ended'));
+      emit(); // we may have missed notifications
+      retry = setTimeout(() => void listen().catch(lost), backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    };
+    c.on('error', lost);
+    c.on('end', () => lost());
+    listener = c;
+    await c.connect();
+    await c.query(`LISTEN ${CHANNEL}`);
+    backoff = 100;
+    // Anything committed while we were not yet listening was missed: tell listeners once.
+    emit();
+  }
+
+  const changes: ChangeFeed = {
+    subscribe(l) {
+      listeners.add(l);
+      if (!listener && !retry) void listen().catch((e) => opts.onListenerError?.(e));
+      return () => listeners.delete(l);
+    },
+    async notify() {
+      emit();
+      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, self]);
+    },
+  };
+
+  return createKyselyStorage({
+    db,
+    binaryType: 'bytea',
+    changes,
+    isUniqueViolation: (e) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505',
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await listener?.end().catch(() => undefined);
+      await db.destroy();
+    },
+  });
+}

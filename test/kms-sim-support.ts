@@ -1,0 +1,178 @@
+/**
+ * Shared helpers for the KMS simulator tests: a simulator on an ephemeral port with test
+ * credentials, AWS SDK clients for it, a self-signed certificate for local HTTPS proxies,
+ * a movable clock, and moto (`python3 -m moto.server`) as an independent KMS emulator.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
+// @peculiar/x509 needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { createKmsSimulator, type KmsSimulator, type KmsSimulatorOptions, type SimCredential } from '../src/kms-sim/index.js';
+
+export const ACCOUNT = '111122223333';
+export const OTHER_ACCOUNT = '444455556666';
+export const REGION = 'eu-west-1';
+
+export const ALICE: SimCredential = {
+  accessKeyId: 'AKIAKMSSIMALICE00001',
+  secretAccessKey: 'alice-secret-0123456789abcdefghijklmnop',
+  accountId: ACCOUNT,
+  principalArn: `arn:aws:iam::${ACCOUNT}:user/alice`,
+};
+export const MALLORY: SimCredential = {
+  accessKeyId: 'AKIAKMSSIMMALLORY001',
+  secretAccessKey: 'mallory-secret-0123456789abcdefghijklmno',
+  accountId: ACCOUNT,
+  principalArn: `arn:aws:iam::${ACCOUNT}:user/mallory`,
+};
+/** A caller acting through S3 from inside a VPC endpoint. */
+export const VIA_S3: SimCredential = {
+  accessKeyId: 'AKIAKMSSIMVIAS300001',
+  secretAccessKey: 'via-s3-secret-0123456789abcdefghijklmnop',
+  accountId: ACCOUNT,
+  principalArn: `arn:aws:iam::${ACCOUNT}:role/app`,
+  viaService: 's3.eu-west-1.amazonaws.com',
+  sourceVpc: 'vpc-0a1b2c3d',
+  sourceVpce: 'vpce-0123456789abcdef0',
+};
+export const BOB_OTHER_ACCOUNT: SimCredential = {
+  accessKeyId: 'AKIAKMSSIMBOB0000001',
+  secretAccessKey: 'bob-secret-0123456789abcdefghijklmnopqr',
+  accountId: OTHER_ACCOUNT,
+};
+
+export interface MovableClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+export function movableClock(): MovableClock {
+  let offset = 0;
+  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
+}
+
+export interface TestSimulator {
+  sim: KmsSimulator;
+  url: string;
+  kms(cred?: SimCredential, region?: string): KMSClient;
+  close(): Promise<void>;
+}
+
+export async function startSimulator(opts: Partial<KmsSimulatorOptions> = {}): Promise<TestSimulator> {
+  const sim = createKmsSimulator({
+    credentials: [ALICE, MALLORY, VIA_S3, BOB_OTHER_ACCOUNT],
+    connectDelayMs: 0,
+    healthCheckIntervalMs: 0,
+    ...opts,
+  });
+  const { url } = await sim.listen('127.0.0.1', 0);
+  const clients: KMSClient[] = [];
+  return {
+    sim,
+    url,
+    kms(cred = ALICE, region = REGION) {
+      const c = kmsClient(url, cred, region);
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.destroy();
+      await sim.close();
+    },
+  };
+}
+
+export function kmsClient(endpoint: string, cred: { accessKeyId: string; secretAccessKey: string }, region = REGION): KMSClient {
+  // maxAttempts 1: a test must see the first answer, not a retried one.
+  return new KMSClient({ endpoint, region, credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey }, maxAttempts: 1 });
+}
+
+/** Runs `fn` and returns the error name it threw (fails if it did not throw). */
+export async function errorName(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    return (e as Error).name;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A self-signed ECDSA P-256 certificate for `localhost`, as PEM. */
+export async function selfSignedCertificate(hostname = 'localhost'): Promise<{ certPem: string; keyPem: string }> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: '01',
+      name: `CN=${hostname}`,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      signingAlgorithm: alg,
+      keys,
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: hostname }])],
+    },
+    webcrypto as never,
+  );
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
+  return { certPem: cert.toString('pem'), keyPem };
+}
+
+export interface Moto {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts moto's server on a free loopback port (`-p 0`; moto reports the port it bound on
+ * stderr). Fails, never skips, when moto is missing.
+ */
+export async function startMoto(): Promise<Moto> {
+  const child: ChildProcess = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOTO_ACCOUNT_ID: ACCOUNT } });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`moto did not start within 30 s: ${output}`)), 30_000);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      const m = /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`moto exited with ${code}: ${output} (is moto installed? python3 -m pip install 'moto[server]')`));
+    });
+  });
+  return {
+    url,
+    async close() {
+      if (child.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
