@@ -2,7 +2,19 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { KeyholdError, type Logger } from '../base/index.js';
 import { createSyslogForwarder, type SyslogForwarder } from '../audit/index.js';
-import { createAuditService, loadAuditKey, type AdminActor, type AuditForwarder, type AuditService, type XksEvent } from '../domain/index.js';
+import type { ManagementServices } from '../cli/host.js';
+import {
+  auditAdminAction,
+  auditedAuditReads,
+  auditedKeyService,
+  auditedKeyStoreService,
+  createAuditService,
+  loadAuditKey,
+  type AdminActor,
+  type AuditForwarder,
+  type AuditService,
+  type XksEvent,
+} from '../domain/index.js';
 import { openPostgresAuditLog, openSqliteAuditLog, type AuditStore, type AuditStoreSink } from '../storage/index.js';
 import type { XksCallRecord } from '../xks/index.js';
 import type { AuditConfig } from './config.js';
@@ -120,4 +132,20 @@ export function cliActor(): AdminActor {
     name = `uid:${process.getuid?.() ?? 'unknown'}`;
   }
   return { actor: name, source: 'cli' };
+}
+
+/** The CLI's management services with every change (and every export) recorded. */
+export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit: AuditService, who: AdminActor): ManagementServices {
+  const hsm = base.hsm;
+  return {
+    ...base,
+    keyStores: auditedKeyStoreService(base.keyStores, audit, who),
+    keys: auditedKeyService(base.keys, audit, who),
+    audit: auditedAuditReads(audit, who),
+    hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
+    importSampleProxyConfig: (text, opts) =>
+      opts.dryRun
+        ? base.importSampleProxyConfig(text, opts)
+        : auditAdminAction(audit, who, { action: 'import.sample-proxy-config', target: 'sample-proxy' }, () => base.importSampleProxyConfig(text, opts)),
+  };
 }

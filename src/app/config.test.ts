@@ -67,7 +67,7 @@ test('every problem is listed with its setting name, all at once', () => {
 [storage]
 type = "mysql"
 [seal]
-type = "hsm"
+type = "tpm"
 [xks]
 listen = "everywhere"
 max_plaintext_bytes = 4299

@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KeyholdError } from '../base/index.js';
 import { DEFAULT_LIMITS, SPEC_MINIMUM_LIMITS, type TlsFiles, type XksLimits } from '../xks/index.js';
+import { hsmConfigToml, hsmSection, resolveHsmConfig, type HsmConfig } from './hsm-config.js';
 
 /**
  * Configuration: one TOML file plus environment overrides plus command-line flags, validated
@@ -16,13 +17,19 @@ export interface HostPort {
   port: number;
 }
 
-export type SealConfig = { type: 'keyfile'; keyFile: string } | { type: 'passphrase'; passphrase: string | undefined };
+export type SealConfig =
+  | { type: 'keyfile'; keyFile: string }
+  | { type: 'passphrase'; passphrase: string | undefined }
+  /** Root wrapping key in the [hsm] token, found by this label. */
+  | { type: 'hsm'; keyLabel: string };
 
 export interface Config {
   dataDir: string;
   configFile: string | undefined;
   storage: { type: 'sqlite'; path: string } | { type: 'postgres'; url: string; poolSize: number };
   seal: SealConfig;
+  /** PKCS#11 token for HSM-protected keys and the HSM seal; absent when not configured. */
+  hsm: HsmConfig | undefined;
   xks: {
     listen: HostPort;
     tls: TlsFiles;
@@ -81,7 +88,11 @@ const fileSchema = z
       .refine((st) => st.type !== 'postgres' || st.url !== undefined, { message: 'storage.url is required when storage.type = "postgres"', path: ['url'] })
       .prefault({}),
     seal: z
-      .object({ type: z.enum(['keyfile', 'passphrase']).default('keyfile'), key_file: z.string().min(1).default('seal.key') })
+      .object({
+        type: z.enum(['keyfile', 'passphrase', 'hsm']).default('keyfile'),
+        key_file: z.string().min(1).default('seal.key'),
+        hsm_key_label: z.string().min(1).max(64).default('keyhold-seal'),
+      })
       .strict()
       .prefault({}),
     xks: z
@@ -125,6 +136,7 @@ const fileSchema = z
       .strict()
       .prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+    hsm: hsmSection.optional(),
   })
   .strict();
 
@@ -147,6 +159,8 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
   KEYHOLD_AUDIT_ENABLED: 'audit.enabled',
   KEYHOLD_AUDIT_DURABLE: 'audit.durable',
+  KEYHOLD_HSM_MODULE: 'hsm.module',
+  KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
 
 function setDotted(obj: Record<string, unknown>, dotted: string, value: string): void {
@@ -184,8 +198,18 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
   let seal: SealConfig;
   if (f.seal.type === 'passphrase') {
     seal = { type: 'passphrase', passphrase: readPassphrase(env) };
+  } else if (f.seal.type === 'hsm') {
+    seal = { type: 'hsm', keyLabel: f.seal.hsm_key_label };
   } else {
     seal = { type: 'keyfile', keyFile: path(f.seal.key_file) };
+  }
+  let hsm: HsmConfig | undefined;
+  if (f.hsm) {
+    const r = resolveHsmConfig(f.hsm, { env, path, sealType: f.seal.type });
+    if (r.problems.length) throw new KeyholdError('ConfigInvalid', `invalid configuration${configFile ? ' in ' + configFile : ''}:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
+    hsm = r.config;
+  } else if (f.seal.type === 'hsm') {
+    throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - seal.type: "hsm" needs an [hsm] section (module, token_label, PIN source)');
   }
 
   const config: Config = {
@@ -193,6 +217,7 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
     configFile,
     storage: f.storage.type === 'postgres' ? { type: 'postgres', url: f.storage.url!, poolSize: f.storage.pool_size } : { type: 'sqlite', path: path(f.storage.path) },
     seal,
+    hsm,
     xks: {
       listen: f.xks.listen,
       tls: {
@@ -259,7 +284,20 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** The file `keyhold init` writes: every setting with its default, commented. */
-export function defaultConfigToml(): string {
+export function defaultConfigToml(current?: Pick<Config, 'seal' | 'hsm'>): string {
+  const seal = current?.seal;
+  const sealToml =
+    seal?.type === 'hsm'
+      ? `[seal]
+# hsm: the root wrapping key is a non-extractable AES-256 key in the [hsm] token, with this label.
+type = "hsm"
+hsm_key_label = "${seal.keyLabel}"`
+      : `[seal]
+# keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
+# passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
+# hsm: the root wrapping key lives in the [hsm] token (docs/hsm.md).
+type = "${seal?.type ?? 'keyfile'}"
+key_file = "seal.key"`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
 # Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
 # KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_AUDIT_ENABLED, KEYHOLD_AUDIT_DURABLE. Full reference: docs/configuration.md.
@@ -271,11 +309,7 @@ type = "sqlite"
 path = "keyhold.db"
 # url = "postgres://keyhold@db.example.com:5432/keyhold"
 
-[seal]
-# keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
-# passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
-type = "keyfile"
-key_file = "seal.key"
+${sealToml}
 
 [xks]
 listen = "127.0.0.1:8443"
@@ -312,5 +346,5 @@ durable = true
 
 [log]
 level = "info"
-`;
+${current?.hsm ? hsmConfigToml(current.hsm) : ''}`;
 }

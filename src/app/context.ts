@@ -5,6 +5,9 @@ import { createSoftwareBackend } from '../backends/index.js';
 import { createKeyService, createKeyStoreService, type Backends, type KeyService, type KeyStoreService, type Seal, type Storage } from '../domain/index.js';
 import { openPostgresStorage, openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
+import { createHsmKeyBackend, type HsmKeyBackend, type SessionPool } from '../hsm/index.js';
+import { hsmPin, openHsmPool } from './hsm.js';
+import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from './seal.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
@@ -15,6 +18,8 @@ export interface AppContext {
   seal: Seal;
   backends: Backends;
   softwareBackend: ReturnType<typeof createSoftwareBackend>;
+  /** Present when [hsm] is configured. */
+  hsm: { pool: SessionPool; backend: HsmKeyBackend } | undefined;
   keyStores: KeyStoreService;
   keys: KeyService;
   close(): Promise<void>;
@@ -28,7 +33,7 @@ export async function openStorage(config: Config): Promise<Storage> {
   return storage;
 }
 
-export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock } = {}): Promise<AppContext> {
+export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock; log?: Logger } = {}): Promise<AppContext> {
   const clock = opts.clock ?? systemClock;
   // Opening storage creates the directory and the database file: only init may do that.
   if (!opts.creating && config.storage.type === 'sqlite' && !existsSync(config.storage.path)) {
@@ -36,14 +41,28 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   }
   const storage = await openStorage(config);
   let seal: Seal;
+  let pool: SessionPool | undefined;
   try {
-    seal = opts.creating ? await createSeal(config, storage) : await openSeal(config, storage);
+    // The HSM seal needs the token first; a PIN sealed in storage needs the seal first.
+    if (config.hsm && config.hsm.pin.source !== 'sealed') pool = openHsmPool(config.hsm, (await hsmPin(config.hsm, { meta: storage })) ?? null, opts.log);
+    // The HSM seal is needed at once; open its first session with time to spare, not
+    // inside the budget of a single call.
+    if (pool && config.seal.type === 'hsm') await pool.warmUp(1);
+    seal = opts.creating ? await createSeal(config, storage, pool) : await openSeal(config, storage, pool);
+    if (config.hsm && !pool) {
+      // Until `keyhold hsm set-pin` has stored the PIN there is no pool: HSM keys are
+      // unavailable, everything else works (including set-pin itself).
+      const pin = await hsmPin(config.hsm, { seal, meta: storage });
+      if (pin !== undefined) pool = openHsmPool(config.hsm, pin, opts.log);
+    }
   } catch (e) {
+    await pool?.close();
     await storage.close();
     throw e;
   }
   const softwareBackend = createSoftwareBackend({ seal, meta: storage });
-  const backends: Backends = { software: softwareBackend };
+  const hsmBackend = pool && config.hsm ? createHsmKeyBackend({ pool, labelPrefix: config.hsm.keyLabelPrefix }) : undefined;
+  const backends: Backends = { software: softwareBackend, ...(hsmBackend ? { hsm: hsmBackend } : {}) };
   return {
     config,
     clock,
@@ -51,11 +70,13 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     seal,
     backends,
     softwareBackend,
+    hsm: pool && hsmBackend ? { pool, backend: hsmBackend } : undefined,
     keyStores: createKeyStoreService({ repo: storage, seal, clock }),
     keys: createKeyService({ repo: storage, backends, clock }),
     async close() {
       for (const b of Object.values(backends)) await b?.close?.();
       await seal.close?.();
+      await pool?.close();
       await storage.close();
     },
   };

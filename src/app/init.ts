@@ -39,7 +39,7 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   if (!configFile) {
     configFile = join(config.dataDir, CONFIG_FILE_NAME);
     // The file states the defaults this process already runs with, so config stays valid.
-    writeFileSync(configFile, defaultConfigToml(), { mode: 0o600, flag: 'wx' });
+    writeFileSync(configFile, defaultConfigToml(config), { mode: 0o600, flag: 'wx' });
   }
 
   let tlsCertificateCreated = false;
@@ -63,6 +63,8 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   });
   try {
     await ctx.softwareBackend.ensureHealthKey();
+    // The HSM's own health-check key, never linked to a KMS key.
+    await ctx.hsm?.backend.ensureHealthKey();
     await audit.service.admin({ ...opts.actor, action: 'keyhold.init', target: config.dataDir, outcome: 'ok', change: { seal: ctx.seal.kind, demo: opts.demo } });
     const summary: InitSummary = { dataDir: config.dataDir, configFile, seal: ctx.seal.kind, tlsCertificate: config.xks.tls.certFile, tlsCertificateCreated };
     if (opts.demo) {

@@ -1,8 +1,7 @@
 import { CommanderError, type Command } from 'commander';
 import { isKeyholdError, type ErrorCode } from '../base/index.js';
 import { buildProgram, UsageError } from '../cli/program.js';
-import { auditedAuditReads, auditedKeyService, auditedKeyStoreService } from '../domain/index.js';
-import { cliActor, openAudit, type AppAudit } from './audit.js';
+import { auditedManagement, cliActor, openAudit, type AppAudit } from './audit.js';
 import { registerKmsSimCommand } from '../kms-sim/index.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
 import { loadConfig } from './config.js';
@@ -11,6 +10,7 @@ import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
 import { startKeyhold } from './start.js';
 import { startBanner } from './banner.js';
+import { managementServices } from './management.js';
 
 /** Exit codes: 1 for an operational failure, 2 for bad usage or configuration, 3 for not found. */
 function exitCodeFor(code: ErrorCode): number {
@@ -25,7 +25,7 @@ function config(opts: GlobalOptions, overrides?: Record<string, string | undefin
 
 const host: CliHost = {
   async init(opts) {
-    return initDataDir(config(opts), { demo: opts.demo, actor: cliActor() });
+    return initDataDir(config(opts, opts.settings), { demo: opts.demo, actor: cliActor() });
   },
 
   async start(opts) {
@@ -54,12 +54,7 @@ const host: CliHost = {
     try {
       // Every change made through the CLI is recorded, as the local OS user.
       audit = await openAudit(ctx, { mode: 'inline' });
-      const who = cliActor();
-      return await fn({
-        keyStores: auditedKeyStoreService(ctx.keyStores, audit.service, who),
-        keys: auditedKeyService(ctx.keys, audit.service, who),
-        audit: auditedAuditReads(audit.service, who),
-      });
+      return await fn(auditedManagement(managementServices(ctx), audit.service, cliActor()));
     } finally {
       await audit?.close();
       await ctx.close();

@@ -3,6 +3,7 @@ import { KeyholdError } from '../base/index.js';
 import type { SealContext } from '../crypto/index.js';
 import type { MetaRepo, Seal } from '../domain/index.js';
 import { createKeyFile, createSoftwareSeal, DEFAULT_SCRYPT, deriveRootKey, readKeyFile, type ScryptParams } from '../seal/index.js';
+import { createHsmSeal, openHsmSeal, type SessionPool, type TokenKeyRef } from '../hsm/index.js';
 import type { Config } from './config.js';
 
 /**
@@ -13,9 +14,21 @@ import type { Config } from './config.js';
 const CHECK_CTX: SealContext = { table: 'meta', id: 'seal.check', column: 'value' };
 const CHECK_PLAINTEXT = Buffer.from('keyhold seal check v1');
 
-export async function createSeal(config: Config, meta: MetaRepo): Promise<Seal> {
+/** Where the HSM seal's token key is recorded: its label and CKA_ID. */
+const HSM_SEAL_KEY_META = 'seal.hsm_key';
+
+function needPool(pool: SessionPool | undefined): SessionPool {
+  if (!pool) throw new KeyholdError('ConfigInvalid', 'seal.type = "hsm" needs an [hsm] section');
+  return pool;
+}
+
+export async function createSeal(config: Config, meta: MetaRepo, pool?: SessionPool): Promise<Seal> {
   let seal: Seal;
-  if (config.seal.type === 'keyfile') {
+  if (config.seal.type === 'hsm') {
+    const s = await createHsmSeal(needPool(pool), config.seal.keyLabel);
+    await meta.setMeta(HSM_SEAL_KEY_META, JSON.stringify(s.key));
+    seal = s;
+  } else if (config.seal.type === 'keyfile') {
     await createKeyFile(config.seal.keyFile);
     const key = await readKeyFile(config.seal.keyFile);
     seal = createSoftwareSeal(key, 'keyfile');
@@ -34,14 +47,21 @@ export async function createSeal(config: Config, meta: MetaRepo): Promise<Seal> 
   return seal;
 }
 
-export async function openSeal(config: Config, meta: MetaRepo): Promise<Seal> {
+export async function openSeal(config: Config, meta: MetaRepo, pool?: SessionPool): Promise<Seal> {
   const kind = await meta.getMeta('seal.kind');
   if (!kind) throw new KeyholdError('SealError', `the data directory ${config.dataDir} is not initialised; run: keyhold init`);
   if (kind !== config.seal.type) {
     throw new KeyholdError('ConfigInvalid', `this database is sealed with a ${kind} seal, but the configuration says seal.type = "${config.seal.type}"`);
   }
   let seal: Seal;
-  if (config.seal.type === 'keyfile') {
+  if (config.seal.type === 'hsm') {
+    const ref = JSON.parse((await meta.getMeta(HSM_SEAL_KEY_META)) ?? 'null') as TokenKeyRef | null;
+    if (!ref) throw new KeyholdError('SealError', 'this database records no HSM seal key');
+    if (ref.label !== config.seal.keyLabel) {
+      throw new KeyholdError('ConfigInvalid', `this database is sealed by token key '${ref.label}', but seal.hsm_key_label says '${config.seal.keyLabel}'`);
+    }
+    seal = openHsmSeal(needPool(pool), ref);
+  } else if (config.seal.type === 'keyfile') {
     const key = await readKeyFile(config.seal.keyFile);
     seal = createSoftwareSeal(key, 'keyfile');
     key.fill(0);
@@ -54,10 +74,24 @@ export async function openSeal(config: Config, meta: MetaRepo): Promise<Seal> {
     key.fill(0);
   }
   const check = await meta.getMeta('seal.check');
-  const ok = check !== undefined && (await seal.unseal(Buffer.from(check, 'base64'), CHECK_CTX).then((b) => b.equals(CHECK_PLAINTEXT), () => false));
+  const ok = check !== undefined && (await seal.unseal(Buffer.from(check, 'base64'), CHECK_CTX).then(
+      (b) => b.equals(CHECK_PLAINTEXT),
+      (e: unknown) => {
+        // A token that is unreachable is not a wrong seal: say so.
+        if (e instanceof KeyholdError && (e.code === 'BackendUnavailable' || e.code === 'DependencyTimeout')) throw e;
+        return false;
+      },
+    ));
   if (!ok) {
     await seal.close?.();
-    throw new KeyholdError('SealError', config.seal.type === 'keyfile' ? `the seal key file ${config.seal.keyFile} does not open this database` : 'the seal passphrase is wrong');
+    throw new KeyholdError(
+      'SealError',
+      config.seal.type === 'keyfile'
+        ? `the seal key file ${config.seal.keyFile} does not open this database`
+        : config.seal.type === 'hsm'
+          ? `the HSM seal key '${config.seal.keyLabel}' in token '${config.hsm?.tokenLabel ?? '?'}' does not open this database`
+          : 'the seal passphrase is wrong',
+    );
   }
   return seal;
 }

@@ -20,9 +20,23 @@ export interface RunningKeyhold {
 /** Wires the XKS plane: directory (read model), health, service, SigV4 verifier, listener. */
 export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: { clock?: Clock } = {}): Promise<RunningKeyhold> {
   const clock = opts.clock ?? systemClock;
-  const context = await openContext(config, { clock });
+  const context = await openContext(config, { clock, log });
   let audit: AppAudit | undefined;
   try {
+    if (context.hsm) {
+      // Sessions are opened before the listener: the first KMS calls must not pay for
+      // worker start, module load and login inside their 250 ms.
+      const { pool, backend } = context.hsm;
+      try {
+        await pool.warmUp(config.hsm?.sessions ?? 1);
+        await backend.ensureHealthKey();
+        const t = pool.stats().token;
+        log.info({ event: 'hsm_ready', token: t?.label, model: t?.model, profile: pool.profile.name, sessions: pool.stats().lanes }, 'HSM token ready');
+      } catch (e) {
+        // Software keys still serve; health reports the token as UNAVAILABLE until it is back.
+        log.error({ event: 'hsm_unavailable', err: e instanceof Error ? e.message : String(e) }, 'HSM token not usable at start');
+      }
+    }
     audit = await openAudit(context, { mode: 'thread', log });
     const directory = await createDirectory({
       repo: context.storage,

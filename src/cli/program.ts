@@ -49,11 +49,32 @@ export function buildProgram(host: CliHost): Command {
     .command('init')
     .description('create the data directory: config, seal, TLS certificate, and a demo key store')
     .option('--no-demo', 'do not create the demo key store, key and credential')
-    .action(async (opts: { demo: boolean }, cmd: Command) => {
+    .addOption(new Option('--seal <type>', 'what protects stored secrets').choices(['keyfile', 'passphrase', 'hsm']))
+    .option('--hsm-module <path>', 'PKCS#11 module (writes an [hsm] section)')
+    .option('--hsm-token-label <label>', 'token label (slot ids change; labels do not)')
+    .option('--hsm-pin-env <name>', 'environment variable that holds the user PIN')
+    .option('--hsm-pin-file <file>', 'file that holds the user PIN')
+    .option('--hsm-profile <name>', 'capability profile: softhsm2, nshield, luna, cloudhsm, fortanix, generic')
+    .option('--hsm-seal-key-label <label>', 'label of the seal key in the token (default keyhold-seal)')
+    .action(
+      async (
+        opts: { demo: boolean; seal?: string; hsmModule?: string; hsmTokenLabel?: string; hsmPinEnv?: string; hsmPinFile?: string; hsmProfile?: string; hsmSealKeyLabel?: string },
+        cmd: Command,
+      ) => {
       const g = globals(cmd);
-      const summary = await host.init({ ...g, demo: opts.demo });
+      const settings = {
+        'seal.type': opts.seal,
+        'seal.hsm_key_label': opts.hsmSealKeyLabel,
+        'hsm.module': opts.hsmModule,
+        'hsm.token_label': opts.hsmTokenLabel,
+        'hsm.pin_env': opts.hsmPinEnv,
+        'hsm.pin_file': opts.hsmPinFile,
+        'hsm.profile': opts.hsmProfile,
+      };
+      const summary = await host.init({ ...g, demo: opts.demo, settings });
       printer(!!g.json).result(summary, () => describeInit(summary as InitLike));
-    });
+      },
+    );
 
   program
     .command('start')
@@ -231,11 +252,28 @@ export function buildProgram(host: CliHost): Command {
     .description('create an AES-256 key')
     .requiredOption('--keystore <name>', 'key store that serves it')
     .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
-    .action(async (keyId: string, opts: { keystore: string; usage: string }, cmd: Command) => {
+    .addOption(new Option('--protection <where>', 'software: sealed key material; hsm: generated inside the [hsm] token').choices(['software', 'hsm']).default('software'))
+    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' }, cmd: Command) => {
       const g = globals(cmd);
       const usage = parseUsage(opts.usage);
-      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage })), opts.keystore);
-      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (usage: ${usage.join(',') || 'none'}).`);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection })), opts.keystore);
+      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
+    });
+  key
+    .command('adopt <label>')
+    .description('serve an existing HSM key, found by its PKCS#11 label, as a key (version 1)')
+    .requiredOption('--keystore <name>', 'key store that serves it')
+    .option('--key-id <id>', 'external key id (default: the label, as the AWS sample proxy used it)')
+    .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
+    .addOption(
+      new Option('--aad-layout <layout>', "sample-proxy: also decrypt what the AWS sample proxy encrypted with this key").choices(['keyhold-v1', 'sample-proxy']).default('keyhold-v1'),
+    )
+    .action(async (label: string, opts: { keystore: string; keyId?: string; usage: string; aadLayout: 'keyhold-v1' | 'sample-proxy' }, cmd: Command) => {
+      const g = globals(cmd);
+      const usage = parseUsage(opts.usage);
+      const r = await host.withServices(g, (s) => s.keys.adopt({ label, keyStore: opts.keystore, externalId: opts.keyId, usage, aadLayout: opts.aadLayout }));
+      const out = { ...keyView(r.key, opts.keystore), hsmLabel: label, aadLayout: r.key.aadLayout, warnings: r.warnings };
+      printer(!!g.json).result(out, () => [`HSM key '${label}' adopted as '${r.key.externalId}' in '${opts.keystore}'.`, ...r.warnings.map((w) => `warning: ${w}`)].join('\n'));
     });
   key
     .command('list')
@@ -302,8 +340,49 @@ export function buildProgram(host: CliHost): Command {
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });
 
+  const hsm = program.command('hsm').description('the PKCS#11 token configured in [hsm]');
+  hsm
+    .command('status')
+    .description('token, capability profile, sessions, and a test encryption on the health key')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const st = await host.withServices(g, (s) => (s.hsm ?? noHsm()).status());
+      printer(!!g.json).result(st, () => JSON.stringify(st, null, 2));
+    });
+  hsm
+    .command('set-pin')
+    .description('store the user PIN sealed in storage (hsm.pin_sealed = true); reads it from stdin')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const pin = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      if (!pin) throw new UsageError('no PIN on stdin');
+      await host.withServices(g, (s) => (s.hsm ?? noHsm()).setPin(pin));
+      printer(!!g.json).result({ stored: true }, () => 'HSM PIN stored, sealed. Set hsm.pin_sealed = true in the configuration.');
+    });
+
+  const imp = program.command('import').description('bring keys and key stores over from another XKS proxy');
+  imp
+    .command('sample-proxy-config <settingsToml>')
+    .description("import the AWS sample XKS proxy's settings.toml: key stores, credentials, and its HSM keys by label")
+    .option('--dry-run', 'only show what would be imported')
+    .action(async (file: string, opts: { dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const report = await host.withServices(g, (s) => s.importSampleProxyConfig(text, { dryRun: !!opts.dryRun }));
+      printer(!!g.json).result(report, () => JSON.stringify(report, null, 2));
+    });
+
   registerAuditCommands(program, key, host);
   return program;
+}
+
+function noHsm(): never {
+  throw new UsageError('no [hsm] section is configured (see docs/hsm.md)');
 }
 
 export class UsageError extends Error {}

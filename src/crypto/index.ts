@@ -6,3 +6,4 @@ export * from './sealed-value.js';
 export * from './credentials.js';
 export * from './sigv4.js';
 export * from './audit-chain.js';
+export * from './sample-proxy-aad.js';

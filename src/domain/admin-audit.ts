@@ -78,6 +78,12 @@ export function auditedKeyService(svc: KeyService, audit: AdminRecorder, who: Ad
         protection: k.protection,
         version: k.currentVersion,
       })),
+    adopt: (input) =>
+      run(
+        { action: 'key.adopt', target: input.externalId ?? input.label, keyId: input.externalId, keyStore: input.keyStore, change: { hsmLabel: input.label, usage: input.usage, aadLayout: input.aadLayout } },
+        () => svc.adopt(input),
+        (r) => ({ keyId: r.key.externalId, version: r.key.currentVersion }),
+      ),
     setEnabled: (externalId, enabled) => run({ action: enabled ? 'key.enable' : 'key.disable', target: externalId, keyId: externalId }, () => svc.setEnabled(externalId, enabled)),
     setUsage: (externalId, usage) => run({ action: 'key.set-usage', target: externalId, keyId: externalId, change: { usage } }, () => svc.setUsage(externalId, usage)),
     rotate: (externalId) => run({ action: 'key.rotate', target: externalId, keyId: externalId }, () => svc.rotate(externalId), (k) => ({ version: k.currentVersion })),

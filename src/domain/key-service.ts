@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fail, isoNow, type Clock } from '../base/index.js';
-import type { Key, KeyUsage, KeyVersion, Protection } from './model.js';
+import type { AadLayout, Key, KeyUsage, KeyVersion, Protection } from './model.js';
 import type { KeyBackend, KeyRepo, KeyStoreRepo } from './ports.js';
 import { validateExternalKeyId } from './validation.js';
 
@@ -44,6 +44,45 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
       const first: KeyVersion = { keyId: key.id, version: 1, protection, createdAt: now, ...material };
       await repo.insertKey(key, first);
       return key;
+    },
+
+    /**
+     * Takes over an existing HSM key, found by its token label, as version 1 of a new key
+     * (migration from the AWS sample proxy, whose key ids are the labels). Keys adopted with
+     * the 'sample-proxy' AAD layout keep decrypting what that proxy encrypted.
+     */
+    async adopt(input: { label: string; keyStore: string; externalId?: string; usage?: KeyUsage[]; aadLayout?: AadLayout }): Promise<{ key: Key; warnings: string[] }> {
+      const externalId = validateExternalKeyId(input.externalId ?? input.label);
+      const ks = (await repo.getKeyStore(input.keyStore)) ?? fail('KeyStoreNotFound', `key store '${input.keyStore}' does not exist`);
+      if (await repo.getKeyByExternalId(externalId)) fail('Conflict', `key id '${externalId}' is already used on this endpoint`);
+      const backend = backendFor(backends, 'hsm');
+      if (!backend.adopt) fail('Unsupported', 'this key backend cannot adopt existing keys');
+      const material = await backend.adopt(input.label);
+      // One token object behind two key ids would be two KMS keys on the same material.
+      for (const other of await repo.listKeys()) {
+        if (other.protection !== 'hsm') continue;
+        for (const ov of await repo.listVersions(other.id)) {
+          if (ov.hsmLabel === material.hsmLabel && (ov.hsmId ?? null) === (material.hsmId ?? null)) {
+            fail('Conflict', `HSM key '${input.label}' already backs key '${other.externalId}' (version ${ov.version})`);
+          }
+        }
+      }
+      const now = isoNow(clock);
+      const key: Key = {
+        id: randomUUID(),
+        keyStoreId: ks.id,
+        externalId,
+        protection: 'hsm',
+        usage: input.usage ?? ['encrypt', 'decrypt'],
+        enabled: true,
+        currentVersion: 1,
+        aadLayout: input.aadLayout ?? 'keyhold-v1',
+        createdAt: now,
+        updatedAt: now,
+      };
+      const first: KeyVersion = { keyId: key.id, version: 1, protection: 'hsm', sealedMaterial: null, hsmLabel: material.hsmLabel, hsmId: material.hsmId, createdAt: now };
+      await repo.insertKey(key, first);
+      return { key, warnings: material.warnings };
     },
 
     async list(keyStore?: string): Promise<Key[]> {

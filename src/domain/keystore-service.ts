@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fail, isoNow, type Clock } from '../base/index.js';
-import { generateAccessKeyId, generateSecretAccessKey, type SealContext } from '../crypto/index.js';
+import { ACCESS_KEY_ID_RE, generateAccessKeyId, generateSecretAccessKey, SECRET_ACCESS_KEY_RE, type SealContext } from '../crypto/index.js';
 import type { CredentialInfo, KeyStore, SecondaryPolicy } from './model.js';
 import type { CredentialRepo, KeyRepo, KeyStoreRepo, NewCredential, Seal } from './ports.js';
 import { API_SUFFIX, normalisePrefix, validateName, validateRegions } from './validation.js';
@@ -41,10 +41,10 @@ export function createKeyStoreService(deps: {
     return (await repo.getKeyStore(name)) ?? fail('KeyStoreNotFound', `key store '${name}' does not exist`);
   }
 
-  async function newCredential(keyStoreId: string): Promise<{ row: NewCredential; issued: IssuedCredential }> {
+  async function newCredential(keyStoreId: string, existing?: IssuedCredential): Promise<{ row: NewCredential; issued: IssuedCredential }> {
     const id = randomUUID();
-    const accessKeyId = generateAccessKeyId();
-    const secretAccessKey = generateSecretAccessKey();
+    const accessKeyId = existing?.accessKeyId ?? generateAccessKeyId();
+    const secretAccessKey = existing?.secretAccessKey ?? generateSecretAccessKey();
     const sealedSecret = await seal.seal(Buffer.from(secretAccessKey, 'utf8'), credentialSealContext(id));
     return {
       row: { info: { id, keyStoreId, accessKeyId, createdAt: isoNow(clock), revokedAt: null }, sealedSecret },
@@ -57,7 +57,15 @@ export function createKeyStoreService(deps: {
   }
 
   return {
-    async create(input: { name: string; prefix: string; regions?: string[]; enabled?: boolean }): Promise<{ keyStore: KeyStore; uriPath: string; credential: IssuedCredential }> {
+    /**
+     * Creates a key store with a fresh credential, or with `credential` when one that AWS KMS
+     * already holds is carried over (migration), so the KMS side needs no change.
+     */
+    async create(input: { name: string; prefix: string; regions?: string[]; enabled?: boolean; credential?: IssuedCredential }): Promise<{ keyStore: KeyStore; uriPath: string; credential: IssuedCredential }> {
+      if (input.credential) {
+        if (!ACCESS_KEY_ID_RE.test(input.credential.accessKeyId)) fail('ValidationFailed', 'the access key id must be 20-30 characters from A-Z and 2-7');
+        if (!SECRET_ACCESS_KEY_RE.test(input.credential.secretAccessKey)) fail('ValidationFailed', 'the secret access key must be 43-64 characters from a-z A-Z 0-9 / + =');
+      }
       const name = validateName(input.name);
       const { prefix, uriPath } = normalisePrefix(input.prefix);
       const now = isoNow(clock);
@@ -73,7 +81,10 @@ export function createKeyStoreService(deps: {
       };
       if (await repo.getKeyStore(name)) fail('Conflict', `key store '${name}' already exists`);
       if (await repo.getKeyStoreByPrefix(prefix)) fail('Conflict', `URI path '${uriPath}' is already used by another key store`);
-      const cred = await newCredential(ks.id);
+      if (input.credential && (await repo.listLiveCredentials()).some((c) => c.accessKeyId === input.credential!.accessKeyId)) {
+        fail('Conflict', `access key id ${input.credential.accessKeyId} is already in use`);
+      }
+      const cred = await newCredential(ks.id, input.credential);
       await repo.insertKeyStore(ks, cred.row);
       return { keyStore: ks, uriPath, credential: cred.issued };
     },

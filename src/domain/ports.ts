@@ -3,7 +3,7 @@
  * (storage/, seal/, backends/, hsm/); app/ wires one implementation of each.
  */
 import type { GcmOutput, SealContext } from '../crypto/index.js';
-import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyVersion, Protection } from './model.js';
+import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyUsage, KeyVersion, Protection } from './model.js';
 
 /** Root of trust: wraps every secret before it reaches storage. */
 export interface Seal {
@@ -20,6 +20,18 @@ export interface BackendHealth {
   detail?: string;
 }
 
+/** What a backend itself knows about a key version (for an HSM: the token object's attributes). */
+export interface BackendKeyInfo {
+  /** 'AES_256', or another spec string that KMS will refuse. */
+  keySpec: string;
+  usage: KeyUsage[];
+}
+
+/** An existing key taken over as version 1 (for an HSM: a token object found by label). */
+export interface AdoptedMaterial extends Pick<KeyVersion, 'hsmLabel' | 'hsmId'> {
+  warnings: string[];
+}
+
 /** Holds key material and runs AES-256-GCM with it. */
 export interface KeyBackend {
   readonly protection: Protection;
@@ -30,6 +42,10 @@ export interface KeyBackend {
   decrypt(version: KeyVersion, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, gcmAad: Uint8Array): Promise<Buffer | undefined>;
   /** Deep check: a test encryption on a dedicated key. */
   selfTest(): Promise<BackendHealth>;
+  /** Backends whose material has its own attributes (HSM) report them for GetKeyMetadata. */
+  describe?(version: KeyVersion): Promise<BackendKeyInfo>;
+  /** Backends that can take over existing material (HSM keys by label) implement this. */
+  adopt?(label: string): Promise<AdoptedMaterial>;
   /** Forget cached material for one key, or for all keys when no id is given. */
   evict?(keyId?: string): void;
   close?(): Promise<void>;

@@ -1,5 +1,5 @@
 import { fail, KeyholdError } from '../base/index.js';
-import { buildGcmAad, computeCdiv, decodeCiphertextMetadata, encodeCiphertextMetadata, METADATA_FORMAT_V1 } from '../crypto/index.js';
+import { buildGcmAad, buildSampleProxyAad, computeCdiv, decodeCiphertextMetadata, encodeCiphertextMetadata, METADATA_FORMAT_V1 } from '../crypto/index.js';
 import type { KeyStore, KeyUsage, RequestContext } from './model.js';
 import type { KeyBackend } from './ports.js';
 import type { Directory, ResolvedKey } from './directory.js';
@@ -31,7 +31,8 @@ export interface DecryptRequest {
 }
 
 export interface KeyMetadataResult {
-  keySpec: 'AES_256';
+  /** 'AES_256'; an HSM key whose token attributes say otherwise reports what it is (KMS then refuses it). */
+  keySpec: string;
   keyUsage: ('ENCRYPT' | 'DECRYPT')[];
   keyStatus: 'ENABLED' | 'DISABLED';
 }
@@ -78,9 +79,20 @@ export function createXksService(deps: { directory: Directory; backends: Backend
     async getKeyMetadata(ks: KeyStore, externalId: string, ctx: RequestContext, facts: CallFacts = {}): Promise<KeyMetadataResult> {
       const r = await resolve(ks, externalId);
       authorize(ks, ctx, externalId, facts);
+      let keySpec = 'AES_256';
+      let usage = r.key.usage;
+      // HSM keys: the token's own attributes (key type and size, CKA_ENCRYPT/CKA_DECRYPT)
+      // have the last word over what Keyhold recorded.
+      const current = version(r, r.key.currentVersion);
+      const backend = current ? backends[current.protection] : undefined;
+      if (current && backend?.describe) {
+        const info = await backend.describe(current);
+        keySpec = info.keySpec;
+        usage = usage.filter((u) => info.usage.includes(u));
+      }
       return {
-        keySpec: 'AES_256',
-        keyUsage: r.key.usage.map((u) => (u === 'encrypt' ? 'ENCRYPT' : 'DECRYPT')),
+        keySpec,
+        keyUsage: usage.map((u) => (u === 'encrypt' ? 'ENCRYPT' : 'DECRYPT')),
         keyStatus: r.key.enabled ? 'ENABLED' : 'DISABLED',
       };
     },
@@ -116,13 +128,27 @@ export function createXksService(deps: { directory: Directory; backends: Backend
       requireUsable(r, 'decrypt');
       authorize(ks, ctx, externalId, facts);
       const md = decodeCiphertextMetadata(req.metadata);
+      const v = md ? version(r, md.keyVersion) : undefined;
+      if (v) {
+        facts.keyVersion = v.version;
+        const plaintext = await backendFor(backends, v.protection).decrypt(v, req.iv, req.ciphertext, req.tag, buildGcmAad(req.aad, req.metadata));
+        if (plaintext) return plaintext;
+      }
+      // Keys adopted from the AWS sample proxy: ciphertexts it produced carry its own metadata
+      // (or none) and used its AAD layout, under the adopted token key (version 1).
+      if (r.key.aadLayout === 'sample-proxy') {
+        const adopted = version(r, 1);
+        if (adopted) {
+          const plaintext = await backendFor(backends, adopted.protection).decrypt(adopted, req.iv, req.ciphertext, req.tag, buildSampleProxyAad(req.aad, req.metadata));
+          if (plaintext) {
+            facts.keyVersion = adopted.version;
+            return plaintext;
+          }
+        }
+      }
       if (!md) fail('InvalidCiphertext', 'ciphertextMetadata is missing or was not written by this key');
-      const v = version(r, md.keyVersion);
       if (!v) fail('InvalidCiphertext', 'ciphertextMetadata names a key version this key does not have');
-      facts.keyVersion = v.version;
-      const plaintext = await backendFor(backends, v.protection).decrypt(v, req.iv, req.ciphertext, req.tag, buildGcmAad(req.aad, req.metadata));
-      if (!plaintext) fail('InvalidCiphertext', 'the ciphertext, IV, tag, AAD or metadata does not match');
-      return plaintext;
+      fail('InvalidCiphertext', 'the ciphertext, IV, tag, AAD or metadata does not match');
     },
 
     health(): Promise<HealthReport> {

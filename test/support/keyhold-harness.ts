@@ -65,12 +65,15 @@ export interface StartOptions {
   env?: Record<string, string>;
   initArgs?: string[];
   startArgs?: string[];
+  /** keyhold.toml written to the data directory before `keyhold init` (e.g. an HSM seal). */
+  config?: string;
   /** Runs after `keyhold init` and before the first start (e.g. to edit keyhold.toml). */
   beforeStart?: (dataDir: string) => void | Promise<void>;
 }
 
 export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhold-test-'));
+  if (opts.config !== undefined) writeFileSync(join(dataDir, 'keyhold.toml'), opts.config, { mode: 0o600 });
   const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
   const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
   if (init.code !== 0) throw new Error(`keyhold init failed (${init.code}): ${init.stderr}`);

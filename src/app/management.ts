@@ -1,0 +1,31 @@
+/** What management commands get from an open context (the CLI host's services). */
+import type { HsmManagement, ManagementServices } from '../cli/host.js';
+import type { AppContext } from './context.js';
+import { storeSealedPin } from './hsm.js';
+import { importSampleProxyConfig } from './sample-proxy-import.js';
+
+function hsmManagement(ctx: AppContext): HsmManagement | undefined {
+  if (!ctx.config.hsm) return undefined;
+  return {
+    async status() {
+      const h = ctx.hsm;
+      const cfg = ctx.config.hsm!;
+      const base = { module: cfg.module, tokenLabel: cfg.tokenLabel, pinSource: cfg.pin.source, profile: cfg.profile, sessions: cfg.sessions, timeoutMs: cfg.timeoutMs };
+      if (!h) return { ...base, health: { status: 'UNAVAILABLE', detail: 'no session pool (is the sealed PIN set? run keyhold hsm set-pin)' } };
+      await h.pool.warmUp(1).catch(() => undefined);
+      const health = await h.backend.selfTest();
+      const s = h.pool.stats();
+      return { ...base, token: s.token ?? null, pool: { state: s.state, sessions: s.lanes, reinitialisations: s.reinitialisations }, health };
+    },
+    setPin: (pin) => storeSealedPin(ctx.seal, ctx.storage, pin),
+  };
+}
+
+export function managementServices(ctx: AppContext): Omit<ManagementServices, 'audit'> {
+  return {
+    keyStores: ctx.keyStores,
+    keys: ctx.keys,
+    hsm: hsmManagement(ctx),
+    importSampleProxyConfig: (text, opts) => importSampleProxyConfig(ctx, text, opts),
+  };
+}

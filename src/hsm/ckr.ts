@@ -1,0 +1,63 @@
+/**
+ * PKCS#11 return values (CK_RV) that Keyhold reacts to, with their standard numbers
+ * (pkcs11t.h, v2.40 / v3.0). Kept here so the classifier and its tests need no native module.
+ */
+export const CKR = {
+  OK: 0x000,
+  CANCEL: 0x001,
+  HOST_MEMORY: 0x002,
+  SLOT_ID_INVALID: 0x003,
+  GENERAL_ERROR: 0x005,
+  FUNCTION_FAILED: 0x006,
+  ARGUMENTS_BAD: 0x007,
+  ATTRIBUTE_SENSITIVE: 0x011,
+  ATTRIBUTE_TYPE_INVALID: 0x012,
+  ATTRIBUTE_VALUE_INVALID: 0x013,
+  DATA_INVALID: 0x020,
+  DATA_LEN_RANGE: 0x021,
+  DEVICE_ERROR: 0x030,
+  DEVICE_MEMORY: 0x031,
+  DEVICE_REMOVED: 0x032,
+  ENCRYPTED_DATA_INVALID: 0x040,
+  ENCRYPTED_DATA_LEN_RANGE: 0x041,
+  FUNCTION_CANCELED: 0x050,
+  FUNCTION_NOT_SUPPORTED: 0x054,
+  KEY_HANDLE_INVALID: 0x060,
+  KEY_SIZE_RANGE: 0x062,
+  KEY_TYPE_INCONSISTENT: 0x063,
+  KEY_FUNCTION_NOT_PERMITTED: 0x068,
+  MECHANISM_INVALID: 0x070,
+  MECHANISM_PARAM_INVALID: 0x071,
+  OBJECT_HANDLE_INVALID: 0x082,
+  OPERATION_ACTIVE: 0x090,
+  OPERATION_NOT_INITIALIZED: 0x091,
+  PIN_INCORRECT: 0x0a0,
+  PIN_INVALID: 0x0a1,
+  PIN_LEN_RANGE: 0x0a2,
+  PIN_EXPIRED: 0x0a3,
+  PIN_LOCKED: 0x0a4,
+  SESSION_CLOSED: 0x0b0,
+  SESSION_COUNT: 0x0b1,
+  SESSION_HANDLE_INVALID: 0x0b3,
+  SESSION_READ_ONLY: 0x0b5,
+  TEMPLATE_INCOMPLETE: 0x0d0,
+  TEMPLATE_INCONSISTENT: 0x0d1,
+  TOKEN_NOT_PRESENT: 0x0e0,
+  TOKEN_NOT_RECOGNIZED: 0x0e1,
+  TOKEN_WRITE_PROTECTED: 0x0e2,
+  USER_ALREADY_LOGGED_IN: 0x100,
+  USER_NOT_LOGGED_IN: 0x101,
+  USER_PIN_NOT_INITIALIZED: 0x102,
+  BUFFER_TOO_SMALL: 0x150,
+  CRYPTOKI_NOT_INITIALIZED: 0x190,
+  CRYPTOKI_ALREADY_INITIALIZED: 0x191,
+} as const;
+
+export type CkrName = keyof typeof CKR;
+
+const NAMES = new Map<number, string>(Object.entries(CKR).map(([k, v]) => [v, `CKR_${k}`]));
+
+/** `CKR_…` name for a return value, or its hex form for vendor codes. */
+export function ckrName(code: number): string {
+  return NAMES.get(code) ?? `CKR_0x${code.toString(16).padStart(8, '0')}`;
+}

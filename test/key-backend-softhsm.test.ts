@@ -1,0 +1,29 @@
+import { createHsmKeyBackend, createSessionPool, resolveProfile } from '../src/hsm/index.js';
+import { keyBackendConformance } from './key-backend-conformance.js';
+import { createSoftHsm } from './support/softhsm.js';
+
+const hsm = createSoftHsm();
+process.on('exit', () => hsm.cleanup());
+
+for (const callerIvSource of ['host', 'token'] as const) {
+  keyBackendConformance(`SoftHSM2 keys (IV from the ${callerIvSource === 'host' ? 'host CSPRNG' : "token's RNG"})`, 'hsm', async () => {
+    const token = hsm.addToken();
+    const pool = createSessionPool({
+      modulePath: hsm.module,
+      tokenLabel: token.label,
+      pin: token.userPin,
+      maxSessions: 4,
+      callTimeoutMs: 2000,
+      profile: resolveProfile('softhsm2', { callerIvSource }),
+    });
+    const backend = createHsmKeyBackend({ pool });
+    await backend.ensureHealthKey();
+    return {
+      backend,
+      async close() {
+        await backend.close?.();
+        await pool.close();
+      },
+    };
+  });
+}
