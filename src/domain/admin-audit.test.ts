@@ -33,7 +33,12 @@ test('changes lose anything that looks secret, by name or by type', () => {
 
 test('an admin action is recorded with its outcome, and a failure with its error code', async () => {
   const recorded: AdminEvent[] = [];
-  const audit = { admin: async (e: AdminEvent) => void recorded.push(e) as never };
+  const audit = {
+    admin: async (e: AdminEvent) => {
+      recorded.push(e);
+      return { seq: recorded.length, prev: '', mac: '', record: { ...e, kind: 'admin' as const, node: 'n', time: '' } };
+    },
+  };
   const who = { actor: 'alice', source: 'api', address: '10.0.0.1' };
   const r = await auditAdminAction(audit, who, { action: 'key.rotate', target: 'k1', keyId: 'k1' }, async () => ({ v: 2 }), (x) => ({ version: x.v }));
   assert.deepEqual(r, { v: 2 });
