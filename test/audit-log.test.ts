@@ -163,22 +163,37 @@ test('admin actions made through the CLI are recorded, as the OS user, without s
   assert.equal(failed.code, 3);
   const aws = await h.cli(['keystore', 'aws-config', 'payments']);
   assert.equal(aws.code, 0);
+  await h.json(['key', 'update', 'pay-1', '--description', 'payments data keys', '--rotation-days', '90']);
+  await h.json(['key', 'schedule-deletion', 'pay-1', '--days', '7']);
+  await h.json(['key', 'cancel-deletion', 'pay-1']);
+  await h.json(['key', 'delete-version', 'pay-1', '1']);
+  const added = await h.json<{ oneTimePassword: string }>(['admin', 'user', 'add', 'carol', '--role', 'auditor']);
+  await h.json(['admin', 'user', 'set-role', 'carol', 'custodian']);
+  await h.json(['admin', 'user', 'disable', 'carol']);
+  const reset = await h.json<{ oneTimePassword: string }>(['admin', 'reset-password', 'carol', '--enable']);
 
   const admin = (await exportLines(['--since', '2000-01-01T00:00:00Z'])).filter((l) => l.kind === 'admin');
   const actions = admin.map((l) => `${String(l.action)} ${String(l.target)} ${String(l.outcome)}`);
   for (const expected of [
-    'keystore.create payments ok',
-    'credential.add payments ok',
-    'credential.revoke payments ok',
-    'keystore.disable payments ok',
-    'keystore.enable payments ok',
-    'policy.set payments ok',
-    'key.create pay-1 ok',
-    'key.disable pay-1 ok',
-    'key.enable pay-1 ok',
-    'key.rotate pay-1 ok',
-    'key.rotate no-such-key error',
-    'credential.export payments ok',
+    'keystores.create payments ok',
+    'keystores.credentials.add payments ok',
+    'keystores.credentials.revoke payments ok',
+    'keystores.disable payments ok',
+    'keystores.enable payments ok',
+    'keystores.policy.set payments ok',
+    'keys.create pay-1 ok',
+    'keys.disable pay-1 ok',
+    'keys.enable pay-1 ok',
+    'keys.rotate pay-1 ok',
+    'keys.rotate no-such-key error',
+    'keystores.aws-config payments ok',
+    'keys.update pay-1 ok',
+    'keys.schedule-deletion pay-1 ok',
+    'keys.cancel-deletion pay-1 ok',
+    'keys.versions.delete pay-1 ok',
+    'users.create carol ok',
+    'users.update carol ok',
+    'users.reset-password carol ok',
   ]) {
     assert.ok(actions.includes(expected), `${expected} is recorded (got: ${actions.join('; ')})`);
   }
@@ -186,22 +201,26 @@ test('admin actions made through the CLI are recorded, as the OS user, without s
     assert.equal(l.actor, userInfo().username);
     assert.equal(l.source, 'cli');
   }
-  assert.equal(admin.find((l) => l.action === 'key.rotate' && l.outcome === 'error')!.errorName, 'KeyNotFound');
-  assert.deepEqual((admin.find((l) => l.action === 'credential.add')!.change as { accessKeyId: string }).accessKeyId, cred.accessKeyId);
-  assert.equal((admin.find((l) => l.action === 'policy.set')!.change as { policy: { default: string } }).policy.default, 'deny');
+  assert.equal(admin.find((l) => l.action === 'keys.rotate' && l.outcome === 'error')!.errorName, 'KeyNotFound');
+  assert.deepEqual((admin.find((l) => l.action === 'keystores.credentials.add')!.change as { accessKeyId: string }).accessKeyId, cred.accessKeyId);
+  assert.equal((admin.find((l) => l.action === 'keystores.policy.set')!.change as { policy: { default: string } }).policy.default, 'deny');
   const all = JSON.stringify(admin);
   for (const secret of [ks.secretAccessKey, cred.secretAccessKey, h.demo!.credential.secretAccessKey]) assert.ok(!all.includes(secret), 'no SigV4 secret in admin records');
+  for (const password of [added.oneTimePassword, reset.oneTimePassword]) assert.ok(!all.includes(password), 'no admin password in admin records');
+  assert.deepEqual(admin.filter((l) => l.target === 'carol' && l.action === 'users.update').map((l) => l.change), [{ role: 'custodian' }, { enabled: false }]);
   // init itself opened the log.
   const first = (await exportLines())[0]!;
   assert.equal(first.seq, 1);
   assert.equal(first.action, 'keyhold.init');
+  const second = (await exportLines())[1]!;
+  assert.deepEqual([second.action, (second.change as { bootstrap?: boolean }).bootstrap], ['users.create', true], 'the bootstrap admin is recorded, never its password');
   // Exporting is recorded as well.
   assert.ok((await exportLines()).some((l) => l.action === 'audit.export'));
   const byKey = await exportLines(['--key', 'pay-1']);
-  assert.deepEqual(byKey.map((l) => l.action), ['key.create', 'key.disable', 'key.enable', 'key.rotate']);
+  assert.deepEqual(byKey.map((l) => l.action), ['keys.create', 'keys.disable', 'keys.enable', 'keys.rotate', 'keys.update', 'keys.schedule-deletion', 'keys.cancel-deletion', 'keys.versions.delete']);
   const byStore = await exportLines(['--keystore', 'payments']);
   assert.ok(byStore.every((l) => l.keyStore === 'payments'));
-  assert.ok(byStore.some((l) => l.action === 'policy.set'));
+  assert.ok(byStore.some((l) => l.action === 'keystores.policy.set'));
 });
 
 test('export rejects a bad time and writes files readable only by the owner', async () => {

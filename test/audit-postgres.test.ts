@@ -53,7 +53,7 @@ test('a server on PostgreSQL records its XKS calls and CLI actions in one verifi
     const out = await h.cli(['audit', 'export', '--key', 'demo-key']);
     assert.equal(out.code, 0, out.stderr);
     assert.ok(out.stdout.includes('"kmsRequestId":"pg-19"'));
-    assert.ok(out.stdout.includes('"action":"key.rotate"'));
+    assert.ok(out.stdout.includes('"action":"keys.rotate"'));
   } finally {
     await h.dispose();
   }

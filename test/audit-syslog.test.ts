@@ -158,7 +158,7 @@ test('a server configured with [audit.syslog] forwards its XKS and admin records
     assert.equal(m[6], 'xks');
     // The CLI forwards the admin actions it records, too.
     await h.json(['key', 'create', 'syslog-key', '--keystore', 'demo']);
-    await eventually(async () => assert.ok(got.some((g) => g.includes('"action":"key.create"') && g.includes('syslog-key'))));
+    await eventually(async () => assert.ok(got.some((g) => g.includes('"action":"keys.create"') && g.includes('syslog-key'))));
     assert.ok(!got.some((g) => g.includes(h.demo!.credential.secretAccessKey)));
   } finally {
     await h.dispose();

@@ -77,7 +77,7 @@ function moveRow(db: BetterSqlite3.Database, from: number, to: number): void {
 }
 
 function expectProblem(r: { code: number; report: Report }, seq: number, kind: string): void {
-  assert.equal(r.code, 4, 'exit code 4: the log does not verify');
+  assert.equal(r.code, 5, 'exit code 5: the log does not verify');
   assert.equal(r.report.ok, false);
   assert.deepEqual({ seq: r.report.problem?.seq, kind: r.report.problem?.kind }, { seq, kind }, r.report.problem?.detail);
   assert.equal(r.report.count, seq - 1, 'everything before the first bad record verified');
@@ -163,6 +163,6 @@ test('the human report names the record and what is wrong with it', async () => 
   db.prepare('DELETE FROM audit_log WHERE seq = 5').run();
   db.close();
   const r = await runCli(['--data-dir', dir, 'audit', 'verify']);
-  assert.equal(r.code, 4);
+  assert.equal(r.code, 5);
   assert.equal(r.stdout, 'Audit log FAILED at record 5 (missing): record 5 is missing (deleted).\n4 record(s) before it verified.\n');
 });

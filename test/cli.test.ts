@@ -25,7 +25,23 @@ async function json<T = Record<string, unknown>>(...args: string[]): Promise<T> 
 const keysOf = (o: object) => Object.keys(o).sort();
 
 const KEYSTORE_VIEW = ['createdAt', 'enabled', 'id', 'name', 'policy', 'regions', 'updatedAt', 'uriPath'];
-const KEY_VIEW = ['createdAt', 'currentVersion', 'enabled', 'keyId', 'keyStore', 'protection', 'updatedAt', 'usage'];
+const KEY_VIEW = [
+  'createdAt',
+  'currentVersion',
+  'deletionDate',
+  'description',
+  'enabled',
+  'expiresAt',
+  'keyId',
+  'keyStore',
+  'nextRotationAt',
+  'protection',
+  'rotationPeriodDays',
+  'state',
+  'tags',
+  'updatedAt',
+  'usage',
+];
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'keyhold-cli-'));
@@ -38,7 +54,8 @@ after(() => {
 
 test('init --json describes what it made; a second init refuses and changes nothing', async () => {
   const first = await json<Record<string, unknown> & { demo: Record<string, unknown> & { credential: Record<string, string> } }>('init');
-  assert.deepEqual(keysOf(first), ['configFile', 'dataDir', 'demo', 'seal', 'tlsCertificate', 'tlsCertificateCreated']);
+  assert.deepEqual(keysOf(first), ['admin', 'configFile', 'dataDir', 'demo', 'seal', 'tlsCertificate', 'tlsCertificateCreated']);
+  assert.deepEqual(keysOf(first.admin as object), ['oneTimePassword', 'username']);
   assert.equal(first.dataDir, dataDir);
   assert.equal(first.seal, 'keyfile');
   assert.equal(first.tlsCertificateCreated, true);
@@ -212,7 +229,7 @@ function startFirstRun(cwd: string): ChildProcess {
   const e: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete e.KEYHOLD_DATA_DIR;
   delete e.KEYHOLD_CONFIG;
-  return spawn(process.execPath, [BIN, 'start', '--init-if-absent', '--xks-listen', '127.0.0.1:0'], { cwd, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [BIN, 'start', '--init-if-absent', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { cwd, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
@@ -233,6 +250,8 @@ test('first run: start --init-if-absent prints a curl command that really encryp
     ({ command, banner } = await waitForCurl(child));
     assert.match(banner, /listening on https:\/\/localhost:\d+/);
     assert.match(banner, /Secret access key: \S+\s+\(shown once\)/);
+    assert.match(banner, /Admin API on https:\/\/localhost:\d+\/api\/v1/);
+    assert.match(banner, /First administrator: admin, one-time password: \S{20}\s+\(shown once/);
     assert.match(command, /--aws-sigv4 'aws:amz:us-east-1:kms-xks-proxy'/);
     assert.doesNotMatch(command, /<ACCESS_KEY_ID>|<SECRET_ACCESS_KEY>/, 'the command carries the real credential');
 
@@ -254,6 +273,7 @@ test('first run: start --init-if-absent prints a curl command that really encryp
   try {
     const { banner: b2, command: c2 } = await waitForCurl(second);
     assert.match(b2, /shown when the data directory was created/);
+    assert.doesNotMatch(b2, /one-time password/, 'the bootstrap password is printed once');
     assert.match(c2, /<ACCESS_KEY_ID>:<SECRET_ACCESS_KEY>/);
     const port = /https:\/\/localhost:(\d+)/.exec(b2)![1]!;
     const rerun = spawnSync('bash', ['-c', command.replace(/https:\/\/localhost:\d+/, `https://localhost:${port}`)], { cwd, encoding: 'utf8', timeout: 20_000 });

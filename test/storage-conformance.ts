@@ -38,7 +38,25 @@ export function credential(keyStoreId: string, over: Partial<CredentialInfo> = {
 
 export function key(keyStoreId: string, over: Partial<Key> = {}): Key {
   const t = at();
-  return { id: randomUUID(), keyStoreId, externalId: `key-${seq++}`, protection: 'software', usage: ['encrypt', 'decrypt'], enabled: true, currentVersion: 1, aadLayout: 'keyhold-v1', createdAt: t, updatedAt: t, ...over };
+  return {
+    id: randomUUID(),
+    keyStoreId,
+    externalId: `key-${seq++}`,
+    protection: 'software',
+    usage: ['encrypt', 'decrypt'],
+    enabled: true,
+    currentVersion: 1,
+    aadLayout: 'keyhold-v1',
+    description: '',
+    tags: {},
+    rotationPeriodDays: null,
+    nextRotationAt: null,
+    expiresAt: null,
+    deletionDate: null,
+    createdAt: t,
+    updatedAt: t,
+    ...over,
+  };
 }
 
 export function version(k: Pick<Key, 'id'>, v: number, material: Buffer | null = Buffer.from(`material-${v}`)): KeyVersion {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { openPostgresStorage } from '../src/storage/index.js';
 import type { Storage } from '../src/domain/index.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
-import { storageConformance } from './storage-conformance.js';
+import { storageConformance, type StorageFactory } from './storage-conformance.js';
+import { adminStorageConformance } from './storage-admin-conformance.js';
 
 let pg: ThrowawayPostgres;
 let dbSeq = 0;
@@ -17,7 +18,7 @@ after(async () => {
 });
 
 /** The same behaviour suite SQLite runs, on a real PostgreSQL server (a database per test). */
-storageConformance('postgres', {
+const postgresFactory: StorageFactory = {
   async create() {
     const url = await pg.createDatabase(`conformance_${dbSeq++}`);
     const opened: Storage[] = [];
@@ -35,7 +36,9 @@ storageConformance('postgres', {
       },
     };
   },
-});
+};
+storageConformance('postgres', postgresFactory);
+adminStorageConformance('postgres', postgresFactory);
 
 const now = '2026-11-25T00:00:00.000Z';
 
@@ -49,7 +52,24 @@ test('PostgreSQL storage migrates, stores key stores, keys, versions and sealed 
     const live = await s.listLiveCredentials();
     assert.deepEqual(live.map((c) => [c.accessKeyId, [...c.sealedSecret]]), [['AAAAAAAAAAAAAAAAAAAAAA', [0, 1, 2, 255]]]);
     await s.insertKey(
-      { id: 'k1', keyStoreId: 'ks1', externalId: 'key-1', protection: 'software', usage: ['encrypt'], enabled: true, currentVersion: 1, aadLayout: 'keyhold-v1', createdAt: now, updatedAt: now },
+      {
+        id: 'k1',
+        keyStoreId: 'ks1',
+        externalId: 'key-1',
+        protection: 'software',
+        usage: ['encrypt'],
+        enabled: true,
+        currentVersion: 1,
+        aadLayout: 'keyhold-v1',
+        description: '',
+        tags: {},
+        rotationPeriodDays: null,
+        nextRotationAt: null,
+        expiresAt: null,
+        deletionDate: null,
+        createdAt: now,
+        updatedAt: now,
+      },
       { keyId: 'k1', version: 1, protection: 'software', sealedMaterial: Buffer.alloc(61, 7), hsmLabel: null, hsmId: null, createdAt: now },
     );
     await s.addVersion({ keyId: 'k1', version: 2, protection: 'software', sealedMaterial: Buffer.alloc(61, 8), hsmLabel: null, hsmId: null, createdAt: now }, now);

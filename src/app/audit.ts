@@ -5,6 +5,7 @@ import { createSyslogForwarder, type SyslogForwarder } from '../audit/index.js';
 import type { ManagementServices } from '../cli/host.js';
 import {
   auditAdminAction,
+  auditedAdminUsers,
   auditedAuditReads,
   auditedKeyService,
   auditedKeyStoreService,
@@ -134,13 +135,14 @@ export function cliActor(): AdminActor {
   return { actor: name, source: 'cli' };
 }
 
-/** The CLI's management services with every change (and every export) recorded. */
+/** The CLI's management services on the local database, with every change (and every export) recorded. */
 export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit: AuditService, who: AdminActor): ManagementServices {
   const hsm = base.hsm;
   return {
     ...base,
     keyStores: auditedKeyStoreService(base.keyStores, audit, who),
     keys: auditedKeyService(base.keys, audit, who),
+    admins: auditedAdminUsers(base.admins, audit, who),
     audit: auditedAuditReads(audit, who),
     hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
     importSampleProxyConfig: (text, opts) =>

@@ -29,12 +29,21 @@ export function curlExample(opts: { url: string; uriPath: string; keyId: string;
   ].join('\n');
 }
 
-export function startBanner(config: Readonly<Config>, address: AddressInfo, demo: { credential: IssuedCredential | undefined; present: boolean }): string {
+export function startBanner(
+  config: Readonly<Config>,
+  address: AddressInfo,
+  demo: { credential: IssuedCredential | undefined; present: boolean },
+  admin: { address: AddressInfo | undefined; bootstrap?: { username: string; oneTimePassword: string } | undefined } = { address: undefined },
+): string {
   const host = config.xks.listen.host === '127.0.0.1' || config.xks.listen.host === '0.0.0.0' || config.xks.listen.host === '::' ? 'localhost' : config.xks.listen.host;
   const url = `https://${host}:${address.port}`;
   const rel = relative(process.cwd(), config.xks.tls.certFile);
   const caFile = rel && !rel.startsWith('..') ? rel : config.xks.tls.certFile;
   const lines = [`Keyhold XKS proxy listening on ${url} (data: ${config.dataDir})`];
+  if (admin.address) lines.push(`Admin API on https://${host}:${admin.address.port}/api/v1 (OpenAPI: /api/v1/openapi.json)`);
+  if (admin.bootstrap) {
+    lines.push(`  First administrator: ${admin.bootstrap.username}, one-time password: ${admin.bootstrap.oneTimePassword}   (shown once; replace it at first login)`);
+  }
   if (demo.present) {
     const uriPath = `${DEMO.prefix}/kms/xks/v1`;
     lines.push('', `Demo key store: URI path ${uriPath}, key '${DEMO.keyId}'`);

@@ -39,6 +39,7 @@ export interface Config {
   };
   health: { intervalMs: number; maxAgeMs: number };
   audit: AuditConfig;
+  admin: AdminConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
 
@@ -53,6 +54,22 @@ export interface AuditConfig {
   syslog:
     | { transport: 'udp' | 'tcp' | 'tls'; host: string; port: number; caFile: string | undefined; appName: string; facility: number; queueSize: number }
     | undefined;
+}
+
+/** The admin listener, admin identity and the lifecycle scheduler. */
+export interface AdminConfig {
+  enabled: boolean;
+  listen: HostPort;
+  tls: { certFile: string; keyFile: string };
+  sessionTtlMs: number;
+  sessionIdleMs: number;
+  lockoutThreshold: number;
+  lockoutBaseMs: number;
+  lockoutMaxMs: number;
+  /** log2 of scrypt's N for admin passwords. */
+  passwordHashCost: number;
+  approvalTtlMs: number;
+  schedulerIntervalMs: number;
 }
 
 export const CONFIG_FILE_NAME = 'keyhold.toml';
@@ -135,6 +152,24 @@ const fileSchema = z
       })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        enabled: z.boolean().default(true),
+        listen: hostPort.default({ host: '127.0.0.1', port: 8444 }),
+        // Default: the XKS listener's certificate and key.
+        tls_cert: z.string().min(1).optional(),
+        tls_key: z.string().min(1).optional(),
+        session_ttl_minutes: z.number().int().min(5).max(7 * 24 * 60).default(480),
+        session_idle_minutes: z.number().int().min(1).max(24 * 60).default(30),
+        lockout_threshold: z.number().int().min(1).max(100).default(5),
+        lockout_base_seconds: z.number().int().min(1).max(3600).default(60),
+        lockout_max_seconds: z.number().int().min(1).max(86400).default(900),
+        password_hash_cost: z.number().int().min(14).max(20).default(17),
+        approval_ttl_minutes: z.number().int().min(1).max(43200).default(1440),
+        scheduler_interval_seconds: z.number().min(1).max(3600).default(60),
+      })
+      .strict()
+      .prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
     hsm: hsmSection.optional(),
   })
@@ -151,6 +186,7 @@ export interface ConfigInputs {
 /** Environment variables that override file settings. */
 const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_XKS_LISTEN: 'xks.listen',
+  KEYHOLD_ADMIN_LISTEN: 'admin.listen',
   KEYHOLD_LOG_LEVEL: 'log.level',
   KEYHOLD_STORAGE_PATH: 'storage.path',
   KEYHOLD_STORAGE_TYPE: 'storage.type',
@@ -247,6 +283,19 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
         queueSize: f.audit.syslog.queue_size,
       },
     },
+    admin: {
+      enabled: f.admin.enabled,
+      listen: f.admin.listen,
+      tls: { certFile: path(f.admin.tls_cert ?? f.xks.tls_cert), keyFile: path(f.admin.tls_key ?? f.xks.tls_key) },
+      sessionTtlMs: f.admin.session_ttl_minutes * 60_000,
+      sessionIdleMs: f.admin.session_idle_minutes * 60_000,
+      lockoutThreshold: f.admin.lockout_threshold,
+      lockoutBaseMs: f.admin.lockout_base_seconds * 1000,
+      lockoutMaxMs: f.admin.lockout_max_seconds * 1000,
+      passwordHashCost: f.admin.password_hash_cost,
+      approvalTtlMs: f.admin.approval_ttl_minutes * 60_000,
+      schedulerIntervalMs: f.admin.scheduler_interval_seconds * 1000,
+    },
     log: { level: f.log.level },
   };
   if (config.audit.syslog?.caFile && config.audit.syslog.transport !== 'tls') {
@@ -299,7 +348,7 @@ hsm_key_label = "${seal.keyLabel}"`
 type = "${seal?.type ?? 'keyfile'}"
 key_file = "seal.key"`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
-# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
+# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_ADMIN_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
 # KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_AUDIT_ENABLED, KEYHOLD_AUDIT_DURABLE. Full reference: docs/configuration.md.
 
 [storage]
@@ -326,6 +375,26 @@ max_body_bytes = 65536
 [health]
 interval_seconds = 15
 max_age_seconds = 60
+
+[admin]
+# The admin REST API (/api/v1, OpenAPI at /api/v1/openapi.json). Keep it on loopback or a
+# management network; it uses the XKS certificate unless tls_cert/tls_key are set.
+enabled = true
+listen = "127.0.0.1:8444"
+# tls_cert = "tls/admin.crt"
+# tls_key = "tls/admin.key"
+session_ttl_minutes = 480
+session_idle_minutes = 30
+# Failed logins before a username is locked; each further failure doubles the lock, up to the max.
+lockout_threshold = 5
+lockout_base_seconds = 60
+lockout_max_seconds = 900
+# scrypt cost for admin passwords: N = 2^password_hash_cost, r = 8, p = 1 (17 = 128 MiB per check).
+password_hash_cost = 17
+# How long an approval request waits for its quorum (a rule may set its own).
+approval_ttl_minutes = 1440
+# How often the server rotates due keys, destroys keys past their deletion date and expires requests.
+scheduler_interval_seconds = 60
 
 [audit]
 # Every XKS call and admin action is recorded in a hash-chained log (keyhold audit verify).

@@ -2,7 +2,20 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KeyholdError, systemClock, type Clock } from '../base/index.js';
 import { createSoftwareBackend } from '../backends/index.js';
-import { createKeyService, createKeyStoreService, type Backends, type KeyService, type KeyStoreService, type Seal, type Storage } from '../domain/index.js';
+import {
+  createAdminIdentityService,
+  createApprovalActions,
+  createApprovalService,
+  createKeyService,
+  createKeyStoreService,
+  type AdminIdentityService,
+  type ApprovalService,
+  type Backends,
+  type KeyService,
+  type KeyStoreService,
+  type Seal,
+  type Storage,
+} from '../domain/index.js';
 import { openPostgresStorage, openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
 import { createHsmKeyBackend, type HsmKeyBackend, type SessionPool } from '../hsm/index.js';
@@ -22,6 +35,8 @@ export interface AppContext {
   hsm: { pool: SessionPool; backend: HsmKeyBackend } | undefined;
   keyStores: KeyStoreService;
   keys: KeyService;
+  identity: AdminIdentityService;
+  approvals: ApprovalService;
   close(): Promise<void>;
 }
 
@@ -63,6 +78,9 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const softwareBackend = createSoftwareBackend({ seal, meta: storage });
   const hsmBackend = pool && config.hsm ? createHsmKeyBackend({ pool, labelPrefix: config.hsm.keyLabelPrefix }) : undefined;
   const backends: Backends = { software: softwareBackend, ...(hsmBackend ? { hsm: hsmBackend } : {}) };
+  const keyStores = createKeyStoreService({ repo: storage, seal, clock });
+  const keys = createKeyService({ repo: storage, backends, clock });
+  const a = config.admin;
   return {
     config,
     clock,
@@ -71,8 +89,21 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     backends,
     softwareBackend,
     hsm: pool && hsmBackend ? { pool, backend: hsmBackend } : undefined,
-    keyStores: createKeyStoreService({ repo: storage, seal, clock }),
-    keys: createKeyService({ repo: storage, backends, clock }),
+    keyStores,
+    keys,
+    identity: createAdminIdentityService({
+      repo: storage,
+      clock,
+      settings: {
+        sessionTtlMs: a.sessionTtlMs,
+        sessionIdleMs: a.sessionIdleMs,
+        lockoutThreshold: a.lockoutThreshold,
+        lockoutBaseMs: a.lockoutBaseMs,
+        lockoutMaxMs: a.lockoutMaxMs,
+        passwordHash: { ln: a.passwordHashCost, r: 8, p: 1 },
+      },
+    }),
+    approvals: createApprovalService({ repo: storage, actions: createApprovalActions({ keyStores, keys }), seal, clock, defaultTtlMs: a.approvalTtlMs }),
     async close() {
       for (const b of Object.values(backends)) await b?.close?.();
       await seal.close?.();

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyholdError } from '../base/index.js';
 import { auditedKeyService, auditedKeyStoreService, type AdminActor, type IssuedCredential } from '../domain/index.js';
-import { openAudit } from './audit.js';
+import { cliActor, openAudit } from './audit.js';
 import { CONFIG_FILE_NAME, defaultConfigToml, type Config } from './config.js';
 import { openContext, openStorage } from './context.js';
 
@@ -13,6 +13,8 @@ export interface InitSummary {
   tlsCertificate: string;
   tlsCertificateCreated: boolean;
   demo?: { keyStore: string; uriPath: string; keyId: string; region: string; credential: IssuedCredential };
+  /** The first administrator and its one-time password (shown once). */
+  admin: { username: string; oneTimePassword: string };
 }
 
 export const DEMO = { keyStore: 'demo', prefix: '/demo', keyId: 'demo-key', region: 'us-east-1' } as const;
@@ -29,10 +31,12 @@ export async function isInitialised(config: Config): Promise<boolean> {
 
 /**
  * Creates a data directory: configuration file, seal, storage, a self-signed TLS
- * certificate for localhost, and (unless demo is false) a demo key store with one key and
- * one credential, whose secret is returned to be shown once.
+ * certificate for localhost, the first administrator with a one-time password, and (unless
+ * demo is false) a demo key store with one key and one credential; secrets are returned to
+ * be shown once.
  */
-export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean; actor: AdminActor }): Promise<InitSummary> {
+export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean; actor?: AdminActor }): Promise<InitSummary> {
+  const actor = opts.actor ?? cliActor();
   if (await isInitialised(config)) throw new KeyholdError('Conflict', `${config.dataDir} is already initialised`);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   let configFile = config.configFile;
@@ -65,11 +69,20 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
     await ctx.softwareBackend.ensureHealthKey();
     // The HSM's own health-check key, never linked to a KMS key.
     await ctx.hsm?.backend.ensureHealthKey();
-    await audit.service.admin({ ...opts.actor, action: 'keyhold.init', target: config.dataDir, outcome: 'ok', change: { seal: ctx.seal.kind, demo: opts.demo } });
-    const summary: InitSummary = { dataDir: config.dataDir, configFile, seal: ctx.seal.kind, tlsCertificate: config.xks.tls.certFile, tlsCertificateCreated };
+    await audit.service.admin({ ...actor, action: 'keyhold.init', target: config.dataDir, outcome: 'ok', change: { seal: ctx.seal.kind, demo: opts.demo } });
+    const bootstrap = await ctx.identity.bootstrap();
+    await audit.service.admin({ ...actor, action: 'users.create', target: bootstrap.user.username, outcome: 'ok', change: { role: bootstrap.user.role, bootstrap: true } });
+    const summary: InitSummary = {
+      dataDir: config.dataDir,
+      configFile,
+      seal: ctx.seal.kind,
+      tlsCertificate: config.xks.tls.certFile,
+      tlsCertificateCreated,
+      admin: { username: bootstrap.user.username, oneTimePassword: bootstrap.oneTimePassword },
+    };
     if (opts.demo) {
-      const ks = await auditedKeyStoreService(ctx.keyStores, audit.service, opts.actor).create({ name: DEMO.keyStore, prefix: DEMO.prefix });
-      await auditedKeyService(ctx.keys, audit.service, opts.actor).create({ externalId: DEMO.keyId, keyStore: DEMO.keyStore });
+      const ks = await auditedKeyStoreService(ctx.keyStores, audit.service, actor).create({ name: DEMO.keyStore, prefix: DEMO.prefix });
+      await auditedKeyService(ctx.keys, audit.service, actor).create({ externalId: DEMO.keyId, keyStore: DEMO.keyStore });
       summary.demo = { keyStore: DEMO.keyStore, uriPath: ks.uriPath, keyId: DEMO.keyId, region: DEMO.region, credential: ks.credential };
     }
     return summary;

@@ -21,7 +21,7 @@ function hsmManagement(ctx: AppContext): HsmManagement | undefined {
   };
 }
 
-export function managementServices(ctx: AppContext): Omit<ManagementServices, 'audit'> {
+export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig'> {
   return {
     keyStores: ctx.keyStores,
     keys: ctx.keys,

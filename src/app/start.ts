@@ -1,9 +1,22 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock, type Logger } from '../base/index.js';
+import { KeyholdError, systemClock, type Clock, type Logger } from '../base/index.js';
 import { createSigV4Verifier } from '../crypto/index.js';
-import { createDirectory, createHealthService, createXksService, type Directory, type HealthService } from '../domain/index.js';
+import {
+  createDirectory,
+  createHealthService,
+  createLifecycleScheduler,
+  createXksService,
+  type AdminAuditSink,
+  type Directory,
+  type HealthService,
+  type LifecycleScheduler,
+} from '../domain/index.js';
+import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
+import { createAuditLogSink } from './admin-audit.js';
 import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
+import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
 
@@ -14,11 +27,33 @@ export interface RunningKeyhold {
   audit: AppAudit;
   xks: XksServer;
   xksAddress: AddressInfo;
+  admin: AdminServer | undefined;
+  adminAddress: AddressInfo | undefined;
+  scheduler: LifecycleScheduler;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  clock?: Clock;
+  /** Where admin actions are recorded (default: the audit log). */
+  adminAudit?: AdminAuditSink;
+  /** Prometheus text for GET /metrics on the admin listener. */
+  metrics?: MetricsSource;
+  /** More routes for the admin API (the audit log's are always there). */
+  adminRoutes?: AdminRoute[];
+  version?: string;
+}
+
+function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  } catch (e) {
+    throw new KeyholdError('ConfigInvalid', `cannot load the admin TLS files (${files.certFile}, ${files.keyFile}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
 /** Wires the XKS plane: directory (read model), health, service, SigV4 verifier, listener. */
-export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: { clock?: Clock } = {}): Promise<RunningKeyhold> {
+export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: StartOptions = {}): Promise<RunningKeyhold> {
   const clock = opts.clock ?? systemClock;
   const context = await openContext(config, { clock, log });
   let audit: AppAudit | undefined;
@@ -61,7 +96,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     });
     await health.check();
     health.start();
-    const service = createXksService({ directory, backends: context.backends, health });
+    const service = createXksService({ directory, backends: context.backends, health, clock });
     const verifier = createSigV4Verifier({ service: 'kms-xks-proxy', maxSkewMs: config.xks.maxClockSkewMs, now: () => clock.now() });
     const xks = createXksServer({
       tls: config.xks.tls,
@@ -75,6 +110,49 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       beforeRespond: auditHook(config, audit, log),
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
+
+    const adminAudit = opts.adminAudit ?? createAuditLogSink(audit.service);
+    const management = managementServices(context);
+    const scheduler = createLifecycleScheduler({
+      keys: context.keys,
+      approvals: context.approvals,
+      identity: context.identity,
+      audit: adminAudit,
+      clock,
+      intervalMs: config.admin.schedulerIntervalMs,
+      log,
+    });
+    let admin: AdminServer | undefined;
+    let adminAddress: AddressInfo | undefined;
+    try {
+      if (config.admin.enabled) {
+        admin = await createAdminServer({
+          tls: readTls(config.admin.tls),
+          services: {
+            identity: context.identity,
+            approvals: context.approvals,
+            keyStores: context.keyStores,
+            keys: context.keys,
+            hsm: management.hsm,
+            importSampleProxyConfig: management.importSampleProxyConfig,
+          },
+          audit: adminAudit,
+          clock,
+          log,
+          version: opts.version ?? '0.1.0',
+          ...(opts.metrics ? { metrics: opts.metrics } : {}),
+          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...(opts.adminRoutes ?? [])],
+        });
+        adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
+      }
+    } catch (e) {
+      await admin?.close().catch(() => undefined);
+      await xks.close();
+      health.stop();
+      directory.close();
+      throw e;
+    }
+    scheduler.start();
     return {
       context,
       directory,
@@ -82,7 +160,12 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       audit,
       xks,
       xksAddress,
+      admin,
+      adminAddress,
+      scheduler,
       async close() {
+        await scheduler.stop();
+        await admin?.close();
         await xks.close();
         health.stop();
         directory.close();

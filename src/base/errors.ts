@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'InvalidKeyUsage'
   | 'InvalidCiphertext'
   | 'Conflict' // uniqueness or state conflict in management operations
+  | 'InvalidState' // the object's state forbids the operation (pending deletion, expired key)
+  | 'ApprovalPending' // the action waits for a quorum of approvals (not a failure)
   | 'LimitExceeded' // e.g. a third credential on a key store
   | 'Throttled'
   | 'Unsupported'

@@ -5,8 +5,8 @@ import type { KeyUsageView } from '../domain/index.js';
 import type { CliHost, GlobalOptions } from './host.js';
 import { fields, printer, table } from './output.js';
 
-/** Exit code of `audit verify` when the log does not verify (1 stays "could not run"). */
-export const EXIT_AUDIT_INVALID = 4;
+/** Exit code of `audit verify` when the log does not verify (1 stays "could not run"; 4 means "waits for approvals"). */
+export const EXIT_AUDIT_INVALID = 5;
 
 function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();

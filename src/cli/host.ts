@@ -1,20 +1,68 @@
-import type { AuditReadService, KeyService, KeyStoreService } from '../domain/index.js';
+import type {
+  AdminIdentityService,
+  AdminUser,
+  ApiKeyInfo,
+  ApprovalRequest,
+  ApprovalRule,
+  ApprovalStatus,
+  AuditReadService,
+  KeyService,
+  KeyStoreService,
+} from '../domain/index.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
   dataDir?: string;
   config?: string;
   json?: boolean;
+  /** Talk to a running server's admin API instead of the local database. */
+  server?: string;
+  /** File holding the session token or API key (default: KEYHOLD_TOKEN). */
+  tokenFile?: string;
+  /** PEM file that trusts the server's certificate. */
+  caFile?: string;
+}
+
+/** Key operations the CLI uses (the scheduler's runDue stays inside the server). */
+export type KeyOperations = Omit<KeyService, 'runDue'>;
+
+export type AdminUserOperations = Pick<AdminIdentityService, 'createUser' | 'listUsers' | 'getUser' | 'setRole' | 'setEnabled' | 'resetPassword'>;
+
+/** Approvals as the CLI sees them: the caller is whoever holds the token. */
+export interface ApprovalOperations {
+  list(filter?: { status?: ApprovalStatus | undefined }): Promise<ApprovalRequest[]>;
+  get(id: string): Promise<ApprovalRequest>;
+  approve(id: string, comment?: string): Promise<ApprovalRequest>;
+  deny(id: string, comment?: string): Promise<ApprovalRequest>;
+  cancel(id: string): Promise<ApprovalRequest>;
+  collect(id: string): Promise<unknown>;
+  listRules(): Promise<ApprovalRule[]>;
+  setRule(action: string, input: { required: number; approvers?: string[] | null; ttlMinutes?: number | null }): Promise<ApprovalRule>;
+  clearRule(action: string): Promise<void>;
+}
+
+/** The signed-in caller's own account (only with --server). */
+export interface SessionOperations {
+  whoami(): Promise<{ user: AdminUser; via: 'session' | 'api-key' }>;
+  logout(): Promise<void>;
+  changePassword(currentPassword: string, newPassword: string): Promise<AdminUser>;
+  createApiKey(name: string, expiresInDays?: number): Promise<{ apiKey: string; info: ApiKeyInfo }>;
+  listApiKeys(): Promise<ApiKeyInfo[]>;
+  revokeApiKey(id: string): Promise<ApiKeyInfo>;
 }
 
 export interface ManagementServices {
   keyStores: KeyStoreService;
-  keys: KeyService;
+  keys: KeyOperations;
+  /** The audit log: verify, export, key usage. */
   audit: AuditReadService;
   /** The PKCS#11 token, when [hsm] is configured. */
   hsm: HsmManagement | undefined;
   /** `keyhold import sample-proxy-config`: returns a report without secrets (issued credentials aside). */
   importSampleProxyConfig(text: string, opts: { dryRun: boolean }): Promise<object>;
+  admins: AdminUserOperations;
+  approvals: ApprovalOperations;
+  session: SessionOperations;
 }
 
 export interface HsmManagement {
@@ -24,14 +72,23 @@ export interface HsmManagement {
   setPin(pin: string): Promise<void>;
 }
 
+export interface LoginResult {
+  token?: string | undefined;
+  expiresAt: string;
+  user: AdminUser;
+}
+
 /**
  * What the CLI needs from the composition root. The CLI parses arguments and prints;
- * app/ decides how services are built (local database today, a remote admin API later).
+ * app/ decides how services are built: on the local database, or through a running
+ * server's admin API (--server).
  */
 export interface CliHost {
   /** `settings`: dotted config settings from flags (e.g. 'seal.type', 'hsm.module'). */
   init(opts: GlobalOptions & { demo: boolean; settings?: Record<string, string | undefined> }): Promise<object>;
   /** Runs the server until a signal stops it. */
-  start(opts: GlobalOptions & { xksListen?: string; initIfAbsent?: boolean }): Promise<void>;
+  start(opts: GlobalOptions & { xksListen?: string; adminListen?: string; initIfAbsent?: boolean }): Promise<void>;
   withServices<T>(opts: GlobalOptions, fn: (s: ManagementServices) => Promise<T>): Promise<T>;
+  /** Password login against --server; returns the session token. */
+  login(opts: GlobalOptions, credentials: { username: string; password: string }): Promise<LoginResult>;
 }

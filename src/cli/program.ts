@@ -1,37 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { parseUsage, uriPathOf, type Key, type KeyStore } from '../domain/index.js';
+import { parseUsage, uriPathOf, type KeyStore } from '../domain/index.js';
 import { registerAuditCommands } from './audit-commands.js';
-import type { CliHost, GlobalOptions, ManagementServices } from './host.js';
+import type { CliHost } from './host.js';
 import { fields, printer, table } from './output.js';
+import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
+import { registerAdminCommands } from './admin-commands.js';
+import { registerApprovalCommands } from './approval-commands.js';
+import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
+
+export { UsageError };
 
 const VERSION = '0.1.0';
 
-function globals(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals<GlobalOptions>();
-}
-
 function keyStoreView(ks: KeyStore) {
   return { name: ks.name, uriPath: uriPathOf(ks), enabled: ks.enabled, regions: ks.regions, policy: ks.policy, id: ks.id, createdAt: ks.createdAt, updatedAt: ks.updatedAt };
-}
-
-function keyView(k: Key, keyStoreName?: string) {
-  return {
-    keyId: k.externalId,
-    keyStore: keyStoreName ?? k.keyStoreId,
-    protection: k.protection,
-    usage: k.usage,
-    enabled: k.enabled,
-    currentVersion: k.currentVersion,
-    createdAt: k.createdAt,
-    updatedAt: k.updatedAt,
-  };
-}
-
-/** A key as printed, naming its key store (as `key list` and `key show` do), not the store's internal id. */
-async function namedKeyView(s: ManagementServices, k: Key) {
-  const ks = (await s.keyStores.list()).find((x) => x.id === k.keyStoreId);
-  return keyView(k, ks?.name);
 }
 
 /** The `keyhold` command line. Management commands act on the data directory's database. */
@@ -42,6 +25,9 @@ export function buildProgram(host: CliHost): Command {
     .addOption(new Option('--data-dir <dir>', 'data directory').env('KEYHOLD_DATA_DIR').default('./keyhold-data'))
     .addOption(new Option('--config <file>', 'configuration file (default: <data-dir>/keyhold.toml)').env('KEYHOLD_CONFIG'))
     .option('--json', 'print results as JSON for scripts')
+    .addOption(new Option('--server <url>', "manage a running server through its admin API (e.g. https://localhost:8444) instead of the local database").env('KEYHOLD_SERVER'))
+    .addOption(new Option('--token-file <file>', 'file with the session token or API key for --server (default: $KEYHOLD_TOKEN)').env('KEYHOLD_TOKEN_FILE'))
+    .addOption(new Option('--ca-file <file>', "PEM that trusts the server's certificate (default: <data-dir>/tls/server.crt when present)").env('KEYHOLD_CA_FILE'))
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true });
 
@@ -80,8 +66,9 @@ export function buildProgram(host: CliHost): Command {
     .command('start')
     .description('serve the XKS proxy API (and keep running until SIGINT/SIGTERM)')
     .option('--xks-listen <host:port>', 'XKS listener address (default 127.0.0.1:8443)')
+    .option('--admin-listen <host:port>', 'admin API listener address (default 127.0.0.1:8444)')
     .option('--init-if-absent', 'initialise the data directory first when it does not exist')
-    .action(async (opts: { xksListen?: string; initIfAbsent?: boolean }, cmd: Command) => {
+    .action(async (opts: { xksListen?: string; adminListen?: string; initIfAbsent?: boolean }, cmd: Command) => {
       await host.start({ ...globals(cmd), ...opts });
     });
 
@@ -253,10 +240,15 @@ export function buildProgram(host: CliHost): Command {
     .requiredOption('--keystore <name>', 'key store that serves it')
     .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
     .addOption(new Option('--protection <where>', 'software: sealed key material; hsm: generated inside the [hsm] token').choices(['software', 'hsm']).default('software'))
-    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' }, cmd: Command) => {
+    .option('--description <text>', 'free text for operators')
+    .option('--tag <key=value...>', 'tags (repeatable)')
+    .option('--rotation-days <n>', 'rotate automatically every n days')
+    .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
+    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' } & LifecycleOptions, cmd: Command) => {
       const g = globals(cmd);
       const usage = parseUsage(opts.usage);
-      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection })), opts.keystore);
+      const lc = lifecycleFromOptions(opts);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
       printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
     });
   key
@@ -306,7 +298,13 @@ export function buildProgram(host: CliHost): Command {
             ['Protection', out.protection],
             ['Usage', out.usage.length ? out.usage : 'none (frozen)'],
             ['Enabled', out.enabled],
+            ['State', out.state],
             ['Current version', out.currentVersion],
+            ['Description', out.description || '-'],
+            ['Tags', Object.entries(out.tags).map(([k, v]) => `${k}=${v}`)],
+            ['Rotation', out.rotationPeriodDays === null ? 'manual' : `every ${out.rotationPeriodDays} days (next ${out.nextRotationAt})`],
+            ['Expires', out.expiresAt ?? 'never'],
+            ...(out.deletionDate ? ([['Deletion date', out.deletionDate]] as [string, unknown][]) : []),
           ]),
           '',
           table(out.versions, ['version', 'protection', 'createdAt']),
@@ -339,6 +337,9 @@ export function buildProgram(host: CliHost): Command {
       const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });
+  registerKeyLifecycleCommands(key, host);
+  registerAdminCommands(program, host);
+  registerApprovalCommands(program, host);
 
   const hsm = program.command('hsm').description('the PKCS#11 token configured in [hsm]');
   hsm
@@ -385,13 +386,12 @@ function noHsm(): never {
   throw new UsageError('no [hsm] section is configured (see docs/hsm.md)');
 }
 
-export class UsageError extends Error {}
-
 interface InitLike {
   dataDir: string;
   configFile: string;
   seal: string;
   tlsCertificate: string;
+  admin?: { username: string; oneTimePassword: string };
   demo?: { keyStore: string; uriPath: string; keyId: string; credential: { accessKeyId: string; secretAccessKey: string } };
 }
 
@@ -414,6 +414,17 @@ function describeInit(s: InitLike): string {
         ['Secret access key', s.demo.credential.secretAccessKey],
       ]),
       'The secret is shown only now.',
+    );
+  }
+  if (s.admin) {
+    lines.push(
+      '',
+      'First administrator (for the admin API; replace the password at first login):',
+      fields([
+        ['Username', s.admin.username],
+        ['One-time password', s.admin.oneTimePassword],
+      ]),
+      'The password is shown only now. Lost it? keyhold admin reset-password ' + s.admin.username,
     );
   }
   return lines.join('\n');

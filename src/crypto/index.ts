@@ -7,3 +7,5 @@ export * from './credentials.js';
 export * from './sigv4.js';
 export * from './audit-chain.js';
 export * from './sample-proxy-aad.js';
+export * from './password-hash.js';
+export * from './tokens.js';

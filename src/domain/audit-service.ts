@@ -127,6 +127,13 @@ export function createAuditService(deps: { sink: AuditSink; reader: AuditReader;
       }
     },
 
+    /** One page of matching records after `afterSeq`; next is the cursor for the following page, or null. */
+    async page(q: AuditQuery, afterSeq: number, limit: number): Promise<{ records: ExportedAuditRecord[]; next: number | null }> {
+      const n = Math.max(1, Math.min(PAGE, Math.floor(limit)));
+      const rows = await reader.query(normaliseQuery(q), Math.max(0, Math.floor(afterSeq)), n);
+      return { records: rows.map(exported), next: rows.length === n ? rows[rows.length - 1]!.seq : null };
+    },
+
     async usage(keyId: string): Promise<KeyUsageView> {
       return usageView(keyId, await reader.usage(keyId));
     },

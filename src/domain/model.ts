@@ -44,8 +44,34 @@ export interface Key {
   enabled: boolean;
   currentVersion: number;
   aadLayout: AadLayout;
+  /** Free text for operators (0–8192 characters, as KMS allows). */
+  description: string;
+  tags: KeyTags;
+  /** Automatic rotation every N days; null when off. */
+  rotationPeriodDays: number | null;
+  /** When the scheduler next rotates the key (null when automatic rotation is off). */
+  nextRotationAt: string | null;
+  /** After this instant encrypt is refused; decrypt keeps working. */
+  expiresAt: string | null;
+  /** Set while the key is pending deletion: the material is destroyed at this instant. */
+  deletionDate: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export type KeyTags = Record<string, string>;
+
+/** The key's state in KMS's words (kms-semantics §2.9). */
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+export function keyState(key: Pick<Key, 'enabled' | 'deletionDate'>): KeyState {
+  if (key.deletionDate !== null) return 'PendingDeletion';
+  return key.enabled ? 'Enabled' : 'Disabled';
+}
+
+/** True when the key's expiry date has passed at `nowMs`. */
+export function isExpired(key: Pick<Key, 'expiresAt'>, nowMs: number): boolean {
+  return key.expiresAt !== null && Date.parse(key.expiresAt) <= nowMs;
 }
 
 export interface KeyVersion {

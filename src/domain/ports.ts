@@ -4,6 +4,7 @@
  */
 import type { GcmOutput, SealContext } from '../crypto/index.js';
 import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyUsage, KeyVersion, Protection } from './model.js';
+import type { AdminRepo } from './admin-ports.js';
 
 /** Root of trust: wraps every secret before it reaches storage. */
 export interface Seal {
@@ -46,6 +47,11 @@ export interface KeyBackend {
   describe?(version: KeyVersion): Promise<BackendKeyInfo>;
   /** Backends that can take over existing material (HSM keys by label) implement this. */
   adopt?(label: string): Promise<AdoptedMaterial>;
+  /**
+   * Destroy the material of a version held outside storage (an HSM object). Software
+   * material lives in storage and is destroyed with its row.
+   */
+  destroyVersion?(version: KeyVersion): Promise<void>;
   /** Forget cached material for one key, or for all keys when no id is given. */
   evict?(keyId?: string): void;
   close?(): Promise<void>;
@@ -79,7 +85,10 @@ export interface CredentialRepo {
 
 export interface KeyRepo {
   insertKey(key: Key, first: KeyVersion): Promise<void>;
-  updateKey(id: string, patch: Partial<Pick<Key, 'enabled' | 'usage' | 'updatedAt'>>): Promise<void>;
+  updateKey(
+    id: string,
+    patch: Partial<Pick<Key, 'enabled' | 'usage' | 'updatedAt' | 'description' | 'tags' | 'rotationPeriodDays' | 'nextRotationAt' | 'expiresAt' | 'deletionDate'>>,
+  ): Promise<void>;
   /** Adds a version and makes it current, atomically. */
   addVersion(v: KeyVersion, updatedAt: string): Promise<void>;
   getKey(id: string): Promise<Key | undefined>;
@@ -87,6 +96,12 @@ export interface KeyRepo {
   listKeys(keyStoreId?: string): Promise<Key[]>;
   countKeys(keyStoreId: string): Promise<number>;
   listVersions(keyId: string): Promise<KeyVersion[]>;
+  /** Removes one version; its sealed material is overwritten before the row goes. */
+  deleteVersion(keyId: string, version: number): Promise<void>;
+  /** Removes a key and all its versions, overwriting sealed material first. */
+  deleteKey(id: string): Promise<void>;
+  /** Keys whose deletion date or next rotation is at or before `nowIso`. */
+  listKeysDue(nowIso: string): Promise<Key[]>;
 }
 
 export interface MetaRepo {
@@ -101,7 +116,7 @@ export interface ChangeFeed {
   notify(): Promise<void>;
 }
 
-export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo {
+export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo, AdminRepo {
   readonly changes: ChangeFeed;
   /** A cheap round trip, for health. */
   ping(): Promise<void>;

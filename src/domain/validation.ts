@@ -48,6 +48,40 @@ export function parseUsage(input: string | readonly string[]): KeyUsage[] {
   return KEY_USAGES.filter((u) => parts.includes(u));
 }
 
+export const MAX_DESCRIPTION = 8192;
+export const MAX_TAGS = 50;
+/** KMS's tag limits: key 1–128, value 0–256 characters. */
+const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$/u;
+const TAG_VALUE_RE = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$/u;
+export const MAX_ROTATION_PERIOD_DAYS = 3650;
+
+export function validateDescription(d: string): string {
+  if (typeof d !== 'string' || d.length > MAX_DESCRIPTION) fail('ValidationFailed', `a description has at most ${MAX_DESCRIPTION} characters`);
+  return d;
+}
+
+export function validateTags(tags: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS) fail('ValidationFailed', `a key has at most ${MAX_TAGS} tags`);
+  for (const [k, v] of entries) {
+    if (!TAG_KEY_RE.test(k)) fail('ValidationFailed', `tag key '${truncate(k)}' must be 1-128 letters, digits, spaces or _ . : / = + - @`);
+    if (typeof v !== 'string' || !TAG_VALUE_RE.test(v)) fail('ValidationFailed', `the value of tag '${truncate(k)}' must be 0-256 letters, digits, spaces or _ . : / = + - @`);
+  }
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export function validateRotationPeriod(days: number): number {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_ROTATION_PERIOD_DAYS) fail('ValidationFailed', `the rotation period must be a whole number of days from 1 to ${MAX_ROTATION_PERIOD_DAYS}`);
+  return days;
+}
+
+/** An ISO 8601 instant with a time zone; returned normalised to UTC. */
+export function validateExpiry(iso: string): string {
+  const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(iso) ? Date.parse(iso) : NaN;
+  if (Number.isNaN(ms)) fail('ValidationFailed', `expiry '${truncate(iso)}' is not an ISO 8601 date or instant (like 2030-01-31 or 2030-01-31T12:00:00Z)`);
+  return new Date(ms).toISOString();
+}
+
 export function truncate(s: string, n = 64): string {
   const printable = s.replace(/[^\x20-\x7e]/g, '?');
   return printable.length > n ? printable.slice(0, n) + '…' : printable;

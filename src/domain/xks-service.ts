@@ -1,6 +1,6 @@
-import { fail, KeyholdError } from '../base/index.js';
+import { fail, KeyholdError, systemClock, type Clock } from '../base/index.js';
 import { buildGcmAad, buildSampleProxyAad, computeCdiv, decodeCiphertextMetadata, encodeCiphertextMetadata, METADATA_FORMAT_V1 } from '../crypto/index.js';
-import type { KeyStore, KeyUsage, RequestContext } from './model.js';
+import { isExpired, type KeyStore, type KeyUsage, type RequestContext } from './model.js';
 import type { KeyBackend } from './ports.js';
 import type { Directory, ResolvedKey } from './directory.js';
 import type { HealthReport, HealthService } from './health-service.js';
@@ -49,8 +49,9 @@ export type XksService = ReturnType<typeof createXksService>;
  * The four XKS operations on an already authenticated key store. Order per design.md:
  * key lookup → key store and key state → usage → secondary authorization → crypto.
  */
-export function createXksService(deps: { directory: Directory; backends: Backends; health: HealthService }) {
+export function createXksService(deps: { directory: Directory; backends: Backends; health: HealthService; clock?: Clock }) {
   const { directory, backends } = deps;
+  const clock = deps.clock ?? systemClock;
 
   async function resolve(ks: KeyStore, externalId: string): Promise<ResolvedKey> {
     const r = await directory.key(externalId);
@@ -60,8 +61,15 @@ export function createXksService(deps: { directory: Directory; backends: Backend
     return r;
   }
 
+  /**
+   * A key pending deletion answers InvalidStateException, as KMS does for PendingDeletion
+   * (the deletion can still be cancelled); once destroyed its row is gone and it answers
+   * KeyNotFoundException. An expired key refuses encrypt but still decrypts.
+   */
   function requireUsable(r: ResolvedKey, usage: KeyUsage): void {
+    if (r.key.deletionDate !== null) fail('InvalidState', `key '${r.key.externalId}' is pending deletion`);
     if (!r.key.enabled) fail('KeyDisabled', `key '${r.key.externalId}' is disabled`);
+    if (usage === 'encrypt' && isExpired(r.key, clock.now())) fail('InvalidState', `key '${r.key.externalId}' expired at ${r.key.expiresAt}; it only decrypts`);
     if (!r.key.usage.includes(usage)) fail('InvalidKeyUsage', `key '${r.key.externalId}' does not allow ${usage}`);
   }
 
@@ -93,7 +101,7 @@ export function createXksService(deps: { directory: Directory; backends: Backend
       return {
         keySpec,
         keyUsage: usage.map((u) => (u === 'encrypt' ? 'ENCRYPT' : 'DECRYPT')),
-        keyStatus: r.key.enabled ? 'ENABLED' : 'DISABLED',
+        keyStatus: r.key.enabled && r.key.deletionDate === null ? 'ENABLED' : 'DISABLED',
       };
     },
 

@@ -1,9 +1,10 @@
 import { Migrator, type Kysely } from 'kysely';
 import { KeyholdError } from '../base/index.js';
-import type { AadLayout, CredentialInfo, Key, KeyStore, KeyUsage, KeyVersion, Protection, SecondaryPolicy } from '../domain/model.js';
+import type { AadLayout, CredentialInfo, Key, KeyStore, KeyTags, KeyUsage, KeyVersion, Protection, SecondaryPolicy } from '../domain/model.js';
 import type { ChangeFeed, LiveCredential, NewCredential, Storage } from '../domain/ports.js';
 import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersionsTable } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { createAdminRepos } from './admin-storage.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -14,6 +15,11 @@ export interface DialectParts {
   binaryType: 'blob' | 'bytea';
   changes: ChangeFeed;
   isUniqueViolation(e: unknown): boolean;
+  /**
+   * After key material was destroyed: make the dialect drop old copies of the pages it
+   * lived in (SQLite: checkpoint and truncate the WAL). Best effort.
+   */
+  afterDestroy?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,12 @@ const toKey = (r: KeysTable): Key => ({
   enabled: r.enabled === 1,
   currentVersion: r.current_version,
   aadLayout: r.aad_layout as AadLayout,
+  description: r.description,
+  tags: JSON.parse(r.tags) as KeyTags,
+  rotationPeriodDays: r.rotation_period_days,
+  nextRotationAt: r.next_rotation_at,
+  expiresAt: r.expires_at,
+  deletionDate: r.deletion_date,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -92,7 +104,19 @@ export function createKyselyStorage(parts: DialectParts): Storage {
     }
   }
 
+  /** Admin-plane writes: same error mapping, but the XKS read model does not care about them. */
+  async function quietWrite<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (parts.isUniqueViolation(e)) throw new KeyholdError('Conflict', `${what}: already exists`, { cause: e });
+      throw e;
+    }
+  }
+
   return {
+    ...createAdminRepos(db, quietWrite),
+
     changes,
 
     async ping() {
@@ -199,6 +223,12 @@ export function createKyselyStorage(parts: DialectParts): Storage {
               enabled: key.enabled ? 1 : 0,
               current_version: key.currentVersion,
               aad_layout: key.aadLayout,
+              description: key.description,
+              tags: JSON.stringify(key.tags),
+              rotation_period_days: key.rotationPeriodDays,
+              next_rotation_at: key.nextRotationAt,
+              expires_at: key.expiresAt,
+              deletion_date: key.deletionDate,
               created_at: key.createdAt,
               updated_at: key.updatedAt,
             })
@@ -214,11 +244,48 @@ export function createKyselyStorage(parts: DialectParts): Storage {
           .set({
             ...(patch.enabled !== undefined && { enabled: patch.enabled ? 1 : 0 }),
             ...(patch.usage !== undefined && { usage: patch.usage.join(',') }),
+            ...(patch.description !== undefined && { description: patch.description }),
+            ...(patch.tags !== undefined && { tags: JSON.stringify(patch.tags) }),
+            ...(patch.rotationPeriodDays !== undefined && { rotation_period_days: patch.rotationPeriodDays }),
+            ...(patch.nextRotationAt !== undefined && { next_rotation_at: patch.nextRotationAt }),
+            ...(patch.expiresAt !== undefined && { expires_at: patch.expiresAt }),
+            ...(patch.deletionDate !== undefined && { deletion_date: patch.deletionDate }),
             ...(patch.updatedAt !== undefined && { updated_at: patch.updatedAt }),
           })
           .where('id', '=', id)
           .execute();
       }),
+
+    // Sealed material is overwritten before its row is deleted, so the bytes do not stay
+    // behind in a free page; SQLite also runs with secure_delete and truncates its WAL.
+    deleteVersion: (keyId, version) =>
+      write(`key version ${version}`, async () => {
+        await db.transaction().execute(async (tx) => {
+          await scrubVersions(tx, keyId, version);
+          await tx.deleteFrom('key_versions').where('key_id', '=', keyId).where('version', '=', version).execute();
+        });
+        await parts.afterDestroy?.();
+      }),
+
+    deleteKey: (id) =>
+      write('key', async () => {
+        await db.transaction().execute(async (tx) => {
+          await scrubVersions(tx, id);
+          await tx.deleteFrom('key_versions').where('key_id', '=', id).execute();
+          await tx.deleteFrom('keys').where('id', '=', id).execute();
+        });
+        await parts.afterDestroy?.();
+      }),
+
+    async listKeysDue(nowIso) {
+      const rows = await db
+        .selectFrom('keys')
+        .selectAll()
+        .where((eb) => eb.or([eb('deletion_date', '<=', nowIso), eb.and([eb('deletion_date', 'is', null), eb('next_rotation_at', '<=', nowIso)])]))
+        .orderBy('external_id')
+        .execute();
+      return rows.map(toKey);
+    },
 
     addVersion: (v, updatedAt) =>
       write(`key version ${v.version}`, () =>
@@ -269,6 +336,21 @@ export function createKyselyStorage(parts: DialectParts): Storage {
         await db.insertInto('meta').values({ name, value }).onConflict((oc) => oc.column('name').doUpdateSet({ value })).execute();
       }),
   };
+}
+
+/** Overwrites sealed material with zeros of the same length (one version, or all of a key). */
+async function scrubVersions(tx: Kysely<Database>, keyId: string, version?: number): Promise<void> {
+  let q = tx.selectFrom('key_versions').select(['version', 'material_sealed']).where('key_id', '=', keyId);
+  if (version !== undefined) q = q.where('version', '=', version);
+  for (const r of await q.execute()) {
+    if (r.material_sealed === null) continue;
+    await tx
+      .updateTable('key_versions')
+      .set({ material_sealed: Buffer.alloc(r.material_sealed.length), hsm_label: null, hsm_id: null })
+      .where('key_id', '=', keyId)
+      .where('version', '=', r.version)
+      .execute();
+  }
 }
 
 function versionRow(v: KeyVersion): KeyVersionsTable {

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './migrations/0001-initial.js';
 import { audit } from './migrations/0002-audit.js';
+import { admin } from './migrations/0003-admin.js';
 
 /**
  * One migration set for every SQL dialect Keyhold supports. Types are kept to the common
@@ -11,6 +12,7 @@ export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvid
   const migrations: Record<string, Migration> = {
     '0001_initial': initial(binaryType),
     '0002_audit': audit(binaryType),
+    '0003_admin': admin(binaryType),
   };
   return { getMigrations: async () => migrations };
 }

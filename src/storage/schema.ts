@@ -29,6 +29,13 @@ export interface KeysTable {
   enabled: number;
   current_version: number;
   aad_layout: string;
+  description: string;
+  /** JSON object of tag key → value. */
+  tags: string;
+  rotation_period_days: number | null;
+  next_rotation_at: string | null;
+  expires_at: string | null;
+  deletion_date: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -49,10 +56,97 @@ export interface MetaTable {
   value: string;
 }
 
+export interface AdminUsersTable {
+  id: string;
+  username: string;
+  role: string;
+  enabled: number;
+  must_change_password: number;
+  /** scrypt, with its parameters ($scrypt$ln=..,r=..,p=..$salt$hash). */
+  password_hash: string;
+  failed_logins: number;
+  locked_until: string | null;
+  password_changed_at: string;
+  last_login_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AdminSessionsTable {
+  id: string;
+  user_id: string;
+  /** SHA-256 (hex) of the bearer token; the token is never stored. */
+  token_digest: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+  source_ip: string | null;
+}
+
+export interface AdminApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  hint: string;
+  /** SHA-256 (hex) of the API key. */
+  token_digest: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ApprovalRulesTable {
+  action: string;
+  required: number;
+  /** JSON array of usernames, or null for any custodian. */
+  approvers: string | null;
+  ttl_minutes: number | null;
+  updated_at: string;
+  updated_by: string;
+}
+
+export interface ApprovalRequestsTable {
+  id: string;
+  action: string;
+  params: string;
+  summary: string;
+  requested_by_id: string;
+  requested_by_name: string;
+  created_at: string;
+  expires_at: string;
+  required: number;
+  approvers: string | null;
+  status: string;
+  decided_at: string | null;
+  /** JSON of a non-secret result. */
+  result: string | null;
+  /** Sealed with AAD (approval_requests, id, result). */
+  result_sealed: Buffer | null;
+  secret_result: string;
+  /** JSON {code, message}. */
+  error: string | null;
+}
+
+export interface ApprovalVotesTable {
+  request_id: string;
+  user_id: string;
+  username: string;
+  decision: string;
+  comment: string | null;
+  at: string;
+}
+
 export interface Database {
   keystores: KeyStoresTable;
   credentials: CredentialsTable;
   keys: KeysTable;
   key_versions: KeyVersionsTable;
   meta: MetaTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
+  admin_api_keys: AdminApiKeysTable;
+  approval_rules: ApprovalRulesTable;
+  approval_requests: ApprovalRequestsTable;
+  approval_votes: ApprovalVotesTable;
 }

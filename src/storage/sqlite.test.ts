@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Storage } from '../domain/index.js';
-import { storageConformance } from '../../test/storage-conformance.js';
+import { storageConformance, type StorageFactory } from '../../test/storage-conformance.js';
+import { adminStorageConformance } from '../../test/storage-admin-conformance.js';
 import { openSqliteStorage } from './sqlite.js';
 
 /** The storage behaviour suite on the embedded SQLite implementation (a new file per test). */
-storageConformance('sqlite', {
+const sqliteFactory: StorageFactory = {
   async create() {
     const dir = mkdtempSync(join(tmpdir(), 'keyhold-sqlite-'));
     const path = join(dir, 'keyhold.db');
@@ -27,4 +28,6 @@ storageConformance('sqlite', {
       },
     };
   },
-});
+};
+storageConformance('sqlite', sqliteFactory);
+adminStorageConformance('sqlite', sqliteFactory);

@@ -21,6 +21,8 @@ export async function openSqliteStorage(opts: SqliteOptions): Promise<Storage> {
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
+  // Deleted content (destroyed key material, revoked tokens) is zeroed, not left in free pages.
+  raw.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   await migrate(db, 'blob');
 
@@ -71,6 +73,10 @@ export async function openSqliteStorage(opts: SqliteOptions): Promise<Storage> {
     binaryType: 'blob',
     changes,
     isUniqueViolation: (e) => typeof e === 'object' && e !== null && 'code' in e && String((e as { code: unknown }).code).startsWith('SQLITE_CONSTRAINT_UNIQUE') || (e as { code?: unknown })?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY',
+    async afterDestroy() {
+      // Old page images stay in the WAL until a checkpoint; TRUNCATE empties the file.
+      raw.pragma('wal_checkpoint(TRUNCATE)');
+    },
     async close() {
       if (timer) clearInterval(timer);
       await db.destroy();

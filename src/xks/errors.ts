@@ -31,6 +31,7 @@ const BY_CODE: Partial<Record<ErrorCode, [number, XksErrorName]>> = {
   KeyNotFound: [404, 'KeyNotFoundException'],
   KeyStoreDisabled: [400, 'InvalidStateException'],
   KeyDisabled: [400, 'InvalidStateException'],
+  InvalidState: [400, 'InvalidStateException'],
   InvalidKeyUsage: [400, 'InvalidKeyUsageException'],
   InvalidCiphertext: [400, 'InvalidCiphertextException'],
   Throttled: [429, 'ThrottlingException'],

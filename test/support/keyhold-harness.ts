@@ -26,6 +26,10 @@ export interface KeyholdHarness {
   /** https://localhost:PORT (XKS listener). */
   url: string;
   port: number;
+  /** https://localhost:PORT (admin API listener). */
+  adminUrl: string;
+  /** The first administrator and its one-time password, from `keyhold init`. */
+  admin: { username: string; oneTimePassword: string };
   /** PEM that trusts the server's self-signed certificate. */
   caPem: string;
   dataDir: string;
@@ -77,14 +81,16 @@ export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarn
   const env = { KEYHOLD_LOG_LEVEL: 'info', ...opts.env };
   const init = await runCli(['--data-dir', dataDir, '--json', 'init', ...(opts.demo === false ? ['--no-demo'] : []), ...(opts.initArgs ?? [])], { env });
   if (init.code !== 0) throw new Error(`keyhold init failed (${init.code}): ${init.stderr}`);
-  const demo = (JSON.parse(init.stdout) as { demo?: DemoInfo }).demo;
+  const initSummary = JSON.parse(init.stdout) as { demo?: DemoInfo; admin: { username: string; oneTimePassword: string } };
+  const demo = initSummary.demo;
   let child: ChildProcess | undefined;
   let out = '';
   let port = 0;
+  let adminPort = 0;
 
   async function start(): Promise<void> {
     if (child) throw new Error('already running');
-    const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, ...(opts.startArgs ?? [])], {
+    const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, ...(opts.startArgs ?? [])], {
       env: { ...process.env, ...env },
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,9 +101,10 @@ export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarn
       const onData = (d: Buffer) => {
         out += d.toString();
         buf += d.toString();
-        const m = /"event":"started","xks":"[^"]*:(\d+)"/.exec(buf);
+        const m = /"event":"started","xks":"[^"]*:(\d+)","admin":(?:"[^"]*:(\d+)"|null)/.exec(buf);
         if (m) {
           port = Number(m[1]);
+          adminPort = Number(m[2] ?? 0);
           ready();
         }
       };
@@ -136,6 +143,10 @@ export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarn
     get port() {
       return port;
     },
+    get adminUrl() {
+      return `https://localhost:${adminPort}`;
+    },
+    admin: initSummary.admin,
     caPem: readFileSync(join(dataDir, 'tls', 'server.crt'), 'utf8'),
     dataDir,
     demo,

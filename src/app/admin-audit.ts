@@ -1,0 +1,69 @@
+import type { Logger } from '../base/index.js';
+import type { AdminActionRecord, AdminAuditSink } from '../domain/index.js';
+
+/**
+ * Where admin actions go until the hash-chained audit log (issue 4, branch audit) lands:
+ * one structured log line per action. Every call site already goes through AdminAuditSink,
+ * so switching to the audit log is one line in start.ts:
+ *
+ *   adminAudit: createAuditLogSink(audit.service)   // instead of createLogAuditSink(log)
+ */
+export function createLogAuditSink(log: Logger): AdminAuditSink {
+  return {
+    async recordAdminAction(record) {
+      log.info({ event: 'admin_action', ...record }, 'admin action');
+    },
+  };
+}
+
+/** The audit log's entry point for admin actions (AuditService.admin), as this module needs it. */
+export interface AdminEventRecorder {
+  admin(event: AdminEvent): Promise<unknown>;
+}
+
+export interface AdminEvent {
+  actor: string;
+  source: string;
+  address?: string | undefined;
+  action: string;
+  target: string;
+  keyStore?: string | undefined;
+  keyId?: string | undefined;
+  outcome: 'ok' | 'error';
+  errorName?: string | undefined;
+  change?: Record<string, unknown> | undefined;
+}
+
+/** An admin API or scheduler action as an audit log event. */
+export function toAdminEvent(r: AdminActionRecord): AdminEvent {
+  const target = r.target ?? r.path ?? r.action;
+  const first = target.split('/')[0]!;
+  const change = r.change === null || r.change === undefined ? {} : typeof r.change === 'object' && !Array.isArray(r.change) ? (r.change as Record<string, unknown>) : { value: r.change };
+  return {
+    actor: r.actor.username ?? 'anonymous',
+    source: r.actor.via === 'system' ? 'scheduler' : 'api',
+    address: r.sourceIp ?? undefined,
+    action: r.action,
+    target,
+    keyStore: r.action.startsWith('keystores.') ? first : undefined,
+    keyId: r.action.startsWith('keys.') ? first : undefined,
+    outcome: r.outcome === 'ok' || r.outcome === 'pending-approval' ? 'ok' : 'error',
+    errorName: r.errorCode ?? (r.outcome === 'denied' ? 'AccessDenied' : undefined),
+    change: {
+      ...change,
+      ...(r.actor.role ? { role: r.actor.role } : {}),
+      via: r.actor.via,
+      ...(r.outcome === 'pending-approval' ? { pendingApproval: true } : {}),
+      ...(r.approvalId ? { approvalId: r.approvalId } : {}),
+      ...(r.method ? { method: r.method, path: r.path, status: r.status } : {}),
+    },
+  };
+}
+
+export function createAuditLogSink(audit: AdminEventRecorder): AdminAuditSink {
+  return {
+    async recordAdminAction(record) {
+      await audit.admin(toAdminEvent(record));
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { request } from 'node:https';
+import { KeyholdError, type ErrorCode } from '../base/index.js';
+import type { ApprovalRequest } from '../domain/index.js';
+
+/** The admin API answered 202: the action now waits for a quorum of approvals. */
+export class PendingApprovalError extends KeyholdError {
+  constructor(readonly approval: ApprovalRequest) {
+    const n = approval.votes.filter((v) => v.decision === 'approve').length;
+    super(
+      'ApprovalPending',
+      `${approval.summary}: waiting for approval (request ${approval.id}, ${n} of ${approval.required} approvals, expires ${approval.expiresAt}). ` +
+        `Another custodian runs: keyhold approval approve ${approval.id}`,
+    );
+  }
+}
+
+const KNOWN_CODES = new Set<string>([
+  'ValidationFailed',
+  'TooLarge',
+  'UnknownPath',
+  'AuthenticationFailed',
+  'AccessDenied',
+  'KeyStoreNotFound',
+  'KeyNotFound',
+  'NotFound',
+  'KeyStoreDisabled',
+  'KeyDisabled',
+  'InvalidKeyUsage',
+  'InvalidCiphertext',
+  'Conflict',
+  'InvalidState',
+  'LimitExceeded',
+  'Throttled',
+  'Unsupported',
+  'DependencyTimeout',
+  'BackendUnavailable',
+  'SealError',
+  'ConfigInvalid',
+  'Internal',
+]);
+
+export interface ApiClientOptions {
+  /** https://host:port of the admin listener. */
+  baseUrl: string;
+  token?: string | undefined;
+  /** PEM trust anchors; the system's when absent. */
+  ca?: string | Buffer | undefined;
+  timeoutMs?: number;
+  /** Turns the API's 202 body into a domain approval request. */
+  toApproval: (view: unknown) => ApprovalRequest;
+}
+
+export interface ApiClient {
+  call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+}
+
+const MAX_RESPONSE = 16 * 1024 * 1024;
+
+/** A small JSON-over-HTTPS client for /api/v1; errors come back as KeyholdErrors. */
+export function createApiClient(opts: ApiClientOptions): ApiClient {
+  let base: URL;
+  try {
+    base = new URL(opts.baseUrl);
+  } catch {
+    throw new KeyholdError('ValidationFailed', `--server '${opts.baseUrl}' is not a URL (like https://localhost:8444)`);
+  }
+  if (base.protocol !== 'https:') throw new KeyholdError('ValidationFailed', `--server must be an https:// URL, not ${base.protocol}`);
+
+  return {
+    call<T>(method: string, path: string, body?: unknown): Promise<T> {
+      const url = new URL('/api/v1' + path, base);
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+      return new Promise<T>((resolve, reject) => {
+        const req = request(
+          url,
+          {
+            method,
+            ca: opts.ca,
+            timeout: opts.timeoutMs ?? 30_000,
+            headers: {
+              accept: 'application/json',
+              ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+              ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size > MAX_RESPONSE) req.destroy(new KeyholdError('TooLarge', 'the server answered with more than 16 MiB'));
+              else chunks.push(c);
+            });
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let json: unknown;
+              try {
+                json = text === '' ? undefined : JSON.parse(text);
+              } catch {
+                json = undefined;
+              }
+              const status = res.statusCode ?? 0;
+              if (status === 202 && json && typeof json === 'object' && 'pendingApproval' in json) {
+                reject(new PendingApprovalError(opts.toApproval((json as { pendingApproval: unknown }).pendingApproval)));
+              } else if (status >= 200 && status < 300) {
+                resolve(json as T);
+              } else {
+                const b = (json ?? {}) as { error?: unknown; message?: unknown };
+                const code = typeof b.error === 'string' && KNOWN_CODES.has(b.error) ? (b.error as ErrorCode) : 'Internal';
+                const message = typeof b.message === 'string' ? b.message : `the server answered ${status}`;
+                reject(new KeyholdError(code, `${message} (HTTP ${status})`));
+              }
+            });
+            res.on('error', reject);
+          },
+        );
+        req.on('timeout', () => req.destroy(new KeyholdError('DependencyTimeout', `no answer from ${base.origin} within ${(opts.timeoutMs ?? 30_000) / 1000} s`)));
+        req.on('error', (e) => {
+          if (e instanceof KeyholdError) reject(e);
+          else reject(new KeyholdError('BackendUnavailable', `cannot reach the admin API at ${base.origin}: ${e.message}`, { cause: e }));
+        });
+        req.end(payload);
+      });
+    },
+  };
+}

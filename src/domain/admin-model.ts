@@ -1,0 +1,154 @@
+/** Entities of the management plane: admin users, sessions, API keys, approvals. */
+
+/**
+ * Segregation of duties (design.md "roles"):
+ * - administrator: admin users, roles and settings; no key operations;
+ * - custodian: key stores, keys, credentials, policies, and approvals of sensitive actions;
+ * - auditor: reads everything except secrets, plus the audit log.
+ */
+export type Role = 'administrator' | 'custodian' | 'auditor';
+export const ROLES: readonly Role[] = ['administrator', 'custodian', 'auditor'];
+
+export interface AdminUser {
+  id: string;
+  username: string;
+  role: Role;
+  enabled: boolean;
+  /** Set for one-time passwords: the user must choose a password before anything else. */
+  mustChangePassword: boolean;
+  failedLogins: number;
+  lockedUntil: string | null;
+  passwordChangedAt: string;
+  lastLoginAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The stored user, with its scrypt hash; never leaves the domain. */
+export interface AdminUserRecord extends AdminUser {
+  passwordHash: string;
+}
+
+export interface AdminSession {
+  id: string;
+  userId: string;
+  /** SHA-256 of the bearer token; the token itself is never stored. */
+  tokenDigest: string;
+  createdAt: string;
+  expiresAt: string;
+  lastSeenAt: string;
+  sourceIp: string | null;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  userId: string;
+  name: string;
+  /** The first characters of the key, to recognise it in a list. */
+  hint: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface ApiKeyRecord extends ApiKeyInfo {
+  tokenDigest: string;
+}
+
+/** Who is calling the admin API, and how they authenticated. */
+export interface Principal {
+  user: AdminUser;
+  via: 'session' | 'api-key';
+  credentialId: string;
+}
+
+/** Actions that an approval rule may put behind a quorum of custodians. */
+export type ApprovalAction =
+  | 'key.schedule-deletion'
+  | 'key.delete-version'
+  | 'key.disable'
+  | 'keystore.disable'
+  | 'keystore.delete'
+  | 'credential.add'
+  | 'credential.revoke'
+  | 'policy.change'
+  | 'keystore.aws-config';
+
+export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
+  'key.schedule-deletion',
+  'key.delete-version',
+  'key.disable',
+  'keystore.disable',
+  'keystore.delete',
+  'credential.add',
+  'credential.revoke',
+  'policy.change',
+  'keystore.aws-config',
+];
+
+/** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */
+export interface ApprovalRule {
+  action: ApprovalAction;
+  required: number;
+  approvers: string[] | null;
+  /** How long a request waits before it expires; null = the configured default. */
+  ttlMinutes: number | null;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export type ApprovalStatus = 'pending' | 'executing' | 'executed' | 'failed' | 'denied' | 'expired' | 'cancelled';
+
+export interface ApprovalVote {
+  userId: string;
+  username: string;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: string;
+}
+
+export interface ApprovalRequest {
+  id: string;
+  action: ApprovalAction;
+  /** The action's parameters (never secrets). */
+  params: Record<string, unknown>;
+  /** One line for people: what will happen. */
+  summary: string;
+  requestedBy: { userId: string; username: string };
+  createdAt: string;
+  expiresAt: string;
+  required: number;
+  /** Usernames allowed to vote, fixed when the request was made; null = any other custodian. */
+  approvers: string[] | null;
+  status: ApprovalStatus;
+  votes: ApprovalVote[];
+  decidedAt: string | null;
+  /** What the action returned, when it is not secret. */
+  result: unknown;
+  /** The result holds a secret: sealed in storage, handed once to the requester. */
+  secretResult: 'none' | 'available' | 'collected';
+  error: { code: string; message: string } | null;
+}
+
+/**
+ * One management action, for the audit log: who, from where, what, the change (without
+ * secrets) and how it ended. The audit log (issue 4) consumes these through AdminAuditSink.
+ */
+export interface AdminActionRecord {
+  at: string;
+  actor: { userId: string | null; username: string | null; role: Role | null; via: 'session' | 'api-key' | 'system' | 'anonymous' };
+  sourceIp: string | null;
+  /** Stable action name, e.g. keys.create, users.disable, approvals.approve. */
+  action: string;
+  method: string | null;
+  path: string | null;
+  /** The object acted on (key id, key store name, username, approval id). */
+  target: string | null;
+  outcome: 'ok' | 'pending-approval' | 'denied' | 'failed';
+  status: number | null;
+  errorCode: string | null;
+  /** Request body or parameters with every secret-looking field removed. */
+  change: unknown;
+  approvalId: string | null;
+}

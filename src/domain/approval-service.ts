@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { fail, isKeyholdError, isoNow, type Clock } from '../base/index.js';
+import type { SealContext } from '../crypto/index.js';
+import { APPROVAL_ACTIONS, type ApprovalAction, type ApprovalRequest, type ApprovalRule, type ApprovalStatus, type Principal } from './admin-model.js';
+import type { AdminUserRepo, ApprovalRepo } from './admin-ports.js';
+import type { ApprovalActions } from './approval-actions.js';
+import type { Seal } from './ports.js';
+import { truncate } from './validation.js';
+
+export const MAX_REQUIRED_APPROVALS = 10;
+export const MAX_APPROVAL_TTL_MINUTES = 30 * 24 * 60;
+
+export type Submission = { status: 'executed'; result: unknown } | { status: 'pending'; request: ApprovalRequest };
+
+export type ApprovalService = ReturnType<typeof createApprovalService>;
+
+export function approvalSealContext(id: string): SealContext {
+  return { table: 'approval_requests', id, column: 'result' };
+}
+
+export function validateApprovalAction(action: string): ApprovalAction {
+  if (!APPROVAL_ACTIONS.includes(action as ApprovalAction)) fail('ValidationFailed', `'${truncate(action)}' is not an action that approvals can guard (${APPROVAL_ACTIONS.join(', ')})`);
+  return action as ApprovalAction;
+}
+
+/**
+ * Quorum approvals (M-of-N among custodians). An action guarded by a rule is filed as a
+ * pending request; other custodians approve or deny; the request expires after its time
+ * to live; the requester can neither approve nor deny their own request. When the M-th
+ * approval arrives the action runs exactly once: a conditional status change
+ * (pending → executing) decides which caller runs it.
+ */
+export function createApprovalService(deps: {
+  repo: ApprovalRepo & Pick<AdminUserRepo, 'listAdminUsers'>;
+  actions: ApprovalActions;
+  seal: Seal;
+  clock: Clock;
+  defaultTtlMs: number;
+}) {
+  const { repo, actions, seal, clock } = deps;
+
+  function parseParams(action: ApprovalAction, raw: unknown): Record<string, unknown> {
+    const r = actions[action].params.safeParse(raw);
+    if (!r.success) fail('ValidationFailed', `invalid parameters for ${action}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    return r.data;
+  }
+
+  /** Pending requests past their expiry become expired when anyone looks at them. */
+  async function settle(r: ApprovalRequest): Promise<ApprovalRequest> {
+    if (r.status === 'pending' && Date.parse(r.expiresAt) <= clock.now()) {
+      const decidedAt = isoNow(clock);
+      await repo.transitionApprovalRequest(r.id, 'pending', 'expired', { decidedAt });
+      return (await repo.getApprovalRequest(r.id)) ?? { ...r, status: 'expired', decidedAt };
+    }
+    return r;
+  }
+
+  async function mustGet(id: string): Promise<ApprovalRequest> {
+    const r = typeof id === 'string' && id.length <= 64 ? await repo.getApprovalRequest(id) : undefined;
+    return settle(r ?? fail('NotFound', `approval request ${truncate(id)} does not exist`));
+  }
+
+  async function custodians(): Promise<string[]> {
+    return (await repo.listAdminUsers()).filter((u) => u.enabled && u.role === 'custodian').map((u) => u.username);
+  }
+
+  async function execute(r: ApprovalRequest): Promise<void> {
+    const spec = actions[r.action];
+    try {
+      const result = await spec.run(r.params);
+      const decidedAt = isoNow(clock);
+      if (spec.secretResult) {
+        const sealed = await seal.seal(Buffer.from(JSON.stringify(result), 'utf8'), approvalSealContext(r.id));
+        await repo.transitionApprovalRequest(r.id, 'executing', 'executed', { decidedAt, resultSealed: sealed, secretResult: 'available', result: null });
+      } else {
+        await repo.transitionApprovalRequest(r.id, 'executing', 'executed', { decidedAt, result: result ?? null });
+      }
+    } catch (e) {
+      const error = isKeyholdError(e) ? { code: e.code, message: e.message } : { code: 'Internal', message: 'the action failed; see the server log' };
+      await repo.transitionApprovalRequest(r.id, 'executing', 'failed', { decidedAt: isoNow(clock), error });
+      if (!isKeyholdError(e)) throw e;
+    }
+  }
+
+  function requireVoter(principal: Principal, r: ApprovalRequest): void {
+    if (principal.user.role !== 'custodian') fail('AccessDenied', 'only key custodians decide approval requests');
+    if (principal.user.id === r.requestedBy.userId) fail('AccessDenied', 'you made this request; another custodian must decide it');
+    if (r.approvers !== null && !r.approvers.includes(principal.user.username)) fail('AccessDenied', `you are not among the approvers of this request (${r.approvers.join(', ')})`);
+    if (r.votes.some((v) => v.userId === principal.user.id)) fail('Conflict', 'you already decided this request');
+  }
+
+  function requirePending(r: ApprovalRequest): void {
+    if (r.status !== 'pending') fail('InvalidState', `approval request ${r.id} is ${r.status}`);
+  }
+
+  return {
+    listRules: () => repo.listApprovalRules(),
+
+    async getRule(action: string): Promise<ApprovalRule | undefined> {
+      return repo.getApprovalRule(validateApprovalAction(action));
+    },
+
+    async setRule(action: string, input: { required: number; approvers?: string[] | null | undefined; ttlMinutes?: number | null | undefined }, by: Principal): Promise<ApprovalRule> {
+      const a = validateApprovalAction(action);
+      if (!Number.isInteger(input.required) || input.required < 1 || input.required > MAX_REQUIRED_APPROVALS) fail('ValidationFailed', `required approvals must be 1-${MAX_REQUIRED_APPROVALS}`);
+      let approvers: string[] | null = null;
+      if (input.approvers !== undefined && input.approvers !== null) {
+        approvers = [...new Set(input.approvers)].sort();
+        const known = await custodians();
+        const unknown = approvers.filter((n) => !known.includes(n));
+        if (unknown.length) fail('ValidationFailed', `approvers must be enabled key custodians: ${unknown.map((n) => truncate(n)).join(', ')}`);
+        if (approvers.length < input.required) fail('ValidationFailed', `${input.required} approvals cannot come from ${approvers.length} approver(s)`);
+      }
+      const ttl = input.ttlMinutes ?? null;
+      if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_APPROVAL_TTL_MINUTES)) fail('ValidationFailed', `an approval request lives 1-${MAX_APPROVAL_TTL_MINUTES} minutes`);
+      const rule: ApprovalRule = { action: a, required: input.required, approvers, ttlMinutes: ttl, updatedAt: isoNow(clock), updatedBy: by.user.username };
+      await repo.putApprovalRule(rule);
+      return rule;
+    },
+
+    async clearRule(action: string): Promise<void> {
+      const a = validateApprovalAction(action);
+      if (!(await repo.getApprovalRule(a))) fail('NotFound', `no approval rule for ${a}`);
+      await repo.deleteApprovalRule(a);
+    },
+
+    /** Runs the action now when no rule guards it; otherwise files a pending request. */
+    async submit(principal: Principal, action: ApprovalAction, rawParams: unknown): Promise<Submission> {
+      const spec = actions[action];
+      const params = parseParams(action, rawParams);
+      const rule = await repo.getApprovalRule(action);
+      if (!rule) return { status: 'executed', result: await spec.run(params) };
+      await spec.check(params);
+      const eligible = (await custodians()).filter((n) => n !== principal.user.username && (rule.approvers === null || rule.approvers.includes(n)));
+      if (eligible.length < rule.required) {
+        fail('Conflict', `${action} needs ${rule.required} approval(s) but only ${eligible.length} other custodian(s) can give one; ask an administrator to adjust the rule or add custodians`);
+      }
+      const nowMs = clock.now();
+      const request: ApprovalRequest = {
+        id: randomUUID(),
+        action,
+        params,
+        summary: spec.summary(params),
+        requestedBy: { userId: principal.user.id, username: principal.user.username },
+        createdAt: new Date(nowMs).toISOString(),
+        expiresAt: new Date(nowMs + (rule.ttlMinutes !== null ? rule.ttlMinutes * 60_000 : deps.defaultTtlMs)).toISOString(),
+        required: rule.required,
+        approvers: rule.approvers,
+        status: 'pending',
+        votes: [],
+        decidedAt: null,
+        result: null,
+        secretResult: 'none',
+        error: null,
+      };
+      await repo.insertApprovalRequest(request);
+      return { status: 'pending', request };
+    },
+
+    async list(filter: { status?: ApprovalStatus | undefined; limit?: number | undefined } = {}): Promise<ApprovalRequest[]> {
+      const rows = await repo.listApprovalRequests({ ...(filter.status && filter.status !== 'expired' ? { status: filter.status } : {}), limit: filter.limit ?? 200 });
+      const settled = await Promise.all(rows.map(settle));
+      return filter.status ? settled.filter((r) => r.status === filter.status) : settled;
+    },
+
+    get: mustGet,
+
+    /** One approval; the one that completes the quorum runs the action (once). */
+    async approve(principal: Principal, id: string, comment?: string): Promise<ApprovalRequest> {
+      const r = await mustGet(id);
+      requirePending(r);
+      requireVoter(principal, r);
+      await repo.addApprovalVote(r.id, { userId: principal.user.id, username: principal.user.username, decision: 'approve', comment: comment ?? null, at: isoNow(clock) });
+      const now = await mustGet(id);
+      // Expired meanwhile, denied by someone else, or already executing: the vote stands, nothing runs.
+      if (now.status !== 'pending') return now;
+      const approvals = now.votes.filter((v) => v.decision === 'approve').length;
+      if (approvals >= now.required && (await repo.transitionApprovalRequest(now.id, 'pending', 'executing'))) {
+        await execute(now);
+      }
+      return mustGet(id);
+    },
+
+    /** One denial ends the request. */
+    async deny(principal: Principal, id: string, comment?: string): Promise<ApprovalRequest> {
+      const r = await mustGet(id);
+      requirePending(r);
+      requireVoter(principal, r);
+      await repo.addApprovalVote(r.id, { userId: principal.user.id, username: principal.user.username, decision: 'deny', comment: comment ?? null, at: isoNow(clock) });
+      await repo.transitionApprovalRequest(r.id, 'pending', 'denied', { decidedAt: isoNow(clock) });
+      return mustGet(id);
+    },
+
+    /** The requester withdraws a pending request. */
+    async cancel(principal: Principal, id: string): Promise<ApprovalRequest> {
+      const r = await mustGet(id);
+      if (principal.user.id !== r.requestedBy.userId) fail('AccessDenied', 'only the requester can cancel a request');
+      requirePending(r);
+      await repo.transitionApprovalRequest(r.id, 'pending', 'cancelled', { decidedAt: isoNow(clock) });
+      return mustGet(id);
+    },
+
+    /** The secret result of an executed request (a new credential): once, to the requester. */
+    async collect(principal: Principal, id: string): Promise<unknown> {
+      const r = await mustGet(id);
+      if (principal.user.id !== r.requestedBy.userId) fail('AccessDenied', 'only the requester can collect the result');
+      if (r.status !== 'executed' || r.secretResult !== 'available') fail('InvalidState', `approval request ${r.id} has no result to collect (status ${r.status}, secret ${r.secretResult})`);
+      const sealed = await repo.takeApprovalSecret(r.id);
+      if (!sealed) fail('InvalidState', `the result of ${r.id} was already collected`);
+      const plain = await seal.unseal(sealed, approvalSealContext(r.id));
+      try {
+        return JSON.parse(plain.toString('utf8')) as unknown;
+      } finally {
+        plain.fill(0);
+      }
+    },
+
+    /** Scheduler housekeeping: marks every overdue pending request expired. */
+    async expireDue(): Promise<number> {
+      let n = 0;
+      for (const id of await repo.listExpiredApprovalRequests(isoNow(clock))) {
+        if (await repo.transitionApprovalRequest(id, 'pending', 'expired', { decidedAt: isoNow(clock) })) n++;
+      }
+      return n;
+    },
+  };
+}

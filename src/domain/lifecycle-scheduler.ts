@@ -1,0 +1,89 @@
+import { isoNow, type Clock, type Logger } from '../base/index.js';
+import type { AdminActionRecord } from './admin-model.js';
+import type { AdminAuditSink } from './admin-ports.js';
+import type { DueWork, KeyService } from './key-service.js';
+
+export interface LifecycleRun extends DueWork {
+  expiredApprovals: number;
+  purgedSessions: number;
+}
+
+export type LifecycleScheduler = ReturnType<typeof createLifecycleScheduler>;
+
+/**
+ * The server's housekeeping loop: rotates keys whose rotation is due, destroys keys whose
+ * deletion date has passed, expires overdue approval requests and purges dead sessions.
+ * Every key change it makes is recorded as an admin action by "system". Runs do not
+ * overlap; on several nodes the storage's optimistic checks keep a key from rotating twice.
+ */
+export function createLifecycleScheduler(deps: {
+  keys: Pick<KeyService, 'runDue'>;
+  approvals?: { expireDue(): Promise<number> };
+  identity?: { purgeExpiredSessions(): Promise<number> };
+  audit: AdminAuditSink;
+  clock: Clock;
+  intervalMs: number;
+  log: Logger;
+}) {
+  const { clock, log } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<LifecycleRun> | undefined;
+  const reported = new Map<string, string>();
+
+  function record(action: string, target: string, outcome: AdminActionRecord['outcome'], change: unknown): AdminActionRecord {
+    return {
+      at: isoNow(clock),
+      actor: { userId: null, username: 'system', role: null, via: 'system' },
+      sourceIp: null,
+      action,
+      method: null,
+      path: null,
+      target,
+      outcome,
+      status: null,
+      errorCode: outcome === 'failed' ? 'Internal' : null,
+      change,
+      approvalId: null,
+    };
+  }
+
+  async function run(): Promise<LifecycleRun> {
+    const work = await deps.keys.runDue();
+    for (const k of work.rotated) await deps.audit.recordAdminAction(record('keys.rotate.scheduled', k, 'ok', { reason: 'rotation period elapsed' }));
+    for (const k of work.destroyed) await deps.audit.recordAdminAction(record('keys.destroy', k, 'ok', { reason: 'deletion waiting period elapsed' }));
+    for (const f of work.failed) {
+      // A failure that repeats every run is logged and recorded once, not every minute.
+      if (reported.get(f.keyId) === f.message) continue;
+      reported.set(f.keyId, f.message);
+      log.error({ event: 'lifecycle_failed', key: f.keyId, err: f.message }, 'scheduled key work failed; retrying on every run');
+      await deps.audit.recordAdminAction(record('keys.scheduled-work', f.keyId, 'failed', { message: f.message }));
+    }
+    for (const k of [...work.rotated, ...work.destroyed]) reported.delete(k);
+    const expiredApprovals = (await deps.approvals?.expireDue()) ?? 0;
+    const purgedSessions = (await deps.identity?.purgeExpiredSessions()) ?? 0;
+    if (work.rotated.length || work.destroyed.length || expiredApprovals) {
+      log.info({ event: 'lifecycle', rotated: work.rotated, destroyed: work.destroyed, expiredApprovals }, 'scheduled key work done');
+    }
+    return { ...work, expiredApprovals, purgedSessions };
+  }
+
+  return {
+    /** One pass now (tests call this with a moved clock); joins a pass already in flight. */
+    runOnce(): Promise<LifecycleRun> {
+      running ??= run().finally(() => (running = undefined));
+      return running;
+    },
+    start(): void {
+      if (timer) return;
+      timer = setInterval(() => {
+        this.runOnce().catch((e) => log.error({ event: 'lifecycle_failed', err: e instanceof Error ? e.message : String(e) }, 'scheduled key work failed'));
+      }, deps.intervalMs);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running?.catch(() => undefined);
+    },
+  };
+}
