@@ -57,7 +57,7 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   const init = await runCli(['--data-dir', dataDir, '--json', 'init'], { env });
   if (init.code !== 0) throw new Error(init.stderr);
   const demo = (JSON.parse(init.stdout) as { demo: DemoInfo }).demo;
-  const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', '127.0.0.1:0'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
