@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger as PinoLogger } from 'pino';
 import type { Logger } from '../base/index.js';
 import type { Config } from './config.js';
 
@@ -19,4 +19,14 @@ export function createLogger(config: Pick<Config, 'log'>, destination?: NodeJS.W
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   ) as unknown as Logger;
+}
+
+/**
+ * A child of a pino logger without redaction, for log lines whose fields are a fixed list of
+ * non-secret values (the XKS request line). Redaction clones and walks each logged object,
+ * which costs tens of microseconds per line on the hot path.
+ */
+export function unredacted(log: Logger): Logger {
+  const p = log as unknown as Partial<PinoLogger>;
+  return typeof p.child === 'function' && typeof p.flush === 'function' ? (p.child({}, { redact: [] }) as unknown as Logger) : log;
 }

@@ -19,6 +19,7 @@ import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
+import { unredacted } from './logging.js';
 
 export interface RunningKeyhold {
   context: AppContext;
@@ -108,6 +109,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       clock,
       log,
       beforeRespond: auditHook(config, audit, log),
+      requestLog: unredacted(log),
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGcmAad } from './gcm-aad.js';
 import { computeCdiv } from './cdiv.js';
-import { gcmDecrypt, gcmEncrypt } from './aes-gcm.js';
+import { gcmDecrypt, gcmEncrypt, randomIv } from './aes-gcm.js';
 import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.js';
 import { decodeSealedValue, encodeSealedValue, sealAad } from './sealed-value.js';
 import { base32, generateAccessKeyId, generateSecretAccessKey, ACCESS_KEY_ID_RE, SECRET_ACCESS_KEY_RE } from './credentials.js';
@@ -93,4 +93,19 @@ test('generated credentials meet the formats KMS enforces', () => {
     assert.match(generateSecretAccessKey(), SECRET_ACCESS_KEY_RE);
   }
   assert.notEqual(generateSecretAccessKey(), generateSecretAccessKey());
+});
+
+test('random IVs are 12 bytes, distinct, and never change once handed out', () => {
+  const seen = new Set<string>();
+  const kept: { iv: Buffer; hex: string }[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const iv = randomIv();
+    assert.equal(iv.length, 12);
+    const hex = iv.toString('hex');
+    assert.ok(!seen.has(hex), 'an IV repeated');
+    seen.add(hex);
+    if (i % 100 === 0) kept.push({ iv, hex });
+  }
+  // More than one pool has been used up by now; earlier IVs must be unchanged.
+  for (const k of kept) assert.equal(k.iv.toString('hex'), k.hex);
 });

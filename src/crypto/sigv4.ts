@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
@@ -148,8 +149,12 @@ function normaliseHeaderValue(v: string): string {
   return v.trim().replace(/\s+/g, ' ');
 }
 
+// One-shot hashing (Node >= 20.12) skips creating a Hash object per call; the verifier hashes
+// twice per request.
+const oneShotHash = (nodeCrypto as { hash?: (alg: string, data: Uint8Array | string, enc: 'hex') => string }).hash;
+
 function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 function hmac(key: Buffer | string, data: string): Buffer {
@@ -168,6 +173,9 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions): SigV4Verifier {
   // Keyed by accessKeyId/date/region. The entry remembers the secret Buffer it came from,
   // so a changed secret object never reuses a stale key.
   const keyCache = new Map<string, { secret: Buffer; key: Buffer }>();
+  // Requests signed in the same second carry the same X-Amz-Date; parse it once.
+  let lastAmzDate = '';
+  let lastSignedAt: number | undefined;
 
   function signingKey(akid: string, secret: Buffer, date: string, region: string): Buffer {
     const id = `${akid}/${date}/${region}`;
@@ -207,7 +215,14 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions): SigV4Verifier {
       if (!auth.signedHeaders.includes('x-amz-date')) return { ok: false, reason: 'x-amz-date is not a signed header', accessKeyId: akid };
 
       const amzDate = headers.get('x-amz-date')?.[0];
-      const signedAt = amzDate === undefined ? undefined : parseAmzDate(amzDate);
+      let signedAt: number | undefined;
+      if (amzDate !== undefined) {
+        if (amzDate !== lastAmzDate) {
+          lastSignedAt = parseAmzDate(amzDate);
+          lastAmzDate = amzDate;
+        }
+        signedAt = lastSignedAt;
+      }
       if (amzDate === undefined || signedAt === undefined) return { ok: false, reason: 'missing or malformed X-Amz-Date', accessKeyId: akid };
       if (amzDate.slice(0, 8) !== auth.date) return { ok: false, reason: 'credential scope date does not match X-Amz-Date', accessKeyId: akid };
       if (Math.abs(opts.now() - signedAt) > opts.maxSkewMs) return { ok: false, reason: 'X-Amz-Date outside the allowed clock skew', accessKeyId: akid };

@@ -40,6 +40,12 @@ export interface XksServerOptions {
   limits: XksLimits;
   clock: Clock;
   log: Logger;
+  /**
+   * Where the one-line-per-call record goes (default: log). Its fields are a fixed list that
+   * never holds a secret, so the app hands in a logger without redaction here: pino's
+   * redaction clones and walks every logged object, which cost more than SigV4 per call.
+   */
+  requestLog?: Logger;
   /** Largest request body read, in bytes. */
   maxBodyBytes?: number;
   /**
@@ -88,6 +94,7 @@ function claimedRequestId(json: object): string | undefined {
 export function createXksServer(opts: XksServerOptions): XksServer {
   const maxBody = opts.maxBodyBytes ?? 64 * 1024;
   const { log, clock } = opts;
+  const requestLog = opts.requestLog ?? log;
 
   const server = createServer({ ...loadSecureContextOptions(opts.tls), ...mtlsServerOptions(opts.tls) }, (req, res) => {
     handle(req, res).catch((e) => {
@@ -109,17 +116,36 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     res.end(text);
   }
 
-  async function readBody(req: IncomingMessage): Promise<Buffer> {
+  /**
+   * Reads the body with plain 'data'/'end' listeners (an async iterator per request costs
+   * more than the rest of the read). A body over the limit stops the read and answers
+   * UnsupportedOperationException; the connection is then closed.
+   */
+  function readBody(req: IncomingMessage): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBody) fail('TooLarge', `request body is larger than ${maxBody} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBody) fail('TooLarge', `request body is larger than ${maxBody} bytes`);
-      chunks.push(chunk);
-    }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    if (declared > maxBody) return Promise.reject(new KeyholdError('TooLarge', `request body is larger than ${maxBody} bytes`));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBody) {
+          req.off('data', onData);
+          req.off('end', onEnd);
+          req.pause();
+          reject(new KeyholdError('TooLarge', `request body is larger than ${maxBody} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      };
+      const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      req.on('data', onData);
+      req.once('end', onEnd);
+      req.once('error', reject);
+      req.once('close', () => {
+        if (!req.complete) reject(new KeyholdError('ValidationFailed', 'the request body ended early'));
+      });
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -197,7 +223,8 @@ export function createXksServer(opts: XksServerOptions): XksServer {
         body = { errorName: 'InternalException', errorMessage: 'the call could not be recorded' };
       }
     }
-    log.info(
+    // Only these fields, none of them secret (see requestLog).
+    requestLog.info(
       {
         event: 'xks',
         kmsRequestId: record.ctx?.kmsRequestId ?? record.kmsRequestId,
