@@ -11,6 +11,7 @@ import { systemClock } from '../base/index.js';
 import { createAuditService, type Storage, type XksAuditRecord } from '../domain/index.js';
 import { openSqliteAuditLog, type SqliteAuditLog } from './sqlite-audit-log.js';
 import { openSqliteStorage } from './sqlite.js';
+import { xksRecord } from '../../test/audit-store-conformance.js';
 
 const CHILD = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../test/support/audit-append-child.js');
 
@@ -31,26 +32,7 @@ function service(log: SqliteAuditLog, keyBytes: Buffer) {
   return createAuditService({ sink: log.openSink({ key, mode: 'inline' }), reader: log.reader, key, node: 'test', clock: systemClock });
 }
 
-function xks(over: Partial<XksAuditRecord> = {}): XksAuditRecord {
-  return {
-    kind: 'xks',
-    time: new Date().toISOString(),
-    node: 'n1',
-    operation: 'encrypt',
-    kmsRequestId: randomUUID(),
-    kmsOperation: 'Encrypt',
-    keyStore: 'ks',
-    keyId: 'k1',
-    keyVersion: 1,
-    authenticated: true,
-    awsPrincipalArn: 'arn:aws:iam::111122223333:role/App',
-    kmsKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/a',
-    status: 200,
-    outcome: 'ok',
-    latencyMs: 0.5,
-    ...over,
-  };
-}
+const xks = xksRecord;
 
 function runChild(args: string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
