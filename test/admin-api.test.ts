@@ -380,6 +380,20 @@ test('import of the AWS sample proxy settings: a dry run reports the plan', asyn
   assert.match(String(noHsm.body.message), /no \[hsm\] section/);
 });
 
+test('audit: verify, records a page at a time, and key usage (details in audit-api.test.ts)', async () => {
+  const v = await call<{ ok: boolean; count: number }>('GET', '/audit/verify', auditor.token);
+  assert.equal(v.status, 200, v.text);
+  assert.equal(v.body.ok, true);
+  const page = await call<{ records: Body[]; next: number | null }>('GET', '/audit/records?limit=2', auditor.token);
+  assert.equal(page.status, 200, page.text);
+  assert.equal(page.body.records.length, 2);
+  assert.equal(page.body.records[0]!.action, 'keyhold.init');
+  assert.equal(typeof page.body.next, 'number');
+  const usage = await call<{ keyId: string; calls: number }>('GET', '/keys/demo-key/usage', custodian.token);
+  assert.equal(usage.status, 200, usage.text);
+  assert.equal(usage.body.keyId, 'demo-key');
+});
+
 /** Routes that need a PKCS#11 token: they succeed in admin-hsm.test.ts, against SoftHSM2. */
 const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt'];
 

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { createAuditLogSink } from '../src/app/admin-audit.js';
 import { operationsOf, startAdminHarness, type AdminHarness } from './support/admin-harness.js';
 
 /**
@@ -19,7 +20,10 @@ function remember(what: string, value: unknown): void {
 }
 
 before(async () => {
-  h = await startAdminHarness();
+  // Admin actions also go to the hash-chained audit log, as with `keyhold start`.
+  const started: { h?: AdminHarness } = {};
+  h = await startAdminHarness({ audit: { recordAdminAction: async (r) => started.h && (await createAuditLogSink(started.h.running.audit.service).recordAdminAction(r)) } });
+  started.h = h;
   remember('bootstrap one-time password', h.init.admin.oneTimePassword);
   remember('administrator password', h.admin.password);
   remember('administrator API key', h.admin.apiKey);
@@ -27,7 +31,8 @@ before(async () => {
 
   const c1 = await h.provision('custodian', 'keeper');
   const c2 = await h.provision('custodian', 'second');
-  for (const [n, u] of [['keeper', c1], ['second', c2]] as const) {
+  const reader = await h.provision('auditor', 'reader');
+  for (const [n, u] of [['keeper', c1], ['second', c2], ['reader', reader]] as const) {
     remember(`${n} password`, u.password);
     remember(`${n} session token`, u.token);
     remember(`${n} API key`, u.apiKey);
@@ -87,6 +92,17 @@ test('the server log and the admin action records hold no secret', () => {
   assert.deepEqual(login?.change, { username: login?.target, password: '[redacted]' });
 });
 
+test('the audit log holds no secret', async () => {
+  let n = 0;
+  let text = '';
+  for await (const r of h.running.audit.service.export()) {
+    n++;
+    text += JSON.stringify(r) + '\n';
+  }
+  assert.ok(n > 10 && text.includes('"source":"api"'), `the audit log holds the API's actions (${n} records)`);
+  assert.deepEqual(leaks(text, 'audit log'), []);
+});
+
 test('no API read shows a secret again', async () => {
   const doc = await h.api.call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>('GET', '/api/v1/openapi.json');
   const reads = operationsOf(doc.body).filter((o) => o.method === 'GET' && o.operationId !== 'meta.openapi');
@@ -96,7 +112,7 @@ test('no API read shows a secret again', async () => {
   let read = 0;
   for (const op of reads) {
     const path = op.path.replace(/\{([^}]+)\}/g, (_m, n: string) => values[n] ?? 'x');
-    for (const token of [secrets.get('keeper API key')!, h.admin.token]) {
+    for (const token of [secrets.get('keeper API key')!, h.admin.token, secrets.get('reader API key')!]) {
       const r = await h.api.call('GET', path, { token });
       if (r.status === 200) read++;
       assert.deepEqual(leaks(r.text, `GET ${path}`), []);

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startKeyhold, runCli, eventually, type KeyholdHarness } from './support/keyhold-harness.js';
@@ -19,6 +20,7 @@ let token: SoftHsmToken;
 let h: KeyholdHarness;
 let c: XksClient;
 let testPool: SessionPool;
+let metricsPort: number;
 
 const b64 = (v: unknown) => Buffer.from(String(v), 'base64');
 
@@ -41,12 +43,22 @@ timeout_ms = 150
 `;
 }
 
+/** A port nothing listens on right now (for the plain-HTTP metrics listener). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
 before(async () => {
   token = hsm.addToken('xks-hsm');
+  metricsPort = await freePort();
   // A key an HSM admin made before Keyhold arrived, to adopt by its label.
   testPool = createSessionPool({ modulePath: hsm.module, tokenLabel: token.label, pin: token.userPin, maxSessions: 1, callTimeoutMs: 5000, profile: resolveProfile('softhsm2') });
   await createTokenKeys(testPool).generate('legacy-orders');
-  h = await startKeyhold({ config: hsmToml(token), env: { KEYHOLD_HSM_PIN: token.userPin } });
+  h = await startKeyhold({ config: hsmToml(token), env: { KEYHOLD_HSM_PIN: token.userPin, KEYHOLD_METRICS_LISTEN: `127.0.0.1:${metricsPort}` } });
   c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
 });
 
@@ -110,6 +122,16 @@ test('an HSM-protected key serves metadata, encrypt, decrypt and CDIV over HTTPS
   // The key is generated in the token: storage has only its label.
   const shown = await h.json<{ versions: { hsmLabel: string | null }[] }>(['key', 'show', 'hsm-payments']);
   assert.match(shown.versions[0]!.hsmLabel ?? '', /^keyhold-.+-v1$/);
+
+  // The metrics show the PKCS#11 calls, the backend time and the session pool.
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const count = (series: string) => Number(/ (\S+)$/.exec(metrics.split('\n').find((l) => l.startsWith(series + ' ')) ?? '')?.[1] ?? NaN);
+  assert.ok(count('keyhold_hsm_call_duration_seconds_count{operation="encrypt",outcome="ok"}') >= 1, metrics);
+  assert.ok(count('keyhold_hsm_call_duration_seconds_count{operation="decrypt",outcome="ok"}') >= 2);
+  // A wrong tag is the caller's fault, not the backend's: it counts as a completed operation.
+  assert.ok(count('keyhold_backend_operation_duration_seconds_count{backend="hsm",operation="decrypt",outcome="ok"}') >= 3);
+  assert.ok(count('keyhold_hsm_sessions{state="open"}') >= 1);
+  assert.equal(count('keyhold_hsm_waiting'), 0);
 });
 
 test('rotating an HSM key makes a new token key; old ciphertexts still decrypt', async () => {

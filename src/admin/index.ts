@@ -3,3 +3,4 @@ export * from './route.js';
 export * from './errors.js';
 export * from './audit.js';
 export { buildRoutes, type AdminServices, type MetricsSource } from './routes/index.js';
+export { auditRoutes } from './routes/audit-routes.js';

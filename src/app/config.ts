@@ -45,8 +45,22 @@ export interface Config {
   health: { intervalMs: number; maxAgeMs: number };
   /** Plain-HTTP Prometheus listener (GET /metrics), off unless listen is set. */
   metrics: { listen: HostPort | undefined };
+  audit: AuditConfig;
   admin: AdminConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+export interface AuditConfig {
+  /** false: XKS calls are not recorded (benchmarks only). Admin actions always are. */
+  enabled: boolean;
+  /** true: an XKS answer waits until its record is committed. */
+  durable: boolean;
+  nodeId: string | undefined;
+  maxBatch: number;
+  commitDelayMs: number;
+  syslog:
+    | { transport: 'udp' | 'tcp' | 'tls'; host: string; port: number; caFile: string | undefined; appName: string; facility: number; queueSize: number }
+    | undefined;
 }
 
 /** The admin listener, admin identity and the lifecycle scheduler. */
@@ -66,6 +80,10 @@ export interface AdminConfig {
 }
 
 export const CONFIG_FILE_NAME = 'keyhold.toml';
+
+/** A boolean in the file, or "true"/"false" (and friends) from the environment. */
+const flag = z.union([z.boolean(), z.stringbool()]);
+const printable = (max: number) => z.string().regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `must be 1 to ${max} printable ASCII characters without spaces`);
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
@@ -127,6 +145,28 @@ const fileSchema = z
       .object({ interval_seconds: z.number().min(1).max(60).default(15), max_age_seconds: z.number().min(1).max(60).default(60) })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        enabled: flag.default(true),
+        durable: flag.default(true),
+        node_id: printable(255).optional(),
+        max_batch: z.number().int().min(1).max(10_000).default(1000),
+        commit_delay_ms: z.number().min(0).max(100).default(0),
+        syslog: z
+          .object({
+            transport: z.enum(['udp', 'tcp', 'tls']),
+            host: z.string().min(1).max(255),
+            port: z.number().int().min(1).max(65535).optional(),
+            ca: z.string().min(1).optional(),
+            app_name: printable(48).default('keyhold'),
+            facility: z.number().int().min(0).max(23).default(13),
+            queue_size: z.number().int().min(1).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     admin: z
       .object({
         enabled: z.boolean().default(true),
@@ -170,6 +210,8 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_STORAGE_URL: 'storage.url',
   KEYHOLD_SEAL_TYPE: 'seal.type',
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
+  KEYHOLD_AUDIT_ENABLED: 'audit.enabled',
+  KEYHOLD_AUDIT_DURABLE: 'audit.durable',
   KEYHOLD_HSM_MODULE: 'hsm.module',
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
@@ -245,6 +287,22 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
     },
     metrics: { listen: f.metrics.listen },
     health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
+    audit: {
+      enabled: f.audit.enabled,
+      durable: f.audit.durable,
+      nodeId: f.audit.node_id,
+      maxBatch: f.audit.max_batch,
+      commitDelayMs: f.audit.commit_delay_ms,
+      syslog: f.audit.syslog && {
+        transport: f.audit.syslog.transport,
+        host: f.audit.syslog.host,
+        port: f.audit.syslog.port ?? (f.audit.syslog.transport === 'tls' ? 6514 : 514),
+        caFile: f.audit.syslog.ca ? path(f.audit.syslog.ca) : undefined,
+        appName: f.audit.syslog.app_name,
+        facility: f.audit.syslog.facility,
+        queueSize: f.audit.syslog.queue_size,
+      },
+    },
     admin: {
       enabled: f.admin.enabled,
       listen: f.admin.listen,
@@ -260,6 +318,9 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
     },
     log: { level: f.log.level },
   };
+  if (config.audit.syslog?.caFile && config.audit.syslog.transport !== 'tls') {
+    throw new KeyholdError('ConfigInvalid', 'invalid configuration:\n  - audit.syslog.ca: only applies to transport = "tls"');
+  }
   // The largest legal request must fit in the body cap: Base64 of both limits plus ARNs.
   const needed = Math.ceil((config.xks.limits.maxPlaintextBytes * 4) / 3) + Math.ceil((config.xks.limits.maxAadBytes * 4) / 3) + 5 * 2048 + 1024;
   if (config.xks.maxBodyBytes < needed) {
@@ -308,8 +369,8 @@ type = "${seal?.type ?? 'keyfile'}"
 key_file = "seal.key"`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
 # Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_ADMIN_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
-# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_WORKERS, KEYHOLD_METRICS_LISTEN.
-# Full reference: docs/configuration.md.
+# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_WORKERS, KEYHOLD_METRICS_LISTEN, KEYHOLD_AUDIT_ENABLED,
+# KEYHOLD_AUDIT_DURABLE. Full reference: docs/configuration.md.
 
 [storage]
 # sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
@@ -370,6 +431,23 @@ password_hash_cost = 17
 approval_ttl_minutes = 1440
 # How often the server rotates due keys, destroys keys past their deletion date and expires requests.
 scheduler_interval_seconds = 60
+
+[audit]
+# Every XKS call and admin action is recorded in a hash-chained log (keyhold audit verify).
+# enabled = false stops recording XKS calls: for benchmarks only (a warning is logged at start).
+enabled = true
+# durable = true answers an XKS call only once its record is committed.
+durable = true
+# node_id = "keyhold-1"   # default: the host name
+#
+# Forward every record to syslog (RFC 5424), best effort (a bounded queue; drops are counted).
+# [audit.syslog]
+# transport = "tls"       # udp | tcp | tls (tcp and tls use octet-counting framing)
+# host = "siem.example.com"
+# port = 6514             # default 514 (udp, tcp) or 6514 (tls)
+# ca = "tls/siem-ca.pem"  # tls: CA of the receiver's certificate (default: the system store)
+# app_name = "keyhold"
+# facility = 13           # log audit
 
 [log]
 level = "info"

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyholdError } from '../base/index.js';
-import type { IssuedCredential } from '../domain/index.js';
+import { auditedKeyService, auditedKeyStoreService, type AdminActor, type IssuedCredential } from '../domain/index.js';
+import { cliActor, openAudit } from './audit.js';
 import { CONFIG_FILE_NAME, defaultConfigToml, type Config } from './config.js';
 import { openContext, openStorage } from './context.js';
 
@@ -34,7 +35,8 @@ export async function isInitialised(config: Config): Promise<boolean> {
  * demo is false) a demo key store with one key and one credential; secrets are returned to
  * be shown once.
  */
-export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean }): Promise<InitSummary> {
+export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean; actor?: AdminActor }): Promise<InitSummary> {
+  const actor = opts.actor ?? cliActor();
   if (await isInitialised(config)) throw new KeyholdError('Conflict', `${config.dataDir} is already initialised`);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   let configFile = config.configFile;
@@ -58,11 +60,18 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
   }
 
   const ctx = await openContext(config, { creating: true });
+  // The audit key is made now, and the log starts with the init itself.
+  const audit = await openAudit(ctx, { mode: 'inline' }).catch(async (e: unknown) => {
+    await ctx.close();
+    throw e;
+  });
   try {
     await ctx.softwareBackend.ensureHealthKey();
     // The HSM's own health-check key, never linked to a KMS key.
     await ctx.hsm?.backend.ensureHealthKey();
+    await audit.service.admin({ ...actor, action: 'keyhold.init', target: config.dataDir, outcome: 'ok', change: { seal: ctx.seal.kind, demo: opts.demo } });
     const bootstrap = await ctx.identity.bootstrap();
+    await audit.service.admin({ ...actor, action: 'users.create', target: bootstrap.user.username, outcome: 'ok', change: { role: bootstrap.user.role, bootstrap: true } });
     const summary: InitSummary = {
       dataDir: config.dataDir,
       configFile,
@@ -72,12 +81,13 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
       admin: { username: bootstrap.user.username, oneTimePassword: bootstrap.oneTimePassword },
     };
     if (opts.demo) {
-      const ks = await ctx.keyStores.create({ name: DEMO.keyStore, prefix: DEMO.prefix });
-      await ctx.keys.create({ externalId: DEMO.keyId, keyStore: DEMO.keyStore });
+      const ks = await auditedKeyStoreService(ctx.keyStores, audit.service, actor).create({ name: DEMO.keyStore, prefix: DEMO.prefix });
+      await auditedKeyService(ctx.keys, audit.service, actor).create({ externalId: DEMO.keyId, keyStore: DEMO.keyStore });
       summary.demo = { keyStore: DEMO.keyStore, uriPath: ks.uriPath, keyId: DEMO.keyId, region: DEMO.region, credential: ks.credential };
     }
     return summary;
   } finally {
+    await audit.close();
     await ctx.close();
   }
 }

@@ -12,7 +12,7 @@ function needsServer(what: string): never {
  * the break-glass path). Reads and key management work directly; deciding approvals and
  * anything about "my" session need an identity, so they go through --server.
  */
-export function localServices(ctx: AppContext): ManagementServices {
+export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'> {
   return {
     ...managementServices(ctx),
     admins: ctx.identity,

@@ -14,12 +14,13 @@ import { createLogger } from './logging.js';
 import { startBanner } from './banner.js';
 import { reportReady, startCluster, workerRole } from './cluster.js';
 import { localServices } from './local-services.js';
+import { auditedManagement, cliActor, openAudit, type AppAudit } from './audit.js';
 import { PendingApprovalError } from './api-client.js';
 import { remoteLogin, remoteServices, type RemoteOptions } from './remote-services.js';
 
 /**
  * Exit codes: 1 for an operational failure, 2 for bad usage or configuration, 3 for not
- * found, 4 when the action now waits for approvals.
+ * found, 4 when the action now waits for approvals, 5 when `audit verify` finds a bad record.
  */
 function exitCodeFor(code: ErrorCode): number {
   if (code === 'ValidationFailed' || code === 'ConfigInvalid') return 2;
@@ -52,14 +53,14 @@ function config(opts: GlobalOptions, overrides?: Record<string, string | undefin
 
 const host: CliHost = {
   async init(opts) {
-    return initDataDir(config(opts, opts.settings), { demo: opts.demo });
+    return initDataDir(config(opts, opts.settings), { demo: opts.demo, actor: cliActor() });
   },
 
   async start(opts) {
     const cfg = config(opts, { 'xks.listen': opts.xksListen, 'admin.listen': opts.adminListen, 'xks.workers': opts.workers });
     const role = workerRole();
     let initialised: InitSummary | undefined;
-    if (!role && opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true });
+    if (!role && opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true, actor: cliActor() });
     const log = createLogger(cfg);
     const t0 = performance.now();
     const announce = (xks: AddressInfo, admin: AddressInfo | undefined, demoPresent: boolean, extra: object = {}) => {
@@ -108,9 +109,13 @@ const host: CliHost = {
   async withServices(opts, fn) {
     if (opts.server) return fn(remoteServices(remote(opts, true)));
     const ctx = await openContext(config(opts));
+    let audit: AppAudit | undefined;
     try {
-      return await fn(localServices(ctx));
+      // Every change made on the local database is recorded, as the local OS user.
+      audit = await openAudit(ctx, { mode: 'inline' });
+      return await fn(auditedManagement(localServices(ctx), audit.service, cliActor()));
     } finally {
+      await audit?.close();
       await ctx.close();
     }
   },

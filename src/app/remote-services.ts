@@ -7,12 +7,15 @@ import type {
   ApprovalAction,
   ApprovalRequest,
   ApprovalRule,
+  AuditVerifyReport,
   CredentialInfo,
+  ExportedAuditRecord,
   IssuedCredential,
   Key,
   KeyService,
   KeyStore,
   KeyStoreService,
+  KeyUsageView,
   ProxyConfigurationFile,
   Role,
   SecondaryPolicy,
@@ -195,6 +198,22 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       },
     },
     importSampleProxyConfig: (text, opts) => api.call<object>('POST', '/import/sample-proxy-config', { text, dryRun: opts.dryRun }),
+    audit: {
+      verify: () => api.call<AuditVerifyReport>('GET', '/audit/verify'),
+      usage: (keyId) => api.call<KeyUsageView>('GET', `/keys/${seg(keyId)}/usage`),
+      // Page by page (each page read is recorded by the server, with the filter).
+      async *export(q = {}) {
+        let after = 0;
+        for (;;) {
+          const params = new URLSearchParams({ after: String(after), limit: '1000' });
+          for (const [k, v] of [['since', q.since], ['until', q.until], ['keyId', q.keyId], ['keyStore', q.keyStore]] as const) if (v !== undefined) params.set(k, v);
+          const page = await api.call<{ records: ExportedAuditRecord[]; next: number | null }>('GET', `/audit/records?${params.toString()}`);
+          yield* page.records;
+          if (page.next === null) return;
+          after = page.next;
+        }
+      },
+    },
     admins: {
       createUser: async (input) => {
         const r = await api.call<{ user: Out<typeof userView>; oneTimePassword: string }>('POST', '/users', input);

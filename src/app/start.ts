@@ -15,10 +15,11 @@ import {
   type KeyBackend,
   type LifecycleScheduler,
 } from '../domain/index.js';
-import { createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
+import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
 import { createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
-import { createLogAuditSink } from './admin-audit.js';
+import { createAuditLogSink } from './admin-audit.js';
+import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
@@ -28,6 +29,7 @@ export interface RunningKeyhold {
   context: AppContext;
   directory: Directory;
   health: HealthService;
+  audit: AppAudit;
   xks: XksServer;
   xksAddress: AddressInfo;
   admin: AdminServer | undefined;
@@ -41,11 +43,11 @@ export interface RunningKeyhold {
 
 export interface StartOptions {
   clock?: Clock;
-  /** Where admin actions are recorded (default: the log, until the audit log lands). */
+  /** Where admin actions are recorded (default: the audit log). */
   adminAudit?: AdminAuditSink;
   /** Prometheus text for GET /metrics on the admin listener. */
   metrics?: MetricsSource;
-  /** Routes other modules add to the admin API (the audit log's). */
+  /** More routes for the admin API (the audit log's are always there). */
   adminRoutes?: AdminRoute[];
   version?: string;
   /**
@@ -55,8 +57,8 @@ export interface StartOptions {
    */
   worker?: { index: number; count: number };
   /**
-   * Runs before each XKS answer is written, after the call is counted in the metrics; the
-   * answer waits for it (the durable audit log plugs in here).
+   * One more step before each XKS answer, after its audit record and metrics; the answer
+   * waits for it. Tests use it to hold a call inside the server.
    */
   beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
 }
@@ -73,6 +75,7 @@ function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; 
 export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: StartOptions = {}): Promise<RunningKeyhold> {
   const clock = opts.clock ?? systemClock;
   const context = await openContext(config, { clock, log });
+  let audit: AppAudit | undefined;
   try {
     if (context.hsm) {
       // Sessions are opened before the listener: the first KMS calls must not pay for
@@ -88,6 +91,10 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
         log.error({ event: 'hsm_unavailable', err: e instanceof Error ? e.message : String(e) }, 'HSM token not usable at start');
       }
     }
+    const worker = opts.worker ?? { index: 0, count: 1 };
+    const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
+    context.hsm?.pool.setTelemetry(metrics.hsm);
+    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit });
     const directory = await createDirectory({
       repo: context.storage,
       seal: context.seal,
@@ -111,8 +118,6 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     });
     await health.check();
     health.start();
-    const worker = opts.worker ?? { index: 0, count: 1 };
-    const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
     const renderMetrics = worker.count > 1 ? joinClusterMetrics(metrics.registry) : () => metrics.render();
     const backends: Backends = { ...context.backends, ...(context.backends.hsm ? { hsm: timed(context.backends.hsm, metrics) } : {}) };
     const service = createXksService({ directory, backends, health, clock });
@@ -133,12 +138,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       admit: (ks, route) => {
         if (route.operation !== 'health') quota.admit(ks);
       },
-      beforeRespond: opts.beforeRespond
-        ? (r) => {
-            metrics.observeXksCall(r);
-            return opts.beforeRespond!(r);
-          }
-        : (r) => metrics.observeXksCall(r),
+      beforeRespond: withExtra(recordCall(auditHook(config, audit, log), metrics), opts.beforeRespond),
     });
     metrics.setSources({
       certificateNotAfter: () => {
@@ -158,7 +158,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
 
-    const adminAudit = opts.adminAudit ?? createLogAuditSink(log);
+    const adminAudit = opts.adminAudit ?? createAuditLogSink(audit.service);
     const management = managementServices(context);
     const scheduler = createLifecycleScheduler({
       keys: context.keys,
@@ -195,7 +195,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           log,
           version: opts.version ?? '0.1.0',
           metrics: opts.metrics ?? { render: renderMetrics },
-          ...(opts.adminRoutes ? { extraRoutes: opts.adminRoutes } : {}),
+          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...(opts.adminRoutes ?? [])],
         });
         adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       }
@@ -212,6 +212,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       context,
       directory,
       health,
+      audit,
       xks,
       xksAddress,
       admin,
@@ -226,10 +227,13 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
         await xks.close();
         health.stop();
         directory.close();
+        log.info({ event: 'audit_stats', ...audit?.sink.stats(), syslog: audit?.syslog?.stats() }, 'audit writer totals');
+        await audit?.close();
         await context.close();
       },
     };
   } catch (e) {
+    await audit?.close();
     await context.close();
     throw e;
   }
@@ -253,4 +257,68 @@ function timed(b: KeyBackend, metrics: Metrics): KeyBackend {
     encrypt: (v: Parameters<KeyBackend['encrypt']>[0], p: Uint8Array, aad: Uint8Array) => time('encrypt', () => b.encrypt(v, p, aad)),
     decrypt: (v: Parameters<KeyBackend['decrypt']>[0], iv: Uint8Array, c: Uint8Array, t: Uint8Array, aad: Uint8Array) => time('decrypt', () => b.decrypt(v, iv, c, t, aad)),
   });
+}
+
+/**
+ * The listener's beforeRespond: the audit record first (durable mode: the answer waits for
+ * the commit; a failure turns the answer into InternalException), then the metrics, so the
+ * metrics count the outcome KMS actually receives.
+ */
+function recordCall(audit: ((call: XksCallRecord) => void | Promise<void>) | undefined, metrics: Metrics): (call: XksCallRecord) => void | Promise<void> {
+  if (!audit) return (r) => metrics.observeXksCall(r);
+  const failed = (r: XksCallRecord, latencyMs: number) => metrics.observeXksCall({ ...r, status: 500, errorName: 'InternalException', latencyMs });
+  return (r) => {
+    const t0 = performance.now();
+    let pending: void | Promise<void>;
+    try {
+      pending = audit(r);
+    } catch (e) {
+      failed(r, r.latencyMs);
+      throw e;
+    }
+    if (!pending) return metrics.observeXksCall(r);
+    // The latency KMS sees includes the wait for the audit commit.
+    return pending.then(
+      () => metrics.observeXksCall({ ...r, latencyMs: r.latencyMs + performance.now() - t0 }),
+      (e: unknown) => {
+        failed(r, r.latencyMs + performance.now() - t0);
+        throw e;
+      },
+    );
+  };
+}
+
+function withExtra(first: (call: XksCallRecord) => void | Promise<void>, extra: ((call: XksCallRecord) => void | Promise<void>) | undefined): (call: XksCallRecord) => void | Promise<void> {
+  if (!extra) return first;
+  return async (r) => {
+    await first(r);
+    await extra(r);
+  };
+}
+
+/**
+ * How XKS calls reach the audit log. Durable (the default): the answer waits for the
+ * commit, and a call that cannot be recorded is answered InternalException. Not durable:
+ * the record is queued and the answer goes out at once. Off: nothing is recorded.
+ */
+function auditHook(config: Readonly<Config>, audit: AppAudit, log: Logger): ((call: XksCallRecord) => void | Promise<void>) | undefined {
+  if (!config.audit.enabled) {
+    log.warn({ event: 'audit_disabled' }, 'AUDIT IS OFF: XKS calls are not recorded ([audit] enabled = false). This setting is for benchmarks only.');
+    return undefined;
+  }
+  if (!config.audit.durable) {
+    log.warn({ event: 'audit_not_durable' }, 'XKS answers do not wait for their audit records ([audit] durable = false); a crash can lose the newest records.');
+    // The queue is bounded all the same: past ten full batches waiting, answers wait too.
+    const backlogLimit = config.audit.maxBatch * 10;
+    return (call) => {
+      const queued = audit.service
+        .xks(xksAuditEvent(call))
+        .then(() => undefined)
+        .catch((e: unknown) => log.error({ event: 'audit_append_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record an XKS call'));
+      if (audit.sink.backlog() > backlogLimit) return queued;
+    };
+  }
+  return async (call) => {
+    await audit.service.xks(xksAuditEvent(call));
+  };
 }

@@ -5,6 +5,7 @@ import type {
   ApprovalRequest,
   ApprovalRule,
   ApprovalStatus,
+  AuditReadService,
   KeyService,
   KeyStoreService,
 } from '../domain/index.js';
@@ -53,6 +54,8 @@ export interface SessionOperations {
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyOperations;
+  /** The audit log: verify, export, key usage. */
+  audit: AuditReadService;
   /** The PKCS#11 token, when [hsm] is configured. */
   hsm: HsmManagement | undefined;
   /** `keyhold import sample-proxy-config`: returns a report without secrets (issued credentials aside). */

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseUsage, uriPathOf, type KeyStore } from '../domain/index.js';
+import { registerAuditCommands } from './audit-commands.js';
 import type { CliHost } from './host.js';
 import { fields, printer, table } from './output.js';
 import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
@@ -406,6 +407,7 @@ export function buildProgram(host: CliHost): Command {
       printer(!!g.json).result(report, () => JSON.stringify(report, null, 2));
     });
 
+  registerAuditCommands(program, key, host);
   return program;
 }
 

@@ -5,6 +5,7 @@ export * from './ciphertext-metadata.js';
 export * from './sealed-value.js';
 export * from './credentials.js';
 export * from './sigv4.js';
+export * from './audit-chain.js';
 export * from './sample-proxy-aad.js';
 export * from './password-hash.js';
 export * from './tokens.js';

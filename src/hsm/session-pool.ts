@@ -18,6 +18,7 @@ import { CKR, ckrName } from './ckr.js';
 import { classifyPkcs11Error, type FailureClass, type Pkcs11Call } from './error-classifier.js';
 import { Pkcs11Lane, type LaneOutcome } from './pkcs11-lane.js';
 import type { RequestOf, TokenInfo, WorkerFailure, WorkerOp, WorkerResults } from './pkcs11-protocol.js';
+import { noHsmTelemetry, type HsmTelemetry } from '../domain/telemetry.js';
 
 export interface SessionPoolOptions {
   modulePath: string;
@@ -89,6 +90,8 @@ export interface SessionPool {
   /** Drops every session and re-initialises the module (C_Finalize + C_Initialize). */
   reinitialise(reason: string): Promise<void>;
   stats(): SessionPoolStats;
+  /** Where each PKCS#11 call's time and outcome are reported (the metrics). */
+  setTelemetry(t: HsmTelemetry): void;
   readonly profile: CapabilityProfile;
   readonly tokenLabel: string;
   readonly callTimeoutMs: number;
@@ -109,6 +112,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   const reinitIntervalMs = opts.reinitIntervalMs ?? 1000;
   const openTimeoutMs = opts.openTimeoutMs ?? 10_000;
   const emit = (e: PoolEvent) => opts.onEvent?.(e);
+  let telemetry: HsmTelemetry = noHsmTelemetry;
 
   let state: PoolState = 'ready';
   let generation = 0;
@@ -221,10 +225,19 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       else onOk?.(o.result);
     });
     const call = (req.op === 'finalize' ? 'initialize' : req.op) as Pkcs11Call;
-    return beforeDeadline(sent, deadline, call, req.op).then((o) => {
-      if (o.ok) return o.result;
-      throw errorFor(o.failure, classify(o.failure));
-    });
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1000;
+    return beforeDeadline(sent, deadline, call, req.op).then(
+      (o) => {
+        telemetry.hsmCall(req.op, seconds(), o.ok ? 'ok' : 'error');
+        if (o.ok) return o.result;
+        throw errorFor(o.failure, classify(o.failure));
+      },
+      (e: unknown) => {
+        telemetry.hsmCall(req.op, seconds(), e instanceof Pkcs11Error && e.failureClass === 'timeout' ? 'timeout' : 'error');
+        throw e;
+      },
+    );
   }
 
   function spawnLane(): Pkcs11Lane {
@@ -428,6 +441,9 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       const deadline = clock.now() + timeoutMs;
       const n = Math.max(1, Math.min(sessions, opts.maxSessions));
       await Promise.all(Array.from({ length: n }, () => withSession(async () => undefined, { deadline })));
+    },
+    setTelemetry(t) {
+      telemetry = t;
     },
     profile: opts.profile,
     tokenLabel: opts.tokenLabel,

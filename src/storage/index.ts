@@ -1,4 +1,8 @@
 export { openSqliteStorage, type SqliteOptions } from './sqlite.js';
 export { createKyselyStorage, migrate, type DialectParts } from './kysely-storage.js';
 export type { Database } from './schema.js';
+export { openSqliteAuditLog, type SqliteAuditLog } from './sqlite-audit-log.js';
+export type { AuditStore, AuditStoreSink, AuditSinkOptions } from './audit-batch.js';
+export { createGroupCommitter, type GroupCommitter } from './audit-group-commit.js';
 export { openPostgresStorage, type PostgresOptions } from './postgres.js';
+export { openPostgresAuditLog } from './postgres-audit-log.js';

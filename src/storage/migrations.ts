@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './migrations/0001-initial.js';
+import { audit } from './migrations/0002-audit.js';
 import { admin } from './migrations/0003-admin.js';
 import { quota } from './migrations/0004-quota.js';
 
@@ -11,6 +12,7 @@ import { quota } from './migrations/0004-quota.js';
 export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial': initial(binaryType),
+    '0002_audit': audit(binaryType),
     '0003_admin': admin(binaryType),
     '0004_quota': quota(),
   };

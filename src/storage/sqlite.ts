@@ -32,6 +32,10 @@ export async function openSqliteStorage(opts: SqliteOptions): Promise<Storage> {
   };
   const dataVersion = raw.prepare('PRAGMA data_version').pluck();
   let lastVersion = dataVersion.get() as number;
+  // data_version moves on any other connection's commit, audit appends included; the
+  // generation counter (migration 0002) moves only when a table the read model uses changed.
+  const generation = raw.prepare('SELECT n FROM data_generation WHERE id = 1').pluck();
+  let lastGeneration = generation.get() as number;
   let timer: NodeJS.Timeout | undefined;
 
   const changes: ChangeFeed = {
@@ -42,7 +46,11 @@ export async function openSqliteStorage(opts: SqliteOptions): Promise<Storage> {
           const v = dataVersion.get() as number;
           if (v !== lastVersion) {
             lastVersion = v;
-            emit();
+            const g = generation.get() as number;
+            if (g !== lastGeneration) {
+              lastGeneration = g;
+              emit();
+            }
           }
         }, opts.pollMs ?? 200);
         timer.unref();

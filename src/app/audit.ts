@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { KeyholdError, type Logger } from '../base/index.js';
+import { createSyslogForwarder, type SyslogForwarder } from '../audit/index.js';
+import type { ManagementServices } from '../cli/host.js';
+import {
+  auditAdminAction,
+  auditedAdminUsers,
+  auditedAuditReads,
+  auditedKeyService,
+  auditedKeyStoreService,
+  createAuditService,
+  loadAuditKey,
+  type AdminActor,
+  type AuditForwarder,
+  type AuditService,
+  type AuditTelemetry,
+  type XksEvent,
+} from '../domain/index.js';
+import { openPostgresAuditLog, openSqliteAuditLog, type AuditStore, type AuditStoreSink } from '../storage/index.js';
+import type { XksCallRecord } from '../xks/index.js';
+import type { AuditConfig } from './config.js';
+import type { AppContext } from './context.js';
+
+export interface AppAudit {
+  service: AuditService;
+  sink: AuditStoreSink;
+  syslog: SyslogForwarder | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the audit log: the audit key (made on first use, sealed), a group-committing sink
+ * (SQLite: on a writer thread for the server, inline for the CLI), and the syslog forwarder
+ * when one is configured.
+ */
+export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inline'; log?: Logger; telemetry?: AuditTelemetry }): Promise<AppAudit> {
+  const cfg = ctx.config.audit;
+  const store = openAuditStore(ctx.config);
+  try {
+    const key = await loadAuditKey({ repo: store.keys, seal: ctx.seal });
+    const syslog = cfg.syslog ? openSyslog(cfg.syslog, opts.log) : undefined;
+    const sink = store.openSink({ key, mode: opts.mode, maxBatch: cfg.maxBatch, delayMs: cfg.commitDelayMs, telemetry: opts.telemetry });
+    const forwarders: AuditForwarder[] = syslog ? [syslog] : [];
+    const service = createAuditService({ sink, reader: store.reader, key, node: auditNodeId(cfg), clock: ctx.clock, forwarders });
+    return {
+      service,
+      sink,
+      syslog,
+      async close() {
+        await service.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** The audit log lives in the same database as everything else. */
+function openAuditStore(config: AppContext['config']): AuditStore {
+  const s = config.storage;
+  return s.type === 'postgres' ? openPostgresAuditLog({ url: s.url, poolSize: Math.max(2, Math.ceil(s.poolSize / 2)) }) : openSqliteAuditLog({ path: s.path });
+}
+
+export function auditNodeId(cfg: Pick<AuditConfig, 'nodeId'>): string {
+  return cfg.nodeId ?? hostname();
+}
+
+function openSyslog(s: NonNullable<AuditConfig['syslog']>, log: Logger | undefined): SyslogForwarder {
+  let ca: string | undefined;
+  if (s.caFile) {
+    try {
+      ca = readFileSync(s.caFile, 'utf8');
+    } catch (e) {
+      throw new KeyholdError('ConfigInvalid', `audit.syslog.ca: cannot read ${s.caFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return createSyslogForwarder({
+    transport: s.transport,
+    host: s.host,
+    port: s.port,
+    ca,
+    appName: s.appName,
+    facility: s.facility,
+    hostname: hostname(),
+    procId: String(process.pid),
+    queueSize: s.queueSize,
+    log,
+  });
+}
+
+const clip = (v: string | undefined, max: number) => (v === undefined || v.length <= max ? v : v.slice(0, max));
+
+/**
+ * The audit record of one answered XKS call. The signature verified exactly when the
+ * server learnt an access key id and did not fail authentication (the id is taken from the
+ * Authorization header before verification, so it is clipped: it may be anything).
+ */
+export function xksAuditEvent(call: XksCallRecord): XksEvent {
+  const ctx = call.ctx;
+  return {
+    time: new Date(call.at).toISOString(),
+    operation: call.operation,
+    kmsRequestId: ctx?.kmsRequestId,
+    kmsOperation: ctx?.kmsOperation,
+    keyStore: call.keyStoreName,
+    keyStoreId: call.keyStoreId,
+    keyId: call.externalKeyId,
+    keyVersion: call.keyVersion,
+    authenticated: call.accessKeyId !== undefined && call.errorName !== 'AuthenticationFailedException',
+    accessKeyId: clip(call.accessKeyId, 128),
+    awsPrincipalArn: ctx?.awsPrincipalArn,
+    kmsKeyArn: ctx?.kmsKeyArn,
+    kmsViaService: ctx?.kmsViaService,
+    awsSourceVpc: ctx?.awsSourceVpc,
+    awsSourceVpce: ctx?.awsSourceVpce,
+    remoteAddress: clip(call.remoteAddress, 64),
+    status: call.status,
+    outcome: call.errorName === undefined && call.status < 400 ? 'ok' : 'error',
+    errorName: call.errorName,
+    policyRule: call.policyDecidedBy,
+    latencyMs: Math.round(call.latencyMs * 1000) / 1000,
+  };
+}
+
+/** The CLI acts as the local OS user. */
+export function cliActor(): AdminActor {
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = `uid:${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { actor: name, source: 'cli' };
+}
+
+/** The CLI's management services on the local database, with every change (and every export) recorded. */
+export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit: AuditService, who: AdminActor): ManagementServices {
+  const hsm = base.hsm;
+  return {
+    ...base,
+    keyStores: auditedKeyStoreService(base.keyStores, audit, who),
+    keys: auditedKeyService(base.keys, audit, who),
+    admins: auditedAdminUsers(base.admins, audit, who),
+    audit: auditedAuditReads(audit, who),
+    hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
+    importSampleProxyConfig: (text, opts) =>
+      opts.dryRun
+        ? base.importSampleProxyConfig(text, opts)
+        : auditAdminAction(audit, who, { action: 'import.sample-proxy-config', target: 'sample-proxy' }, () => base.importSampleProxyConfig(text, opts)),
+  };
+}

@@ -1,0 +1,2 @@
+export * from './rfc5424.js';
+export * from './syslog-forwarder.js';

@@ -1,0 +1,253 @@
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+
+/**
+ * The audit log's hash chain. Every record is stored with its sequence number, the MAC of
+ * the record before it, and its own MAC, keyed by the audit key (32 random bytes kept
+ * sealed in storage):
+ *
+ *   row n   +----------+------------------+-----------------------------+-----------+
+ *           | seq = n  | prev = mac(n-1)  | body (canonical JSON, UTF-8) | mac(n)    |
+ *           +----------+------------------+-----------------------------+-----------+
+ *
+ *   mac(n)  = HMAC-SHA256(K, "keyhold/audit/v1" 0x00 | u64be(n) | prev (32) | u32be(|body|) | body)
+ *   mac(0)  = 32 zero bytes (the prev of record 1)
+ *
+ *   head    = HMAC-SHA256(K, "keyhold/audit-head/v1" 0x00 | u64be(n) | mac(n))
+ *
+ * The seq inside the MAC pins each record to its position, prev pins it to its predecessor,
+ * and the head (one row, rewritten with every append) pins the end of the log, so cutting
+ * records off the end is detected too. Without K nobody can write a record that verifies.
+ */
+export const AUDIT_MAC_BYTES = 32;
+export const AUDIT_GENESIS_PREV: Buffer = Buffer.alloc(AUDIT_MAC_BYTES);
+
+const RECORD_DOMAIN = Buffer.from('keyhold/audit/v1\0', 'utf8');
+const HEAD_DOMAIN = Buffer.from('keyhold/audit-head/v1\0', 'utf8');
+
+function writeU64be(b: Buffer, n: number, offset: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`sequence number ${n} is not a non-negative safe integer`);
+  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), offset);
+  b.writeUInt32BE(n >>> 0, offset + 4);
+  return offset + 8;
+}
+
+function u64be(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  writeU64be(b, n, 0);
+  return b;
+}
+
+/**
+ * Canonical JSON: object keys sorted by UTF-16 code units, no insignificant whitespace,
+ * strings and numbers as JSON.stringify writes them, properties whose value is undefined
+ * left out. Only plain objects, arrays, strings, finite numbers, booleans and null are
+ * accepted, so a Buffer, Date or class instance cannot slip into a record by accident.
+ */
+export function canonicalJson(value: unknown): string {
+  return flatCanonicalJson(value) ?? canonicalValue(value);
+}
+
+/**
+ * The common case, a plain object whose values are all strings, finite numbers, booleans,
+ * null or undefined: copied in sorted key order and written by JSON.stringify (same output
+ * as canonicalValue, about three times faster). undefined when it does not apply.
+ */
+function flatCanonicalJson(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  for (const k of keys) {
+    if (k === '__proto__') return undefined; // would set the copy's prototype, not a property
+    const v = o[k];
+    const t = typeof v;
+    if (t === 'string' || t === 'boolean' || v === undefined || v === null) continue;
+    if (t === 'number' && Number.isFinite(v)) continue;
+    return undefined;
+  }
+  const sorted: Record<string, unknown> = {};
+  for (const k of keys.sort()) sorted[k] = o[k];
+  return JSON.stringify(sorted);
+}
+
+function canonicalValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no representation for a non-finite number');
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return '[' + value.map((v) => (v === undefined ? 'null' : canonicalValue(v))).join(',') + ']';
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) throw new TypeError('canonical JSON accepts only plain objects');
+      const o = value as Record<string, unknown>;
+      const parts: string[] = [];
+      for (const k of Object.keys(o).sort()) {
+        const v = o[k];
+        if (v === undefined) continue;
+        parts.push(JSON.stringify(k) + ':' + canonicalValue(v));
+      }
+      return '{' + parts.join(',') + '}';
+    }
+    default:
+      throw new TypeError(`canonical JSON cannot hold a ${typeof value}`);
+  }
+}
+
+/** mac(n) as drawn above. `body` is the canonical JSON text exactly as stored. */
+export function auditRecordMac(key: KeyObject, seq: number, prev: Uint8Array, body: string): Buffer {
+  if (prev.length !== AUDIT_MAC_BYTES) throw new RangeError(`prev must be ${AUDIT_MAC_BYTES} bytes`);
+  // One buffer, one update: this runs once per record on the hot path.
+  const fixed = RECORD_DOMAIN.length + 8 + AUDIT_MAC_BYTES + 4;
+  const input = Buffer.allocUnsafe(fixed + Buffer.byteLength(body, 'utf8'));
+  let o = RECORD_DOMAIN.copy(input, 0);
+  o = writeU64be(input, seq, o);
+  o += Buffer.from(prev.buffer, prev.byteOffset, prev.byteLength).copy(input, o);
+  const n = input.write(body, fixed, 'utf8');
+  input.writeUInt32BE(n, o);
+  return createHmac('sha256', key).update(input).digest();
+}
+
+/** The head MAC over the last record's seq and MAC (seq 0 with the genesis MAC for an empty log). */
+export function auditHeadMac(key: KeyObject, seq: number, lastMac: Uint8Array): Buffer {
+  if (lastMac.length !== AUDIT_MAC_BYTES) throw new RangeError(`lastMac must be ${AUDIT_MAC_BYTES} bytes`);
+  return createHmac('sha256', key).update(HEAD_DOMAIN).update(u64be(seq)).update(lastMac).digest();
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** One stored record as the verifier sees it. */
+export interface ChainRow {
+  seq: number;
+  prev: Uint8Array;
+  mac: Uint8Array;
+  body: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  mac: Uint8Array;
+  headMac: Uint8Array;
+}
+
+/**
+ * What is wrong, at the first record where something is:
+ * - missing: records were deleted (a gap in seq, or the end of the log cut off);
+ * - altered: the record follows its predecessor but its content (or MAC) was changed;
+ * - inserted: the record was not written by Keyhold, and the record after it is the one
+ *   Keyhold wrote at this position (or it lies beyond the head);
+ * - moved: the record is authentic but was written at another position (reordered, or
+ *   renumbered after a deletion or insertion);
+ * - forged: the record does not verify at any nearby position (inserted or replaced);
+ * - unlinked: the record verifies at its position but does not follow its predecessor;
+ * - head: the head row is missing, altered, or names another last record;
+ * - extra: records after the head (appended by something other than Keyhold).
+ */
+export type ChainProblemKind = 'missing' | 'altered' | 'inserted' | 'moved' | 'forged' | 'unlinked' | 'head' | 'extra';
+
+export interface ChainProblem {
+  seq: number;
+  kind: ChainProblemKind;
+  detail: string;
+}
+
+/** How far the verifier looks for the original position of a record found out of place. */
+const MOVED_SEARCH = 64;
+
+/**
+ * Checks a log record by record, in seq order, and then its head. Stops being useful at the
+ * first problem (the caller reports it); everything before that point is proven intact.
+ * Knowing the head up front, and seeing the next row, lets it tell an insertion from an edit.
+ */
+export class AuditChainVerifier {
+  private lastSeq = 0;
+  private lastMac: Buffer = AUDIT_GENESIS_PREV;
+
+  constructor(
+    private readonly key: KeyObject,
+    private readonly head?: ChainHead,
+  ) {}
+
+  /** Records verified so far. */
+  get count(): number {
+    return this.lastSeq;
+  }
+
+  /** `next` is the row after this one, when the caller has it at hand. */
+  push(row: ChainRow, next?: ChainRow): ChainProblem | undefined {
+    const expected = this.lastSeq + 1;
+    if (row.seq !== expected) {
+      if (row.seq < expected) return { seq: row.seq, kind: 'moved', detail: `record ${row.seq} appears after record ${this.lastSeq}` };
+      const range = row.seq - 1 === expected ? `record ${expected} is` : `records ${expected} to ${row.seq - 1} are`;
+      return { seq: expected, kind: 'missing', detail: `${range} missing (deleted)` };
+    }
+    if (row.prev.length !== AUDIT_MAC_BYTES || row.mac.length !== AUDIT_MAC_BYTES) {
+      return { seq: row.seq, kind: 'altered', detail: 'its chain fields (prev, mac) were changed' };
+    }
+    const macOk = same(auditRecordMac(this.key, row.seq, row.prev, row.body), row.mac);
+    const linkOk = same(row.prev, this.lastMac);
+    if (macOk && linkOk) {
+      this.lastSeq = row.seq;
+      this.lastMac = Buffer.from(row.mac);
+      return undefined;
+    }
+    if (macOk) return { seq: row.seq, kind: 'unlinked', detail: `it is authentic but does not follow record ${this.lastSeq} (the chain was spliced)` };
+    // Not authentic here. Written elsewhere (moved)? Beyond the head, or pushing the real
+    // record one place down (inserted)? Following its predecessor (edited)? Or none (forged).
+    const origin = linkOk ? undefined : this.originalSeq(row);
+    if (origin !== undefined) {
+      const how = origin > row.seq ? 'records before it were deleted or reordered' : 'records were inserted or reordered before it';
+      return { seq: row.seq, kind: 'moved', detail: `it holds the record written as seq ${origin} (${how})` };
+    }
+    if (this.head && row.seq > this.head.seq) {
+      return { seq: row.seq, kind: 'inserted', detail: `it was added after record ${this.head.seq}, the last one Keyhold wrote` };
+    }
+    if (next && next.seq === row.seq + 1 && this.writtenAt(next, row.seq)) {
+      return { seq: row.seq, kind: 'inserted', detail: `it was inserted: the record after it is the one written as seq ${row.seq}` };
+    }
+    if (linkOk) return { seq: row.seq, kind: 'altered', detail: 'its content does not match its MAC (the record was edited)' };
+    return { seq: row.seq, kind: 'forged', detail: 'it was not written by Keyhold (inserted or replaced)' };
+  }
+
+  /** Call after the last row; `head` is the stored head row, if any (default: the one given at construction). */
+  finish(head: ChainHead | undefined = this.head): ChainProblem | undefined {
+    if (head && (head.mac.length !== AUDIT_MAC_BYTES || head.headMac.length !== AUDIT_MAC_BYTES)) {
+      return { seq: Math.max(1, Math.min(head.seq, this.lastSeq + 1)), kind: 'head', detail: 'the log head was altered' };
+    }
+    if (!head) {
+      if (this.lastSeq === 0) return undefined;
+      return { seq: this.lastSeq, kind: 'head', detail: 'the log head is missing, so the end of the log cannot be checked' };
+    }
+    if (!same(auditHeadMac(this.key, head.seq, head.mac), head.headMac)) {
+      return { seq: Math.max(1, Math.min(head.seq, this.lastSeq + 1)), kind: 'head', detail: 'the log head was altered' };
+    }
+    if (head.seq > this.lastSeq) {
+      const range = head.seq === this.lastSeq + 1 ? `record ${head.seq} is` : `records ${this.lastSeq + 1} to ${head.seq} are`;
+      return { seq: this.lastSeq + 1, kind: 'missing', detail: `${range} missing (the end of the log was deleted)` };
+    }
+    if (head.seq < this.lastSeq) return { seq: head.seq + 1, kind: 'extra', detail: `records after ${head.seq} were appended outside Keyhold` };
+    if (!same(head.mac, this.lastMac)) return { seq: this.lastSeq, kind: 'head', detail: 'the log head names a different last record' };
+    return undefined;
+  }
+
+  /** Whether `row` is the record Keyhold wrote at `seq`, right after the last verified one. */
+  private writtenAt(row: ChainRow, seq: number): boolean {
+    if (row.prev.length !== AUDIT_MAC_BYTES || row.mac.length !== AUDIT_MAC_BYTES) return false;
+    return same(row.prev, this.lastMac) && same(auditRecordMac(this.key, seq, row.prev, row.body), row.mac);
+  }
+
+  private originalSeq(row: ChainRow): number | undefined {
+    const from = Math.max(1, row.seq - MOVED_SEARCH);
+    for (let s = from; s <= row.seq + MOVED_SEARCH; s++) {
+      if (s !== row.seq && same(auditRecordMac(this.key, s, row.prev, row.body), row.mac)) return s;
+    }
+    return undefined;
+  }
+}

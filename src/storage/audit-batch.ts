@@ -1,0 +1,115 @@
+import type { KeyObject } from 'node:crypto';
+import { AUDIT_GENESIS_PREV, auditHeadMac, auditRecordMac, canonicalJson } from '../crypto/index.js';
+import { auditIndexColumns, usageKeyOf, type AuditEntry, type AuditIndexColumns, type AuditRecord, type UsageKey } from '../domain/audit-model.js';
+import type { AuditKeyRepo, AuditReader, AuditSink } from '../domain/audit-ports.js';
+import type { AuditTelemetry } from '../domain/telemetry.js';
+
+/** What every audit store (SQLite, PostgreSQL) offers the composition root. */
+export interface AuditStore {
+  keys: AuditKeyRepo;
+  reader: AuditReader;
+  openSink(opts: AuditSinkOptions): AuditStoreSink;
+  close(): Promise<void>;
+}
+
+export interface AuditSinkOptions {
+  key: KeyObject;
+  /**
+   * SQLite only. thread: commits run on a worker thread with its own connection, so fsync
+   * never blocks the event loop (the server). inline: on this thread (the CLI, tests).
+   */
+  mode?: 'thread' | 'inline';
+  /** Most records per transaction. */
+  maxBatch?: number;
+  /** How long an idle writer waits for more records before committing, in ms. */
+  delayMs?: number;
+  /** Queue depth and commit time, for the metrics. */
+  telemetry?: AuditTelemetry | undefined;
+}
+
+export type AuditStoreSink = AuditSink & { stats(): { batches: number; items: number; largestBatch: number }; backlog(): number };
+
+export interface UsageDelta {
+  key: UsageKey;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+/** The part of an append that does not need the tail: done before the write lock is taken. */
+export interface PreparedBatch {
+  bodies: string[];
+  columns: AuditIndexColumns[];
+  usage: UsageDelta[];
+}
+
+export function prepareAuditBatch(records: readonly AuditRecord[]): PreparedBatch {
+  const usage = new Map<string, UsageDelta>();
+  for (const r of records) {
+    const k = usageKeyOf(r);
+    if (!k) continue;
+    const id = `${k.keyId}\0${k.keyStore}\0${k.kmsKeyArn}\0${k.principal}\0${k.operation}\0${k.kmsOperation}\0${k.outcome}`;
+    const d = usage.get(id);
+    if (d) {
+      d.count++;
+      if (r.time < d.firstAt) d.firstAt = r.time;
+      if (r.time > d.lastAt) d.lastAt = r.time;
+    } else usage.set(id, { key: k, count: 1, firstAt: r.time, lastAt: r.time });
+  }
+  return { bodies: records.map((r) => canonicalJson(r)), columns: records.map(auditIndexColumns), usage: [...usage.values()] };
+}
+
+export interface Tail {
+  seq: number;
+  mac: Buffer;
+}
+
+export interface ChainedBatch {
+  firstSeq: number;
+  /** The prev of the first record. */
+  prev: Buffer;
+  macs: Buffer[];
+  last: Tail;
+  headMac: Buffer;
+}
+
+/** Links bodies onto the tail (see crypto/audit-chain.ts). Runs inside the transaction. */
+export function chainBatch(key: KeyObject, tail: Tail | undefined, bodies: readonly string[]): ChainedBatch {
+  let seq = tail?.seq ?? 0;
+  let prev: Buffer = tail ? Buffer.from(tail.mac) : AUDIT_GENESIS_PREV;
+  const out = { firstSeq: seq + 1, prev, macs: [] as Buffer[] };
+  for (const body of bodies) {
+    seq++;
+    prev = auditRecordMac(key, seq, prev, body);
+    out.macs.push(prev);
+  }
+  return { ...out, last: { seq, mac: prev }, headMac: auditHeadMac(key, seq, prev) };
+}
+
+/** The larger of the head row and the last row: a damaged head never stops the log. */
+export function tailOf(head: Tail | undefined, last: Tail | undefined): Tail | undefined {
+  return head && (!last || head.seq >= last.seq) ? head : last;
+}
+
+export function entriesOf(records: readonly AuditRecord[], r: { firstSeq: number; prev: Uint8Array; macs: Uint8Array }): AuditEntry[] {
+  const macs = Buffer.from(r.macs.buffer, r.macs.byteOffset, r.macs.byteLength);
+  let prev = Buffer.from(r.prev.buffer, r.prev.byteOffset, r.prev.byteLength).toString('hex');
+  return records.map((record, i) => {
+    const mac = macs.subarray(i * 32, i * 32 + 32).toString('hex');
+    const e: AuditEntry = { seq: r.firstSeq + i, record, prev, mac };
+    prev = mac;
+    return e;
+  });
+}
+
+/**
+ * How far a record's time may lag behind the order of commits (request time to commit, and
+ * clock differences between processes and nodes). Time-bounded exports scan the seq range
+ * this much wider than the bounds instead of the whole log; rows are still filtered on
+ * their exact time.
+ */
+export const AUDIT_TIME_SLACK_MS = 5 * 60_000;
+
+export function shiftIso(iso: string, ms: number): string {
+  return new Date(Date.parse(iso) + ms).toISOString();
+}

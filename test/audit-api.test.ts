@@ -1,0 +1,138 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { adminClient } from './support/admin-harness.js';
+import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
+import { xksClient } from './support/xks-client.js';
+
+/**
+ * The audit log behind a real `keyhold start`: admin API actions land in the hash chain
+ * (the server's default wiring), auditors verify and page through it, custodians and
+ * auditors see key usage, and the CLI does all of it through --server.
+ */
+let h: KeyholdHarness;
+let api: ReturnType<typeof adminClient>;
+const users: Record<'admin' | 'custodian' | 'auditor', { username: string; password: string; token: string }> = {} as never;
+type Body = Record<string, unknown>;
+
+const call = <T = Body>(method: string, path: string, token: string | undefined, body?: unknown) => api.call<T>(method, `/api/v1${path}`, { token, ...(body !== undefined ? { body } : {}) });
+
+async function signIn(username: string, oneTimePassword: string): Promise<{ username: string; password: string; token: string }> {
+  const first = await call('POST', '/auth/login', undefined, { username, password: oneTimePassword });
+  assert.equal(first.status, 200, first.text);
+  const password = `Audit-Trail-${Math.random().toString(36).slice(2)}-Horse`;
+  const changed = await call('POST', '/auth/password', String(first.body.token), { currentPassword: oneTimePassword, newPassword: password });
+  assert.equal(changed.status, 200, changed.text);
+  return { username, password, token: String(first.body.token) };
+}
+
+before(async () => {
+  h = await startKeyhold();
+  api = adminClient(h.adminUrl, h.caPem);
+  users.admin = await signIn(h.admin.username, h.admin.oneTimePassword);
+  for (const role of ['custodian', 'auditor'] as const) {
+    const r = await call('POST', '/users', users.admin.token, { username: `${role}-1`, role });
+    assert.equal(r.status, 200, r.text);
+    users[role] = await signIn(`${role}-1`, String(r.body.oneTimePassword));
+  }
+});
+
+after(async () => {
+  api?.close();
+  await h?.dispose();
+});
+
+interface Page {
+  records: Body[];
+  next: number | null;
+}
+
+async function allRecords(token: string, query = ''): Promise<Body[]> {
+  const out: Body[] = [];
+  let after = 0;
+  for (;;) {
+    const p = await call<Page>('GET', `/audit/records?limit=7&after=${after}${query}`, token);
+    assert.equal(p.status, 200, p.text);
+    out.push(...p.body.records);
+    if (p.body.next === null) return out;
+    after = p.body.next;
+  }
+}
+
+test('admin API actions are in the audit log, with who, from where and the outcome, never a password', async () => {
+  const created = await call('POST', '/keys', users.custodian.token, { keyId: 'api-key-1', keyStore: 'demo', description: 'made over the API' });
+  assert.equal(created.status, 200, created.text);
+  const refused = await call('POST', '/keys', users.auditor.token, { keyId: 'api-key-2', keyStore: 'demo' });
+  assert.equal(refused.status, 403);
+  const badLogin = await call('POST', '/auth/login', undefined, { username: users.custodian.username, password: 'wrong-password-for-the-record' });
+  assert.equal(badLogin.status, 401);
+
+  const records = await allRecords(users.auditor.token);
+  const create = records.find((r) => r.action === 'keys.create' && r.target === 'api-key-1' && r.source === 'api')!;
+  assert.ok(create, 'the custodian’s key creation is recorded');
+  assert.equal(create.actor, users.custodian.username);
+  assert.equal(create.outcome, 'ok');
+  assert.equal(create.keyId, 'api-key-1');
+  assert.match(String(create.address), /127\.0\.0\.1/);
+  assert.equal((create.change as Body).description, 'made over the API');
+  const denied = records.find((r) => r.action === 'keys.create' && r.actor === users.auditor.username)!;
+  assert.equal(denied.outcome, 'error');
+  assert.equal(denied.errorName, 'AccessDenied');
+  const login = records.find((r) => r.action === 'auth.login' && r.outcome === 'error')!;
+  assert.ok(login, 'a failed login is recorded');
+  const text = JSON.stringify(records);
+  for (const secret of [users.admin.password, users.custodian.password, users.auditor.password, h.admin.oneTimePassword, 'wrong-password-for-the-record', users.custodian.token]) {
+    assert.ok(!text.includes(secret), 'no password or token in the audit log');
+  }
+});
+
+test('auditors verify the chain and page through records with filters; reading is recorded', async () => {
+  const v = await call<{ ok: boolean; count: number }>('GET', '/audit/verify', users.auditor.token);
+  assert.equal(v.status, 200);
+  assert.equal(v.body.ok, true);
+  assert.ok(v.body.count > 5);
+  const byKey = await allRecords(users.auditor.token, '&keyId=api-key-1');
+  assert.ok(byKey.length >= 1 && byKey.every((r) => r.keyId === 'api-key-1'));
+  const seqs = (await allRecords(users.auditor.token)).map((r) => Number(r.seq));
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'oldest first');
+  assert.equal(new Set(seqs).size, seqs.length, 'pages do not overlap');
+  const future = await call<Page>('GET', '/audit/records?since=2999-01-01T00:00:00Z', users.auditor.token);
+  assert.deepEqual(future.body, { records: [], next: null });
+  const bad = await call('GET', '/audit/records?since=someday', users.auditor.token);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error, 'ValidationFailed');
+  for (const role of ['admin', 'custodian'] as const) assert.equal((await call('GET', '/audit/verify', users[role].token)).status, 403, `${role} may not read the audit log`);
+  const reads = (await allRecords(users.auditor.token)).filter((r) => r.action === 'audit.records');
+  assert.ok(reads.length > 0 && reads.every((r) => r.actor === users.auditor.username));
+});
+
+test('key usage over the API shows who used a key; unknown keys are 404', async () => {
+  const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  for (let i = 0; i < 3; i++) assert.equal((await c.encrypt('api-key-1', { plaintext: Buffer.from(`usage ${i}`) })).status, 200);
+  c.close();
+  for (const role of ['custodian', 'auditor'] as const) {
+    const u = await call<{ calls: number; principals: { principal: string; calls: number }[] }>('GET', '/keys/api-key-1/usage', users[role].token);
+    assert.equal(u.status, 200, u.text);
+    assert.equal(u.body.calls, 3);
+    assert.deepEqual(u.body.principals.map((p) => [p.principal, p.calls]), [['arn:aws:iam::111122223333:role/App', 3]]);
+  }
+  assert.equal((await call('GET', '/keys/api-key-1/usage', users.admin.token)).status, 403, 'administrators have no key operations');
+  assert.equal((await call('GET', '/keys/no-such-key/usage', users.auditor.token)).status, 404);
+});
+
+test('the CLI reads the audit log through --server as the signed-in auditor', async () => {
+  const env = { KEYHOLD_TOKEN: users.auditor.token };
+  const v = await h.cli(['--server', h.adminUrl, 'audit', 'verify'], { env });
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^Audit log OK: \d+ record\(s\) verified\.$/m);
+  const e = await h.cli(['--server', h.adminUrl, 'audit', 'export', '--key', 'api-key-1'], { env });
+  assert.equal(e.code, 0, e.stderr);
+  const lines = e.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Body);
+  assert.ok(lines.some((l) => l.action === 'keys.create'));
+  assert.ok(lines.some((l) => l.kind === 'xks' && l.operation === 'encrypt'));
+  const u = await h.cli(['--server', h.adminUrl, '--json', 'key', 'usage', 'api-key-1'], { env });
+  assert.equal(u.code, 0, u.stderr);
+  assert.equal((JSON.parse(u.stdout) as { calls: number }).calls, 3);
+  const custodian = await h.cli(['--server', h.adminUrl, 'audit', 'verify'], { env: { KEYHOLD_TOKEN: users.custodian.token } });
+  assert.notEqual(custodian.code, 0);
+  assert.match(custodian.stderr, /the custodian role may not call/);
+});
