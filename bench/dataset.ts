@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../src/app/config.js';
 import { openContext } from '../src/app/context.js';
 import { initDataDir } from '../src/app/init.js';
+import { openAudit } from '../src/app/audit.js';
 
 /**
  * A benchmark data directory made with Keyhold's own init, key store and key services: a key
@@ -26,7 +27,7 @@ const SERVICE_CREATED = 100;
 
 export async function createDataset(
   dataDir: string,
-  opts: { keys: number; configToml?: string | undefined; preInitToml?: string | undefined; env?: Record<string, string> | undefined; protection?: 'software' | 'hsm' | undefined },
+  opts: { keys: number; auditRecords?: number | undefined; configToml?: string | undefined; preInitToml?: string | undefined; env?: Record<string, string> | undefined; protection?: 'software' | 'hsm' | undefined },
 ): Promise<Dataset> {
   const env = { ...process.env, ...opts.env };
   if (opts.preInitToml) {
@@ -79,7 +80,48 @@ export async function createDataset(
       db.close();
     }
   }
+  if (opts.auditRecords) await prefillAudit(dataDir, env, opts.auditRecords);
   return { dataDir, certFile: config.xks.tls.certFile, uriPath: '/bench/kms/xks/v1', region: 'us-east-1', credential, keyIds };
+}
+
+/**
+ * Appends `n` XKS records to the data directory's audit log through the real sink (chained
+ * and MACed under the sealed audit key, 10,000 per transaction), so the server then appends
+ * to a log of that size, and `keyhold audit verify` still passes over it.
+ */
+async function prefillAudit(dataDir: string, env: NodeJS.ProcessEnv, n: number): Promise<void> {
+  const ctx = await openContext(loadConfig({ dataDir, env }));
+  const audit = await openAudit(ctx, { mode: 'inline' });
+  const t0 = performance.now();
+  try {
+    const batch = 10_000;
+    const time = new Date().toISOString();
+    for (let i = 0; i < n; i += batch) {
+      await audit.sink.append(
+        Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({
+          kind: 'xks' as const,
+          time,
+          node: 'bench-prefill',
+          operation: (i + j) % 2 ? 'encrypt' : 'decrypt',
+          kmsRequestId: randomUUID(),
+          kmsOperation: (i + j) % 2 ? 'GenerateDataKey' : 'Decrypt',
+          keyStore: 'bench',
+          keyId: 'bench-key-0',
+          keyVersion: 1,
+          authenticated: true,
+          awsPrincipalArn: 'arn:aws:iam::111122223333:role/Prefill',
+          kmsKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+          status: 200,
+          outcome: 'ok' as const,
+          latencyMs: 0.4,
+        })),
+      );
+      if ((i / batch) % 100 === 99) process.stderr.write(`   audit prefill: ${(i + batch).toLocaleString('en-US')} of ${n.toLocaleString('en-US')} records (${Math.round((performance.now() - t0) / 1000)} s)\n`);
+    }
+  } finally {
+    await audit.close();
+    await ctx.close();
+  }
 }
 
 export function readCa(ds: Dataset): string {

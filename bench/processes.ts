@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 
 /**
  * Child processes pinned to one core with taskset: the server under test on one core, the
@@ -35,8 +35,11 @@ export function spawnPinned(core: number, cmd: string, args: string[], opts: { e
   let tail = '';
   let scan = '';
   let ready: ((p: Pinned) => void) | undefined;
+  // KEYHOLD_BENCH_SERVER_LOG=FILE keeps a copy of every server's output (to see what failed).
+  const copyTo = process.env.KEYHOLD_BENCH_SERVER_LOG;
   const keep = (d: Buffer) => {
     bytes += d.length;
+    if (copyTo) appendFileSync(copyTo, d);
     tail = (tail + d.toString()).slice(-4000);
   };
   return new Promise<Pinned>((resolve, reject) => {

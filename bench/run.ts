@@ -232,8 +232,8 @@ async function runVariant(v: Variant, o: Options, rc: RunContext): Promise<Varia
 async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: VariantSetup): Promise<VariantResult> {
   const t0 = performance.now();
   const env = setup.env;
-  const ds = await createDataset(join(rc.tmp, v.id), { keys: v.keys, configToml: v.configToml, preInitToml: setup.toml, env, protection: setup.protection });
-  log(`   data set: ${v.keys.toLocaleString('en-US')} key(s) in ${Math.round(performance.now() - t0)} ms`);
+  const ds = await createDataset(join(rc.tmp, v.id), { keys: v.keys, auditRecords: v.auditRecords, configToml: v.configToml, preInitToml: setup.toml, env, protection: setup.protection });
+  log(`   data set: ${v.keys.toLocaleString('en-US')} key(s)${v.auditRecords ? `, ${v.auditRecords.toLocaleString('en-US')} audit records` : ''} in ${Math.round(performance.now() - t0)} ms`);
 
   // Start-up time: three cold starts, then the instance that is measured.
   const readyMs: number[] = [];
@@ -304,8 +304,8 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
           k.push(kr);
           b.push(br);
           log(
-            `   ${op.padEnd(7)} c=${String(c).padStart(2)} run ${run + 1}: keyhold ${Math.round(kr.rps)} req/s p99 ${kr.p99Ms.toFixed(2)} ms, ${Math.round(kr.cpuUsPerRequest)} µs CPU/req${kr.errors ? ` ERRORS ${kr.errors}` : ''};` +
-              ` baseline ${Math.round(br.rps)} req/s, ${Math.round(br.cpuUsPerRequest)} µs CPU/req${br.errors ? ` ERRORS ${br.errors}` : ''}; other load ${Math.round(Math.max(kr.foreignLoad, br.foreignLoad) * 100)} %`,
+            `   ${op.padEnd(7)} c=${String(c).padStart(2)} run ${run + 1}: keyhold ${Math.round(kr.rps)} req/s p99 ${kr.p99Ms.toFixed(2)} ms, ${Math.round(kr.cpuUsPerRequest)} µs CPU/req${kr.errors ? ` ERRORS ${kr.errors} (${kr.errorKinds})` : ''};` +
+              ` baseline ${Math.round(br.rps)} req/s, ${Math.round(br.cpuUsPerRequest)} µs CPU/req${br.errors ? ` ERRORS ${br.errors} (${br.errorKinds})` : ''}; other load ${Math.round(Math.max(kr.foreignLoad, br.foreignLoad) * 100)} %`,
           );
         }
         const median = medianOf(k);

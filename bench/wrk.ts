@@ -15,6 +15,8 @@ export interface Measurement {
   p99Ms: number;
   p999Ms: number;
   errors: number;
+  /** The non-zero error counts by kind (wrk's connect/read/write/timeout; status = non-2xx answers). */
+  errorKinds: string;
   requests: number;
   /** Server CPU time (user + system) per answered request, µs. Less sensitive to other load than req/s. */
   cpuUsPerRequest: number;
@@ -59,6 +61,10 @@ export function toMeasurement(r: WrkResult, cpu: { serverSeconds: number; foreig
     p99Ms: r.latencyUs.p99 / 1000,
     p999Ms: r.latencyUs.p999 / 1000,
     errors: e.connect + e.read + e.write + e.status + e.timeout,
+    errorKinds: Object.entries(e)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', '),
     requests: r.requests,
   };
 }

@@ -68,6 +68,24 @@ test('a backlog with no completion for a second is refused; a small one never is
   assert.equal(r.guard.stats().shed.queue_time, 1);
 });
 
+test('the rate is measured on busy time: a burst after an idle spell is not taken for a slow server', () => {
+  const r = rig();
+  r.advance(900); // nothing in flight for most of the last second
+  for (let i = 0; i < 50; i++) assert.equal(r.guard.arrive(), undefined);
+  // 20 answers in the next 2 ms: about 10 per ms, so 50 in flight wait about 5 ms.
+  for (let i = 0; i < 20; i++) {
+    r.advance(0.1);
+    r.guard.done();
+  }
+  for (let i = 0; i < 20; i++) assert.equal(r.guard.arrive(), undefined);
+  assert.equal(r.guard.stats().shed.queue_time, 0);
+  // A server that really answers 20 calls in 200 busy ms is refused at that backlog.
+  r.advance(200);
+  for (let i = 0; i < 20; i++) r.guard.done();
+  r.advance(200);
+  assert.equal(r.guard.arrive(), 'queue_time');
+});
+
 test('a burst at idle is admitted: no rate is known yet, and nothing has stalled', () => {
   const { guard } = rig();
   for (let i = 0; i < 64; i++) assert.equal(guard.arrive(), undefined);

@@ -14,7 +14,10 @@
  *   nothing.
  * - queueing time: in flight ÷ recent completion rate (Little's law), the wait a new
  *   request can expect behind the ones already admitted; or, with no completion for longer
- *   than the limit while busy, a stalled pipeline → 429 ThrottlingException.
+ *   than the limit while busy, a stalled pipeline → 429 ThrottlingException. The rate is
+ *   completions per millisecond of busy time (some call in flight), not per wall-clock
+ *   millisecond: a burst after an idle spell would otherwise look like a server that
+ *   completes a handful of calls per second, and be refused.
  */
 export type ShedReason = 'in_flight' | 'event_loop_delay' | 'queue_time';
 
@@ -105,10 +108,14 @@ export function createOverloadGuard(limits: OverloadLimits, deps: OverloadDeps =
   /** When the pipeline last moved: the last completion, or when it became busy. */
   let progressAt = now();
   const shed: Record<ShedReason, number> = { in_flight: 0, event_loop_delay: 0, queue_time: 0 };
-  // Completions in a ring of 100 ms buckets covering the last second.
+  // Completions, and busy time (ms with a call in flight), in a ring of 100 ms buckets
+  // covering the last second.
   const counts = new Array<number>(BUCKETS).fill(0);
+  const busy = new Array<number>(BUCKETS).fill(0);
   let bucketStart = now();
   let bucket = 0;
+  /** Busy time is accounted up to here. */
+  let accountedAt = bucketStart;
 
   function roll(t: number): void {
     const steps = Math.floor((t - bucketStart) / BUCKET_MS);
@@ -116,17 +123,29 @@ export function createOverloadGuard(limits: OverloadLimits, deps: OverloadDeps =
     for (let i = 0; i < Math.min(steps, BUCKETS); i++) {
       bucket = (bucket + 1) % BUCKETS;
       counts[bucket] = 0;
+      busy[bucket] = 0;
     }
     bucketStart += steps * BUCKET_MS;
   }
 
-  /** Completions over the last second (the current, partial bucket included), and per ms. */
-  function rate(t: number): { n: number; perMs: number } {
+  /** Adds the time since the last event to the busy time, when a call was in flight. */
+  function account(t: number): void {
     roll(t);
+    // A busy spell longer than the window counts as the whole window, in the current bucket.
+    if (inFlight > 0) busy[bucket]! += Math.min(t - accountedAt, BUCKETS * BUCKET_MS);
+    accountedAt = t;
+  }
+
+  /** Completions over the last second (the current, partial bucket included), and per busy ms. */
+  function rate(t: number): { n: number; perMs: number } {
+    account(t);
     let n = 0;
-    for (const c of counts) n += c;
-    const span = (BUCKETS - 1) * BUCKET_MS + Math.max(1, t - bucketStart);
-    return { n, perMs: n / span };
+    let busyMs = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      n += counts[i]!;
+      busyMs += busy[i]!;
+    }
+    return { n, perMs: n / Math.max(1, busyMs) };
   }
 
   function refuse(reason: ShedReason): ShedReason {
@@ -145,15 +164,16 @@ export function createOverloadGuard(limits: OverloadLimits, deps: OverloadDeps =
         const r = rate(t);
         if (r.n >= MIN_COMPLETIONS_FOR_RATE && inFlight / r.perMs > limits.maxQueueMs) return refuse('queue_time');
       }
+      account(t);
       if (inFlight === 0) progressAt = t;
       inFlight++;
       return undefined;
     },
     done() {
       const t = now();
+      account(t);
       inFlight = Math.max(0, inFlight - 1);
       progressAt = t;
-      roll(t);
       counts[bucket]!++;
     },
     stats() {
