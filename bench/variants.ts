@@ -107,6 +107,19 @@ export const VARIANTS: readonly Variant[] = [
     },
   },
   {
+    id: 'softhsm-inline',
+    connections: [10, 50],
+    title: 'SoftHSM2 keys, PKCS#11 calls on the event loop ([hsm] dispatch = "inline"), 1 key, durable audit',
+    keys: 1,
+    poolKeys: 1,
+    quick: false,
+    unavailable: (root) => VARIANTS.find((v) => v.id === 'softhsm')!.unavailable(root),
+    async prepare() {
+      const s = await VARIANTS.find((v) => v.id === 'softhsm')!.prepare!();
+      return { ...s, toml: `${s.toml ?? ''}dispatch = "inline"\n` };
+    },
+  },
+  {
     id: 'postgres',
     connections: [10, 50],
     title: 'software keys, 1 key, PostgreSQL storage (local throwaway server), durable audit',

@@ -5,8 +5,14 @@ import { createSoftHsm } from './support/softhsm.js';
 const hsm = createSoftHsm();
 process.on('exit', () => hsm.cleanup());
 
-for (const callerIvSource of ['host', 'token'] as const) {
-  keyBackendConformance(`SoftHSM2 keys (IV from the ${callerIvSource === 'host' ? 'host CSPRNG' : "token's RNG"})`, 'hsm', async () => {
+const setups = [
+  { callerIvSource: 'host', dispatch: 'threads' },
+  { callerIvSource: 'token', dispatch: 'threads' },
+  { callerIvSource: 'host', dispatch: 'inline' },
+] as const;
+
+for (const { callerIvSource, dispatch } of setups) {
+  keyBackendConformance(`SoftHSM2 keys (IV from the ${callerIvSource === 'host' ? 'host CSPRNG' : "token's RNG"}, calls on ${dispatch === 'threads' ? 'worker threads' : 'the event loop'})`, 'hsm', async () => {
     const token = hsm.addToken();
     const pool = createSessionPool({
       modulePath: hsm.module,
@@ -15,6 +21,7 @@ for (const callerIvSource of ['host', 'token'] as const) {
       maxSessions: 4,
       callTimeoutMs: 2000,
       profile: resolveProfile('softhsm2', { callerIvSource }),
+      dispatch,
     });
     const backend = createHsmKeyBackend({ pool });
     await backend.ensureHealthKey();

@@ -53,3 +53,9 @@ test('applies the profile and its overrides; bounds the time budget below 250 ms
   assert.throws(() => hsmSection.parse({ module, token_label: 'x', timeout_ms: 300 }));
   assert.throws(() => hsmSection.parse({ module, token_label: 'x', profile: 'unknown' }));
 });
+
+test('PKCS#11 calls run on worker threads unless dispatch = "inline" is chosen', () => {
+  assert.equal(resolve({}).config?.dispatch, 'threads');
+  assert.equal(resolve({ dispatch: 'inline' }).config?.dispatch, 'inline');
+  assert.throws(() => hsmSection.parse({ module, token_label: 'x', dispatch: 'async' }));
+});

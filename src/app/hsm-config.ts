@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { IV_STRATEGIES, PROFILE_NAMES, resolveProfile, type CapabilityProfile, type ProfileName } from '../hsm/index.js';
+import { IV_STRATEGIES, PROFILE_NAMES, resolveProfile, type CapabilityProfile, type Dispatch, type ProfileName } from '../hsm/index.js';
 
 export type HsmPinSource =
   | { source: 'env'; name: string; value: string }
@@ -23,6 +23,8 @@ export interface HsmConfig {
   /** Budget of one XKS-path HSM operation; DependencyTimeout after it. */
   timeoutMs: number;
   keyLabelPrefix: string;
+  /** Where PKCS#11 calls run: worker threads (isolation) or the event loop (local software tokens). */
+  dispatch: Dispatch;
 }
 
 export const hsmSection = z
@@ -36,6 +38,9 @@ export const hsmSection = z
     sessions: z.number().int().min(1).max(64).default(4),
     // KMS gives the whole call 250 ms; the HSM's share must leave room for network and TLS.
     timeout_ms: z.number().int().min(10).max(240).default(150),
+    // threads: every session on its own worker thread, so a slow token never blocks the event
+    // loop. inline: calls on the event loop; cheaper, but only for tokens that cannot hang.
+    dispatch: z.enum(['threads', 'inline']).default('threads'),
     key_label_prefix: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'must be 1-32 characters from A-Z a-z 0-9 . _ -').default('keyhold'),
     iv_strategy: z.enum(IV_STRATEGIES as [string, ...string[]]).optional(),
     caller_iv_source: z.enum(['host', 'token']).optional(),
@@ -90,6 +95,7 @@ export function resolveHsmConfig(
       sessions: s.sessions,
       timeoutMs: s.timeout_ms,
       keyLabelPrefix: s.key_label_prefix,
+      dispatch: s.dispatch,
     },
   };
 }
@@ -115,6 +121,9 @@ ${pin}
 profile = "${h.profile.name}"
 sessions = ${h.sessions}
 timeout_ms = ${h.timeoutMs}
+# threads: PKCS#11 calls on worker threads (a slow token never blocks the proxy). inline: on
+# the event loop, cheaper per call; only for local tokens that cannot hang (docs/hsm.md).
+dispatch = "${h.dispatch}"
 key_label_prefix = "${h.keyLabelPrefix}"
 `;
 }

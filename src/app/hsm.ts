@@ -52,6 +52,7 @@ export function openHsmPool(h: HsmConfig, pin: string | null, log?: Logger): Ses
     maxSessions: h.sessions,
     callTimeoutMs: h.timeoutMs,
     profile: h.profile,
+    dispatch: h.dispatch,
     // Events name the token and the CK_RV, never data or the PIN.
     onEvent: (e) => log?.warn({ event: `hsm_${e.type.replace(/-/g, '_')}`, token: h.tokenLabel, ...e }, 'HSM session pool'),
   });

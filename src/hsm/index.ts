@@ -8,3 +8,4 @@ export * from './hsm-key-backend.js';
 export * from './hsm-seal.js';
 export type { KeyAttributes, TokenInfo } from './pkcs11-protocol.js';
 export * from './sample-proxy-config.js';
+export type { Dispatch } from './pkcs11-lane.js';

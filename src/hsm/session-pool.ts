@@ -16,7 +16,7 @@ import { KeyholdError, systemClock, type Clock, type ErrorCode } from '../base/i
 import type { CapabilityProfile } from './capability-profile.js';
 import { CKR, ckrName } from './ckr.js';
 import { classifyPkcs11Error, type FailureClass, type Pkcs11Call } from './error-classifier.js';
-import { Pkcs11Lane, type LaneOutcome } from './pkcs11-lane.js';
+import { createLane, type Dispatch, type Lane, type LaneOutcome } from './pkcs11-lane.js';
 import type { RequestOf, TokenInfo, WorkerFailure, WorkerOp, WorkerResults } from './pkcs11-protocol.js';
 import { noHsmTelemetry, type HsmTelemetry } from '../domain/telemetry.js';
 
@@ -37,6 +37,8 @@ export interface SessionPoolOptions {
   /** Minimum gap between two re-initialisations while a token stays absent. */
   reinitIntervalMs?: number | undefined;
   onEvent?: ((e: PoolEvent) => void) | undefined;
+  /** Where PKCS#11 calls run: worker threads (default) or the calling thread (see pkcs11-lane.ts). */
+  dispatch?: Dispatch | undefined;
 }
 
 export type PoolState = 'ready' | 'reinitialising' | 'login-refused' | 'closed';
@@ -99,7 +101,7 @@ export interface SessionPool {
 }
 
 interface Waiter {
-  resolve(lane: Pkcs11Lane): void;
+  resolve(lane: Lane): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -112,6 +114,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   const reinitIntervalMs = opts.reinitIntervalMs ?? 1000;
   const openTimeoutMs = opts.openTimeoutMs ?? 10_000;
   const emit = (e: PoolEvent) => opts.onEvent?.(e);
+  const dispatch: Dispatch = opts.dispatch ?? 'threads';
   let telemetry: HsmTelemetry = noHsmTelemetry;
 
   let state: PoolState = 'ready';
@@ -129,7 +132,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   let deviceTrouble: string | undefined;
   let token: TokenInfo | undefined;
   let laneSeq = 0;
-  const lanes: Pkcs11Lane[] = [];
+  const lanes: Lane[] = [];
   const waiters: Waiter[] = [];
 
   const timeoutError = (call: Pkcs11Call, what: string) =>
@@ -189,7 +192,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   }
 
   /** Side effects of a failure on the pool, applied even when the caller already gave up. */
-  function applyEffects(lane: Pkcs11Lane, f: WorkerFailure, cls: FailureClass): void {
+  function applyEffects(lane: Lane, f: WorkerFailure, cls: FailureClass): void {
     switch (cls) {
       case 'session':
         if (lane.sessionGeneration !== -1) emit({ type: 'session-dropped', lane: lane.index, reason: f.message });
@@ -211,7 +214,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     }
   }
 
-  function send<O extends WorkerOp>(lane: Pkcs11Lane, req: RequestOf<O>, deadline: number, onOk?: (result: WorkerResults[O]) => void): Promise<WorkerResults[O]> {
+  function send<O extends WorkerOp>(lane: Lane, req: RequestOf<O>, deadline: number, onOk?: (result: WorkerResults[O]) => void): Promise<WorkerResults[O]> {
     if (gateClosed) {
       // Calling into the module while another thread runs C_Finalize is undefined behaviour
       // (SoftHSM2 crashes). The caller's retry waits for the re-initialisation instead.
@@ -240,13 +243,13 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     );
   }
 
-  function spawnLane(): Pkcs11Lane {
-    const lane = new Pkcs11Lane(++laneSeq);
+  function spawnLane(): Lane {
+    const lane = createLane(++laneSeq, dispatch);
     lanes.push(lane);
     return lane;
   }
 
-  function acquire(deadline: number): Promise<Pkcs11Lane> {
+  function acquire(deadline: number): Promise<Lane> {
     for (let i = lanes.length - 1; i >= 0; i--) {
       const l = lanes[i]!;
       if (!l.alive && !l.busy) lanes.splice(i, 1);
@@ -262,7 +265,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     const left = deadline - clock.now();
     const busyError = () => timeoutError('open', `session lease (no session of ${opts.maxSessions} became free)`);
     if (left <= 0) return Promise.reject(busyError());
-    return new Promise<Pkcs11Lane>((resolve, reject) => {
+    return new Promise<Lane>((resolve, reject) => {
       const w: Waiter = {
         resolve,
         reject,
@@ -286,7 +289,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
   }
 
   /** Gives a lane whose worker is idle to the first waiter, or marks it free. */
-  function handOff(lane: Pkcs11Lane): void {
+  function handOff(lane: Lane): void {
     if (state === 'closed') {
       lane.busy = false;
       return;
@@ -307,7 +310,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
     }
   }
 
-  function release(lane: Pkcs11Lane): void {
+  function release(lane: Lane): void {
     // Only hand the lane on once its worker has answered the last request (a call that
     // overran its budget may still be running on it).
     if (lane.inFlight === 0) handOff(lane);
@@ -322,14 +325,14 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
    */
   let openChain: Promise<unknown> = Promise.resolve();
 
-  function ensureOpen(lane: Pkcs11Lane, deadline: number): Promise<void> {
+  function ensureOpen(lane: Lane, deadline: number): Promise<void> {
     if (lane.sessionGeneration === generation) return Promise.resolve();
     const run = openChain.then(() => openLane(lane, deadline));
     openChain = run.catch(() => undefined);
     return run;
   }
 
-  async function openLane(lane: Pkcs11Lane, deadline: number): Promise<void> {
+  async function openLane(lane: Lane, deadline: number): Promise<void> {
     if (lane.sessionGeneration === generation) return;
     const gen = generation;
     const closePrevious = lane.openedGeneration >= finalizedGeneration;
@@ -355,7 +358,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
       emit({ type: 'reinitialise', reason, generation });
       // C_Finalize while another thread is inside the module is undefined behaviour, so let
       // calls in flight finish first; a lane still stuck after drainMs is abandoned.
-      const settled = new Set<Pkcs11Lane>();
+      const settled = new Set<Lane>();
       await Promise.race([
         Promise.all(lanes.map((l) => l.idle().then(() => settled.add(l)))),
         new Promise((r) => setTimeout(r, drainMs)),
@@ -379,7 +382,7 @@ export function createSessionPool(opts: SessionPoolOptions): SessionPool {
           idle.busy = false;
         }
       } else {
-        const control = new Pkcs11Lane(0);
+        const control = createLane(0, dispatch);
         try {
           await control.send({ op: 'finalize', modulePath: opts.modulePath });
         } finally {
