@@ -136,7 +136,8 @@ export function judgeTargets(variants: readonly VariantResult[], targetIds: read
   };
   relative('100,000 keys vs 1 key', 'software-100k', 'within 10 %', 0.9);
   relative('audit log of 10,000,000 records vs empty', 'audit-10m', 'within 10 %', 0.9);
-  relative('SoftHSM2 keys vs software keys', 'softhsm', '>= 0.7 x', 0.7);
+  relative('SoftHSM2 keys (worker threads, the default) vs software keys', 'softhsm', '>= 0.7 x', 0.7);
+  relative('SoftHSM2 keys (dispatch = "inline") vs software keys', 'softhsm-inline', '>= 0.7 x', 0.7);
   const rss = ran.flatMap((v) => v.scenarios).filter((s) => s.connections === 50).reduce((m, s) => Math.max(m, s.rssMaxMiB), 0);
   out.push({ name: 'resident memory at 50 connections', goal: '< 200 MiB', measured: rss ? `${Math.round(rss)} MiB` : 'not measured', met: rss ? rss < 200 : undefined });
   const ready = main?.readyMs?.length ? median(main.readyMs) : undefined;
