@@ -14,6 +14,8 @@
  *                        quiet (default 60, quick 10); the load seen is reported per point
  *   --profile            run the server with node --cpu-prof (profiles in bench/results/profiles)
  *   --write-docs         replace the figures in docs/performance.md with this run's
+ *   --rerender FILE      measure nothing: judge the targets of a saved result JSON again and
+ *                        print its tables (with --write-docs, into docs/performance.md too)
  */
 import { availableParallelism, cpus, release } from 'node:os';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,10 +49,11 @@ interface Options {
   profile: boolean;
   writeDocs: boolean;
   quietWaitSeconds: number;
+  rerender: string | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, runs: 3, seconds: 6, warmupSeconds: 4, variants: undefined, operations: ['encrypt', 'decrypt', 'mix'], connections: [1, 10, 50], connectionsGiven: false, profile: false, writeDocs: false, quietWaitSeconds: 60 };
+  const o: Options = { quick: false, runs: 3, seconds: 6, warmupSeconds: 4, variants: undefined, operations: ['encrypt', 'decrypt', 'mix'], connections: [1, 10, 50], connectionsGiven: false, profile: false, writeDocs: false, quietWaitSeconds: 60, rerender: undefined };
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   let explicitRuns = false;
   let explicitSeconds = false;
@@ -77,6 +80,7 @@ function parseArgs(argv: string[]): Options {
       explicitQuiet = true;
     } else if (a === '--profile') o.profile = true;
     else if (a === '--write-docs') o.writeDocs = true;
+    else if (a === '--rerender') o.rerender = next();
     else usage(`unknown option ${a}`);
   }
   if (o.quick) {
@@ -116,7 +120,9 @@ function startSupportsWorkers(): boolean {
 }
 
 async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; profileDir?: string; env?: Record<string, string> | undefined }): Promise<Pinned & { port: number }> {
-  const nodeFlags = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [];
+  // The young-generation size every XKS-serving process runs with: cluster workers get it
+  // from the primary, a single process (--workers 1) from its command line (docs/deployment.md).
+  const nodeFlags = ['--max-semi-space-size=8', ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [])];
   const args = [...nodeFlags, BIN, '--data-dir', ds.dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...(o.workers ? ['--workers', o.workers] : [])];
   const p = await spawnPinned(core, process.execPath, args, {
     env: { ...process.env, ...o.env, KEYHOLD_LOG_LEVEL: 'info' },
@@ -144,6 +150,7 @@ function poolKeys(ds: Dataset, n: number): string[] {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.rerender) return rerender(o.rerender, o.writeDocs);
   if (!haveTaskset()) usage('taskset (util-linux) is required to pin cores');
   if (!wrkVersion()) usage('wrk is required (Debian: apt-get install wrk)');
   const m = machine();
@@ -318,6 +325,23 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
     await server.stop();
   }
   return { id: v.id, title: v.title, readyMs, ...(readyMsDefaultWorkers.length ? { readyMsDefaultWorkers } : {}), scenarios };
+}
+
+/** Judges a saved run's targets again with today's rules and prints (and optionally documents) it. */
+function rerender(file: string, writeToDocs: boolean): void {
+  const result = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+  result.targets = judgeTargets(
+    result.variants,
+    VARIANTS.filter((v) => v.target).map((v) => v.id),
+  );
+  const md = markdown(result);
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(file.replace(/\.json$/, '') + '.md', md);
+  log(md);
+  if (writeToDocs) {
+    writeDocs(md);
+    log('docs/performance.md updated');
+  }
 }
 
 const BEGIN = '<!-- bench:begin -->';

@@ -91,7 +91,9 @@ export class Pkcs11Lane implements Lane {
   busy = false;
 
   constructor(readonly index: number) {
-    this.worker = new Worker(WORKER_URL);
+    // A lane allocates a few small buffers per call; V8's default young generation (up to
+    // 48 MiB per isolate) would multiply resident memory by the number of sessions.
+    this.worker = new Worker(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     // A pool that is not closed must not keep the process alive on its own; requests in
     // flight are kept alive by their time-budget timers.
     this.worker.unref();

@@ -180,7 +180,9 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
 
     function spawn(): Worker {
       const raw = key.export();
-      const w = new Worker(new URL('./sqlite-audit-worker.js', import.meta.url), { workerData: { path: opts.path, key: raw } });
+      // A small young generation: the writer makes short-lived rows only, and V8's default
+      // (up to 48 MiB per isolate) would show up as resident memory of the server.
+      const w = new Worker(new URL('./sqlite-audit-worker.js', import.meta.url), { workerData: { path: opts.path, key: raw }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       raw.fill(0);
       w.on('message', (r: AuditWorkerReply) => {
         const p = pending.get(r.id);
