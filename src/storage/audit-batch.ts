@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { AUDIT_GENESIS_PREV, auditHeadMac, auditRecordMac, canonicalJson } from '../crypto/index.js';
-import { auditIndexColumns, usageKeyOf, type AuditEntry, type AuditIndexColumns, type AuditRecord, type UsageKey } from '../domain/audit-model.js';
-import type { AuditKeyRepo, AuditReader, AuditSink } from '../domain/audit-ports.js';
+import { auditIndexColumns, usageKeyOf, type AuditEntry, type AuditIndexColumns, type AuditRecord, type KeyUsageRow, type UsageKey } from '../domain/audit-model.js';
+import type { AuditKeyRepo, AuditReader, AuditSink, StoredAuditRow } from '../domain/audit-ports.js';
 import type { AuditTelemetry } from '../domain/telemetry.js';
 
 /** What every audit store (SQLite, PostgreSQL) offers the composition root. */
@@ -113,3 +113,53 @@ export const AUDIT_TIME_SLACK_MS = 5 * 60_000;
 export function shiftIso(iso: string, ms: number): string {
   return new Date(Date.parse(iso) + ms).toISOString();
 }
+
+/** An audit_log row as both databases return it (column names as in migration 0002). */
+export interface AuditLogRow {
+  seq: number;
+  at: string;
+  kind: string;
+  key_id: string | null;
+  keystore: string | null;
+  kms_request_id: string | null;
+  body: string;
+  prev: Buffer;
+  mac: Buffer;
+}
+
+export const AUDIT_ROW_COLUMNS = 'seq, at, kind, key_id, keystore, kms_request_id, body, prev, mac';
+
+export const toStoredAuditRow = (r: AuditLogRow): StoredAuditRow => ({
+  seq: r.seq,
+  prev: r.prev,
+  mac: r.mac,
+  body: r.body,
+  columns: { at: r.at, kind: r.kind as StoredAuditRow['columns']['kind'], keyId: r.key_id, keyStore: r.keystore, kmsRequestId: r.kms_request_id },
+});
+
+/** An audit_key_usage row. */
+export interface AuditUsageDbRow {
+  key_id: string;
+  keystore: string;
+  kms_key_arn: string;
+  principal: string;
+  operation: string;
+  kms_operation: string;
+  outcome: string;
+  count: number;
+  first_at: string;
+  last_at: string;
+}
+
+export const toKeyUsageRow = (u: AuditUsageDbRow): KeyUsageRow => ({
+  keyId: u.key_id,
+  keyStore: u.keystore,
+  kmsKeyArn: u.kms_key_arn,
+  principal: u.principal,
+  operation: u.operation,
+  kmsOperation: u.kms_operation,
+  outcome: u.outcome,
+  count: u.count,
+  firstAt: u.first_at,
+  lastAt: u.last_at,
+});

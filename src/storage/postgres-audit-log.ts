@@ -1,37 +1,32 @@
 import type { KeyObject } from 'node:crypto';
 import pg from 'pg';
 import { AUDIT_KEY_META } from '../domain/audit-key.js';
-import type { AuditEntry, AuditRecord, KeyUsageRow } from '../domain/audit-model.js';
-import type { AuditKeyRepo, AuditQuery, AuditReader, StoredAuditRow } from '../domain/audit-ports.js';
-import { AUDIT_TIME_SLACK_MS, chainBatch, entriesOf, prepareAuditBatch, shiftIso, tailOf, type AuditSinkOptions, type AuditStore, type AuditStoreSink, type Tail } from './audit-batch.js';
+import type { AuditEntry, AuditRecord } from '../domain/audit-model.js';
+import type { AuditKeyRepo, AuditQuery, AuditReader } from '../domain/audit-ports.js';
+import {
+  AUDIT_ROW_COLUMNS,
+  AUDIT_TIME_SLACK_MS,
+  chainBatch,
+  entriesOf,
+  prepareAuditBatch,
+  shiftIso,
+  tailOf,
+  toKeyUsageRow,
+  toStoredAuditRow,
+  type AuditLogRow,
+  type AuditSinkOptions,
+  type AuditStore,
+  type AuditStoreSink,
+  type AuditUsageDbRow,
+  type Tail,
+} from './audit-batch.js';
 import { createGroupCommitter } from './audit-group-commit.js';
 
 // int8 (seq, count) as a JS number, as storage/postgres.ts does: far below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
-interface LogRow {
-  seq: number;
-  at: string;
-  kind: string;
-  key_id: string | null;
-  keystore: string | null;
-  kms_request_id: string | null;
-  body: string;
-  prev: Buffer;
-  mac: Buffer;
-}
-
-const ROW_COLUMNS = 'seq, at, kind, key_id, keystore, kms_request_id, body, prev, mac';
 /** Rows per INSERT statement (9 parameters each; PostgreSQL allows 65535). */
 const INSERT_CHUNK = 500;
-
-const toStored = (r: LogRow): StoredAuditRow => ({
-  seq: r.seq,
-  prev: r.prev,
-  mac: r.mac,
-  body: r.body,
-  columns: { at: r.at, kind: r.kind as StoredAuditRow['columns']['kind'], keyId: r.key_id, keyStore: r.keystore, kmsRequestId: r.kms_request_id },
-});
 
 function values(rows: number, cols: number, from = 1): string {
   const out: string[] = [];
@@ -76,7 +71,7 @@ export function openPostgresAuditLog(opts: { url: string; poolSize?: number }): 
           const c = batch.columns[i]!;
           params.push(chained.firstSeq + i, c.at, c.kind, c.keyId, c.keyStore, c.kmsRequestId, batch.bodies[i], i === 0 ? chained.prev : chained.macs[i - 1], chained.macs[i]);
         }
-        await client.query(`INSERT INTO audit_log (${ROW_COLUMNS}) VALUES ${values(to - from, 9)}`, params);
+        await client.query(`INSERT INTO audit_log (${AUDIT_ROW_COLUMNS}) VALUES ${values(to - from, 9)}`, params);
       }
       if (batch.usage.length) {
         const params = batch.usage.flatMap((d) => [d.key.keyId, d.key.keyStore, d.key.kmsKeyArn, d.key.principal, d.key.operation, d.key.kmsOperation, d.key.outcome, d.count, d.firstAt, d.lastAt]);
@@ -123,7 +118,7 @@ export function openPostgresAuditLog(opts: { url: string; poolSize?: number }): 
               return h && { seq: h.seq, mac: h.mac, headMac: h.head_mac };
             },
             async rows(afterSeq, limit) {
-              return (await client.query<LogRow>(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])).rows.map(toStored);
+              return (await client.query<AuditLogRow>(`SELECT ${AUDIT_ROW_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])).rows.map(toStoredAuditRow);
             },
           });
         } finally {
@@ -147,29 +142,16 @@ export function openPostgresAuditLog(opts: { url: string; poolSize?: number }): 
       if (q.keyId !== undefined) add('key_id =', q.keyId);
       if (q.keyStore !== undefined) add('keystore =', q.keyStore);
       params.push(limit);
-      const r = await pool.query<LogRow>(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`, params);
-      return r.rows.map(toStored);
+      const r = await pool.query<AuditLogRow>(`SELECT ${AUDIT_ROW_COLUMNS} FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`, params);
+      return r.rows.map(toStoredAuditRow);
     },
 
     async usage(keyId) {
-      const r = await pool.query<{ key_id: string; keystore: string; kms_key_arn: string; principal: string; operation: string; kms_operation: string; outcome: string; count: number; first_at: string; last_at: string }>(
+      const r = await pool.query<AuditUsageDbRow>(
         'SELECT * FROM audit_key_usage WHERE key_id = $1',
         [keyId],
       );
-      return r.rows.map(
-        (u): KeyUsageRow => ({
-          keyId: u.key_id,
-          keyStore: u.keystore,
-          kmsKeyArn: u.kms_key_arn,
-          principal: u.principal,
-          operation: u.operation,
-          kmsOperation: u.kms_operation,
-          outcome: u.outcome,
-          count: u.count,
-          firstAt: u.first_at,
-          lastAt: u.last_at,
-        }),
-      );
+      return r.rows.map(toKeyUsageRow);
     },
   };
 

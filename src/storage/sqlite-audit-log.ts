@@ -3,49 +3,27 @@ import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { KeyholdError } from '../base/index.js';
 import { AUDIT_KEY_META } from '../domain/audit-key.js';
-import type { AuditEntry, AuditRecord, KeyUsageRow } from '../domain/audit-model.js';
-import type { AuditKeyRepo, AuditQuery, AuditReader, StoredAuditHead, StoredAuditRow } from '../domain/audit-ports.js';
-import { AUDIT_TIME_SLACK_MS, entriesOf, shiftIso, type AuditSinkOptions, type AuditStore, type AuditStoreSink } from './audit-batch.js';
+import type { AuditEntry, AuditRecord } from '../domain/audit-model.js';
+import type { AuditKeyRepo, AuditQuery, AuditReader, StoredAuditHead } from '../domain/audit-ports.js';
+import {
+  AUDIT_ROW_COLUMNS,
+  AUDIT_TIME_SLACK_MS,
+  entriesOf,
+  shiftIso,
+  toKeyUsageRow,
+  toStoredAuditRow,
+  type AuditLogRow,
+  type AuditSinkOptions,
+  type AuditStore,
+  type AuditStoreSink,
+  type AuditUsageDbRow,
+} from './audit-batch.js';
 import { createGroupCommitter } from './audit-group-commit.js';
 import { createSqliteAuditAppender, openAuditConnection } from './sqlite-audit-append.js';
 import type { AuditWorkerReply, AuditWorkerRequest } from './sqlite-audit-worker.js';
 
 export type SqliteAuditLog = AuditStore;
 
-interface LogRow {
-  seq: number;
-  at: string;
-  kind: string;
-  key_id: string | null;
-  keystore: string | null;
-  kms_request_id: string | null;
-  body: string;
-  prev: Buffer;
-  mac: Buffer;
-}
-
-interface UsageDbRow {
-  key_id: string;
-  keystore: string;
-  kms_key_arn: string;
-  principal: string;
-  operation: string;
-  kms_operation: string;
-  outcome: string;
-  count: number;
-  first_at: string;
-  last_at: string;
-}
-
-const ROW_COLUMNS = 'seq, at, kind, key_id, keystore, kms_request_id, body, prev, mac';
-
-const toStored = (r: LogRow): StoredAuditRow => ({
-  seq: r.seq,
-  prev: r.prev,
-  mac: r.mac,
-  body: r.body,
-  columns: { at: r.at, kind: r.kind as StoredAuditRow['columns']['kind'], keyId: r.key_id, keyStore: r.keystore, kmsRequestId: r.kms_request_id },
-});
 
 /**
  * The audit log in the SQLite database (tables from migration 0002; the storage must have
@@ -58,10 +36,10 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
 
   const getKey = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?');
   const initKey = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
-  const usage = db.prepare<[string], UsageDbRow>('SELECT * FROM audit_key_usage WHERE key_id = ?');
+  const usage = db.prepare<[string], AuditUsageDbRow>('SELECT * FROM audit_key_usage WHERE key_id = ?');
   const seqBefore = db.prepare<[string], { seq: number }>('SELECT seq FROM audit_log INDEXED BY audit_log_at WHERE at < ? ORDER BY at DESC LIMIT 1');
   const seqFrom = db.prepare<[string], { seq: number }>('SELECT seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ? ORDER BY at LIMIT 1');
-  const queries = new Map<string, BetterSqlite3.Statement<unknown[], LogRow>>();
+  const queries = new Map<string, BetterSqlite3.Statement<unknown[], AuditLogRow>>();
 
   const keys: AuditKeyRepo = {
     async getSealedAuditKey() {
@@ -81,7 +59,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
     return { lo, hi };
   }
 
-  function statement(q: AuditQuery): BetterSqlite3.Statement<unknown[], LogRow> {
+  function statement(q: AuditQuery): BetterSqlite3.Statement<unknown[], AuditLogRow> {
     // The key index when a key is named; otherwise walk the primary key in seq order.
     const where = ['seq > ?', 'seq < ?'];
     if (q.since) where.push('at >= ?');
@@ -89,10 +67,10 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
     if (q.keyId !== undefined) where.push('key_id = ?');
     if (q.keyStore !== undefined) where.push('keystore = ?');
     const from = q.keyId !== undefined ? 'audit_log INDEXED BY audit_log_key' : 'audit_log NOT INDEXED';
-    const text = `SELECT ${ROW_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+    const text = `SELECT ${AUDIT_ROW_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
     let s = queries.get(text);
     if (!s) {
-      s = db.prepare<unknown[], LogRow>(text);
+      s = db.prepare<unknown[], AuditLogRow>(text);
       queries.set(text, s);
     }
     return s;
@@ -105,7 +83,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
       const snap = openAuditConnection(opts.path, { readonly: true });
       try {
         const headStmt = snap.prepare<[], { seq: number; mac: Buffer; head_mac: Buffer }>('SELECT seq, mac, head_mac FROM audit_head WHERE id = 1');
-        const rowsStmt = snap.prepare<[number, number], LogRow>(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
+        const rowsStmt = snap.prepare<[number, number], AuditLogRow>(`SELECT ${AUDIT_ROW_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
         snap.exec('BEGIN');
         try {
           return await fn({
@@ -114,7 +92,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
               return h && { seq: h.seq, mac: h.mac, headMac: h.head_mac };
             },
             async rows(afterSeq, limit) {
-              const rows = rowsStmt.all(afterSeq, limit).map(toStored);
+              const rows = rowsStmt.all(afterSeq, limit).map(toStoredAuditRow);
               // Yield between pages so a long verification does not monopolise the event loop.
               await new Promise((r) => setImmediate(r));
               return rows;
@@ -136,26 +114,13 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
       if (q.keyId !== undefined) params.push(q.keyId);
       if (q.keyStore !== undefined) params.push(q.keyStore);
       params.push(limit);
-      const rows = statement(q).all(...params).map(toStored);
+      const rows = statement(q).all(...params).map(toStoredAuditRow);
       await new Promise((r) => setImmediate(r));
       return rows;
     },
 
     async usage(keyId) {
-      return usage.all(keyId).map(
-        (r): KeyUsageRow => ({
-          keyId: r.key_id,
-          keyStore: r.keystore,
-          kmsKeyArn: r.kms_key_arn,
-          principal: r.principal,
-          operation: r.operation,
-          kmsOperation: r.kms_operation,
-          outcome: r.outcome,
-          count: r.count,
-          firstAt: r.first_at,
-          lastAt: r.last_at,
-        }),
-      );
+      return usage.all(keyId).map(toKeyUsageRow);
     },
   };
 
