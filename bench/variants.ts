@@ -45,6 +45,21 @@ export interface Variant {
 
 const missing = (root: string, file: string, what: string) => (existsSync(join(root, file)) ? undefined : `${what} does not exist in this checkout yet (${file} is missing)`);
 
+const softHsmUnavailable = (root: string) =>
+  missing(root, 'src/hsm/index.ts', 'the PKCS#11 key backend') ?? (spawnSync('softhsm2-util', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'softhsm2-util is not installed (Debian package softhsm2)');
+
+/** A fresh SoftHSM2 token and the [hsm] section that uses it, 4 sessions. */
+function softHsm(dispatch: 'threads' | 'inline'): Promise<VariantSetup> {
+  const hsm = createSoftHsm();
+  const token = hsm.addToken('keyhold-bench');
+  return Promise.resolve({
+    toml: `[hsm]\nmodule = "${hsm.module}"\ntoken_label = "${token.label}"\npin_env = "KEYHOLD_HSM_PIN"\nprofile = "softhsm2"\nsessions = 4\ntimeout_ms = 150\ndispatch = "${dispatch}"\n`,
+    env: { SOFTHSM2_CONF: hsm.confPath, KEYHOLD_HSM_PIN: token.userPin },
+    protection: 'hsm',
+    cleanup: () => hsm.cleanup(),
+  });
+}
+
 // Every variant but one keeps the realistic default: durable audit (answers wait for the commit).
 
 export const VARIANTS: readonly Variant[] = [
@@ -93,18 +108,8 @@ export const VARIANTS: readonly Variant[] = [
     keys: 1,
     poolKeys: 1,
     quick: false,
-    unavailable: (root) =>
-      missing(root, 'src/hsm/index.ts', 'the PKCS#11 key backend') ?? (spawnSync('softhsm2-util', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'softhsm2-util is not installed (Debian package softhsm2)'),
-    async prepare() {
-      const hsm = createSoftHsm();
-      const token = hsm.addToken('keyhold-bench');
-      return {
-        toml: `[hsm]\nmodule = "${hsm.module}"\ntoken_label = "${token.label}"\npin_env = "KEYHOLD_HSM_PIN"\nprofile = "softhsm2"\nsessions = 4\ntimeout_ms = 150\n`,
-        env: { SOFTHSM2_CONF: hsm.confPath, KEYHOLD_HSM_PIN: token.userPin },
-        protection: 'hsm',
-        cleanup: () => hsm.cleanup(),
-      };
-    },
+    unavailable: softHsmUnavailable,
+    prepare: () => softHsm('threads'),
   },
   {
     id: 'softhsm-inline',
@@ -113,11 +118,8 @@ export const VARIANTS: readonly Variant[] = [
     keys: 1,
     poolKeys: 1,
     quick: false,
-    unavailable: (root) => VARIANTS.find((v) => v.id === 'softhsm')!.unavailable(root),
-    async prepare() {
-      const s = await VARIANTS.find((v) => v.id === 'softhsm')!.prepare!();
-      return { ...s, toml: `${s.toml ?? ''}dispatch = "inline"\n` };
-    },
+    unavailable: softHsmUnavailable,
+    prepare: () => softHsm('inline'),
   },
   {
     id: 'postgres',

@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startKeyhold, runCli, eventually, type KeyholdHarness } from './support/keyhold-harness.js';
@@ -43,22 +42,13 @@ timeout_ms = 150
 `;
 }
 
-/** A port nothing listens on right now (for the plain-HTTP metrics listener). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 before(async () => {
   token = hsm.addToken('xks-hsm');
-  metricsPort = await freePort();
   // A key an HSM admin made before Keyhold arrived, to adopt by its label.
   testPool = createSessionPool({ modulePath: hsm.module, tokenLabel: token.label, pin: token.userPin, maxSessions: 1, callTimeoutMs: 5000, profile: resolveProfile('softhsm2') });
   await createTokenKeys(testPool).generate('legacy-orders');
-  h = await startKeyhold({ config: hsmToml(token), env: { KEYHOLD_HSM_PIN: token.userPin, KEYHOLD_METRICS_LISTEN: `127.0.0.1:${metricsPort}` } });
+  h = await startKeyhold({ config: hsmToml(token), env: { KEYHOLD_HSM_PIN: token.userPin, KEYHOLD_METRICS_LISTEN: '127.0.0.1:0' } });
+  metricsPort = Number(/"event":"started".*"metrics":"[^"]*:(\d+)"/.exec(h.output())?.[1]);
   c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
 });
 

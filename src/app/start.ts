@@ -266,22 +266,21 @@ function timed(b: KeyBackend, metrics: Metrics): KeyBackend {
  */
 function recordCall(audit: ((call: XksCallRecord) => void | Promise<void>) | undefined, metrics: Metrics): (call: XksCallRecord) => void | Promise<void> {
   if (!audit) return (r) => metrics.observeXksCall(r);
-  const failed = (r: XksCallRecord, latencyMs: number) => metrics.observeXksCall({ ...r, status: 500, errorName: 'InternalException', latencyMs });
   return (r) => {
     const t0 = performance.now();
     let pending: void | Promise<void>;
     try {
       pending = audit(r);
     } catch (e) {
-      failed(r, r.latencyMs);
+      metrics.observeXksCall(r, 0, true);
       throw e;
     }
     if (!pending) return metrics.observeXksCall(r);
     // The latency KMS sees includes the wait for the audit commit.
     return pending.then(
-      () => metrics.observeXksCall({ ...r, latencyMs: r.latencyMs + performance.now() - t0 }),
+      () => metrics.observeXksCall(r, performance.now() - t0),
       (e: unknown) => {
-        failed(r, r.latencyMs + performance.now() - t0);
+        metrics.observeXksCall(r, performance.now() - t0, true);
         throw e;
       },
     );

@@ -34,6 +34,79 @@ class CallFailure extends Error {
   }
 }
 
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const handle = (h: string): Buffer => Buffer.from(h, 'hex');
+const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/** Runs one PKCS#11 call, turning a pkcs11js error into a classified failure. */
+function p11<T>(call: Pkcs11Call, fn: () => T, tolerate: readonly number[] = []): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    const code = typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
+    if (code !== undefined && tolerate.includes(code)) return undefined;
+    if (code !== undefined && code !== 0) {
+      throw new CallFailure({ call, ckr: code, message: `${call} failed: ${ckrName(code)}` });
+    }
+    // NativeError without a CK_RV: dlopen failure, wrong argument types, etc.
+    throw new CallFailure({ call, message: `${call} failed: ${(e as Error).message}`, keyhold: 'config' });
+  }
+}
+
+function must<T>(v: T | undefined, call: Pkcs11Call): T {
+  if (v === undefined) throw new CallFailure({ call, message: `${call} returned nothing`, keyhold: 'internal' });
+  return v;
+}
+
+function tokenInfoOf(info: Pkcs11Types.TokenInfo): TokenInfo {
+  return {
+    label: info.label.trimEnd(),
+    manufacturer: info.manufacturerID.trimEnd(),
+    model: info.model.trimEnd(),
+    serialNumber: info.serialNumber.trimEnd(),
+    firmware: `${info.firmwareVersion.major}.${info.firmwareVersion.minor}`,
+    loginRequired: (info.flags & pk.CKF_LOGIN_REQUIRED) !== 0,
+  };
+}
+
+function readBool(v: Buffer | undefined): boolean {
+  return v !== undefined && v.length > 0 && v[0] !== 0;
+}
+
+function readUlong(v: Buffer | undefined): number | undefined {
+  if (v === undefined || v.length === 0) return undefined;
+  return v.length >= 8 ? Number(v.readBigUInt64LE(0)) : v.readUInt32LE(0);
+}
+
+/** Runs the one-shot call after a successful *Init, flagging failures that may leave it active. */
+function afterInit<T>(call: Pkcs11Call, fn: () => T): T {
+  try {
+    return must(p11(call, fn), call);
+  } catch (e) {
+    if (e instanceof CallFailure && e.failure.ckr !== CKR.BUFFER_TOO_SMALL) e.failure.operationMayBeActive = true;
+    throw e;
+  }
+}
+
+function gcmMechanism(iv: Buffer, aad: Uint8Array): Pkcs11Types.Mechanism {
+  // CK_GCM_PARAMS with ulIvBits (the pkcs11t.h layout of v2.40 and v3.0).
+  const params: Pkcs11Types.GcmParams = { type: pk.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad: buf(aad), tagBits: GCM_TAG_BYTES * 8 };
+  return { mechanism: pk.CKM_AES_GCM, parameter: params };
+}
+
+const OP_CALL: Record<WorkerRequest['op'], Pkcs11Call> = {
+  open: 'open',
+  close: 'close',
+  finalize: 'initialize',
+  tokenInfo: 'tokenInfo',
+  find: 'find',
+  attributes: 'attributes',
+  generate: 'generate',
+  random: 'random',
+  encrypt: 'encrypt',
+  decrypt: 'decrypt',
+};
+
 export interface Pkcs11SessionHandler {
   /** Runs one lane request to completion; never throws (failures are replies). */
   run(msg: WorkerMessage): WorkerReply;
@@ -46,30 +119,6 @@ export function createPkcs11SessionHandler(): Pkcs11SessionHandler {
   let slot: Buffer | undefined;
   let session: Buffer | undefined;
 
-  const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-  const handle = (h: string): Buffer => Buffer.from(h, 'hex');
-  const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-
-  /** Runs one PKCS#11 call, turning a pkcs11js error into a classified failure. */
-  function p11<T>(call: Pkcs11Call, fn: () => T, tolerate: readonly number[] = []): T | undefined {
-    try {
-      return fn();
-    } catch (e) {
-      const code = typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
-      if (code !== undefined && tolerate.includes(code)) return undefined;
-      if (code !== undefined && code !== 0) {
-        throw new CallFailure({ call, ckr: code, message: `${call} failed: ${ckrName(code)}` });
-      }
-      // NativeError without a CK_RV: dlopen failure, wrong argument types, etc.
-      throw new CallFailure({ call, message: `${call} failed: ${(e as Error).message}`, keyhold: 'config' });
-    }
-  }
-
-  function must<T>(v: T | undefined, call: Pkcs11Call): T {
-    if (v === undefined) throw new CallFailure({ call, message: `${call} returned nothing`, keyhold: 'internal' });
-    return v;
-  }
-
   function requireLib(call: Pkcs11Call): Pkcs11Types.PKCS11 {
     if (!lib) throw new CallFailure({ call, message: `${call} failed: module not loaded`, ckr: CKR.CRYPTOKI_NOT_INITIALIZED });
     return lib;
@@ -79,17 +128,6 @@ export function createPkcs11SessionHandler(): Pkcs11SessionHandler {
     const l = requireLib(call);
     if (!session) throw new CallFailure({ call, message: `${call} failed: no open session`, ckr: CKR.SESSION_HANDLE_INVALID });
     return { l, s: session };
-  }
-
-  function tokenInfoOf(info: Pkcs11Types.TokenInfo): TokenInfo {
-    return {
-      label: info.label.trimEnd(),
-      manufacturer: info.manufacturerID.trimEnd(),
-      model: info.model.trimEnd(),
-      serialNumber: info.serialNumber.trimEnd(),
-      firmware: `${info.firmwareVersion.major}.${info.firmwareVersion.minor}`,
-      loginRequired: (info.flags & pk.CKF_LOGIN_REQUIRED) !== 0,
-    };
   }
 
   function load(modulePath: string): Pkcs11Types.PKCS11 {
@@ -184,15 +222,6 @@ export function createPkcs11SessionHandler(): Pkcs11SessionHandler {
     }
   }
 
-  function readBool(v: Buffer | undefined): boolean {
-    return v !== undefined && v.length > 0 && v[0] !== 0;
-  }
-
-  function readUlong(v: Buffer | undefined): number | undefined {
-    if (v === undefined || v.length === 0) return undefined;
-    return v.length >= 8 ? Number(v.readBigUInt64LE(0)) : v.readUInt32LE(0);
-  }
-
   function attributes(h: string): KeyAttributes {
     const { l, s } = requireSession('attributes');
     const obj = handle(h);
@@ -250,22 +279,6 @@ export function createPkcs11SessionHandler(): Pkcs11SessionHandler {
   function random(length: number): Uint8Array {
     const { l, s } = requireSession('random');
     return must(p11('random', () => l.C_GenerateRandom(s, Buffer.alloc(length))), 'random');
-  }
-
-  /** Runs the one-shot call after a successful *Init, flagging failures that may leave it active. */
-  function afterInit<T>(call: Pkcs11Call, fn: () => T): T {
-    try {
-      return must(p11(call, fn), call);
-    } catch (e) {
-      if (e instanceof CallFailure && e.failure.ckr !== CKR.BUFFER_TOO_SMALL) e.failure.operationMayBeActive = true;
-      throw e;
-    }
-  }
-
-  function gcmMechanism(iv: Buffer, aad: Uint8Array): Pkcs11Types.Mechanism {
-    // CK_GCM_PARAMS with ulIvBits (the pkcs11t.h layout of v2.40 and v3.0).
-    const params: Pkcs11Types.GcmParams = { type: pk.CK_PARAMS_GCM, iv, ivBits: iv.length * 8, aad: buf(aad), tagBits: GCM_TAG_BYTES * 8 };
-    return { mechanism: pk.CKM_AES_GCM, parameter: params };
   }
 
   function encrypt(req: Extract<WorkerRequest, { op: 'encrypt' }>): { iv: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array } {
@@ -350,19 +363,6 @@ export function createPkcs11SessionHandler(): Pkcs11SessionHandler {
         return decrypt(req);
     }
   }
-
-  const OP_CALL: Record<WorkerRequest['op'], Pkcs11Call> = {
-    open: 'open',
-    close: 'close',
-    finalize: 'initialize',
-    tokenInfo: 'tokenInfo',
-    find: 'find',
-    attributes: 'attributes',
-    generate: 'generate',
-    random: 'random',
-    encrypt: 'encrypt',
-    decrypt: 'decrypt',
-  };
 
   return {
     run(msg: WorkerMessage): WorkerReply {

@@ -49,8 +49,12 @@ export interface Metrics {
   readonly contentType: string;
   /** The text exposition: of this process, or of every worker when running in a cluster. */
   render(): Promise<string>;
-  /** One answered XKS call (the listener's beforeRespond hook). */
-  observeXksCall(r: XksCallObservation): void;
+  /**
+   * One answered XKS call (the listener's beforeRespond hook). `waitedMs`: time spent after
+   * the listener's record was taken (the audit commit), added to its latency. `failed`: the
+   * answer became InternalException after all (the audit record could not be written).
+   */
+  observeXksCall(r: XksCallObservation, waitedMs?: number, failed?: boolean): void;
   /** One key backend operation, including any wait for an HSM session. */
   observeBackendCall(backend: string, operation: string, seconds: number, ok: boolean): void;
   readonly hsm: HsmTelemetry;
@@ -235,12 +239,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registry,
     contentType: registry.contentType,
     render: opts.render ?? (() => registry.metrics()),
-    observeXksCall(r) {
+    observeXksCall(r, waitedMs = 0, failed = false) {
       const ks = r.keyStoreName ?? NO_KEY_STORE;
-      const outcome = r.errorName ?? (r.status < 400 ? 'ok' : `http_${r.status}`);
+      const outcome = failed ? 'InternalException' : (r.errorName ?? (r.status < 400 ? 'ok' : `http_${r.status}`));
       requests.inc({ operation: r.operation, key_store: ks, outcome });
-      latency.observe({ operation: r.operation, key_store: ks, outcome }, r.latencyMs / 1000);
-      if (r.status === 200 && r.accessKeyId && r.keyStoreName) lastCredential.set(r.keyStoreName, r.accessKeyId);
+      latency.observe({ operation: r.operation, key_store: ks, outcome }, (r.latencyMs + waitedMs) / 1000);
+      if (!failed && r.status === 200 && r.accessKeyId && r.keyStoreName) lastCredential.set(r.keyStoreName, r.accessKeyId);
     },
     observeBackendCall(backend, operation, seconds, ok) {
       backendLatency.observe({ backend, operation, outcome: ok ? 'ok' : 'error' }, seconds);
