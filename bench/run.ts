@@ -31,7 +31,8 @@ import { VARIANTS, type Variant, type VariantSetup } from './variants.js';
 import { runWrk, toMeasurement, wrkVersion, type Measurement } from './wrk.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin', 'keyhold.js');
+/** The server under test; KEYHOLD_BENCH_BIN points at another build's bin/keyhold.js for A/B runs. */
+const BIN = process.env.KEYHOLD_BENCH_BIN ?? join(ROOT, 'bin', 'keyhold.js');
 const LUA = join(ROOT, 'bench', 'replay.lua');
 const RESULTS = join(ROOT, 'bench', 'results');
 const DOCS = join(ROOT, 'docs', 'performance.md');

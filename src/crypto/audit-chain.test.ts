@@ -45,6 +45,24 @@ test('the flat fast path and the general path write the same text', () => {
   assert.equal(canonicalJson(JSON.parse('{"__proto__":"x","a":1}')), '{"__proto__":"x","a":1}');
 });
 
+test('the flat fast path matches the general path on random objects, in and out of key order', () => {
+  const keys = ['a', 'b', 'B', 'é', 'ka', 'k', '__proto__', 'z9', '\u2028', 'x"y', 'time', 'kind'];
+  const values = ['', 'text', 'quote " \\ \n \u2028', 0, -0, 1.5, 1e21, 5e-7, -12, true, false, null, undefined];
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (let i = 0; i < 500; i++) {
+    const members: [string, unknown][] = [];
+    for (const k of keys) if (rnd(2)) members.push([k, values[rnd(values.length)]]);
+    if (rnd(2)) members.sort((x, y) => (x[0] < y[0] ? -1 : 1));
+    const flat = JSON.parse('{}') as Record<string, unknown>;
+    for (const [k, v] of members) Object.defineProperty(flat, k, { value: v, enumerable: true, writable: true, configurable: true });
+    // A nested member that sorts last forces the general path.
+    const general = canonicalJson({ ...Object.fromEntries(members), '\uffff': {} });
+    const expected = general.replace(/,?"\uffff":\{\}\}$/, '}');
+    assert.equal(canonicalJson(flat), expected, JSON.stringify(members));
+  }
+});
+
 test('canonical JSON refuses what could smuggle binary or ambiguous values', () => {
   assert.throws(() => canonicalJson({ material: Buffer.from('secret') }), /plain objects/);
   assert.throws(() => canonicalJson({ at: new Date(0) }), /plain objects/);

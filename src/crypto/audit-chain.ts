@@ -47,10 +47,14 @@ export function canonicalJson(value: unknown): string {
   return flatCanonicalJson(value) ?? canonicalValue(value);
 }
 
+/** `"key":` for the property names seen so far (records have a few dozen; bounded all the same). */
+const quotedKeys = new Map<string, string>();
+
 /**
  * The common case, a plain object whose values are all strings, finite numbers, booleans,
- * null or undefined: copied in sorted key order and written by JSON.stringify (same output
- * as canonicalValue, about three times faster). undefined when it does not apply.
+ * null or undefined: written member by member in sorted key order (same output as
+ * canonicalValue; no sorted copy of the object, and the sort is skipped when the keys
+ * already come in order). undefined when it does not apply.
  */
 function flatCanonicalJson(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
@@ -58,17 +62,27 @@ function flatCanonicalJson(value: unknown): string | undefined {
   if (proto !== Object.prototype && proto !== null) return undefined;
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o);
-  for (const k of keys) {
-    if (k === '__proto__') return undefined; // would set the copy's prototype, not a property
-    const v = o[k];
+  let ordered = true;
+  for (let i = 0; i < keys.length; i++) {
+    const v = o[keys[i]!];
     const t = typeof v;
-    if (t === 'string' || t === 'boolean' || v === undefined || v === null) continue;
-    if (t === 'number' && Number.isFinite(v)) continue;
-    return undefined;
+    if (!(t === 'string' || t === 'boolean' || v === undefined || v === null || (t === 'number' && Number.isFinite(v)))) return undefined;
+    if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
   }
-  const sorted: Record<string, unknown> = {};
-  for (const k of keys.sort()) sorted[k] = o[k];
-  return JSON.stringify(sorted);
+  if (!ordered) keys.sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = o[k];
+    if (v === undefined) continue;
+    let q = quotedKeys.get(k);
+    if (q === undefined) {
+      q = JSON.stringify(k) + ':';
+      if (quotedKeys.size < 512) quotedKeys.set(k, q);
+    }
+    // For finite numbers, booleans and null, String() writes what JSON.stringify does.
+    out += (out.length > 1 ? ',' : '') + q + (typeof v === 'string' ? JSON.stringify(v) : String(v));
+  }
+  return out + '}';
 }
 
 function canonicalValue(value: unknown): string {
