@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient, type XksClient } from './support/xks-client.js';
+import { sealedFields, xksClient, type XksClient } from './support/xks-client.js';
 
 type Line = Record<string, unknown> & { seq: number; kind: string };
 
@@ -117,7 +117,7 @@ test('key usage shows the KMS keys and principals that used a key, per operation
   const other = 'arn:aws:kms:eu-west-1:444455556666:key/1111';
   for (let i = 0; i < 3; i++) assert.equal((await c.encrypt('usage-key', { plaintext: Buffer.from('p') })).status, 200);
   const e = await c.encrypt('usage-key', { plaintext: Buffer.from('p'), md: { kmsKeyArn: other, awsPrincipalArn: 'arn:aws:iam::444455556666:role/Batch' } });
-  const fields = { ciphertext: String(e.body.ciphertext), initializationVector: String(e.body.initializationVector), authenticationTag: String(e.body.authenticationTag), ciphertextMetadata: String(e.body.ciphertextMetadata) };
+  const fields = sealedFields(e);
   assert.equal((await c.decrypt('usage-key', { ...fields, md: { kmsKeyArn: other, awsPrincipalArn: 'arn:aws:iam::444455556666:role/Batch' } })).status, 200);
   assert.equal((await c.decrypt('usage-key', { ...fields, aad: Buffer.from('wrong') })).status, 400);
 

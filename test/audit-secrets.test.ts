@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKeyhold } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { sealedFields, xksClient } from './support/xks-client.js';
 
 /** Every form a secret could take on disk or in a log. */
 function forms(secret: Buffer | string): Buffer[] {
@@ -36,13 +36,7 @@ test('no plaintext or secret reaches the database, the logs or the audit export'
       secrets[`plaintext ${i}`] = plaintext;
       const e = await c.encrypt('demo-key', { plaintext, aad, cdiv: true });
       assert.equal(e.status, 200);
-      const d = await c.decrypt('demo-key', {
-        ciphertext: String(e.body.ciphertext),
-        initializationVector: String(e.body.initializationVector),
-        authenticationTag: String(e.body.authenticationTag),
-        ciphertextMetadata: String(e.body.ciphertextMetadata),
-        aad,
-      });
+      const d = await c.decrypt('demo-key', { ...sealedFields(e), aad });
       assert.equal(Buffer.from(String(d.body.plaintext), 'base64').equals(plaintext), true);
     }
     c.close();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:https';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { sealedFields, xksClient } from './support/xks-client.js';
 
 /**
  * The listener writes answers together once per event-loop turn (answers that waited for an
@@ -35,13 +35,7 @@ async function concurrentCalls(h: KeyholdHarness): Promise<void> {
         continue;
       }
       assert.equal(e.status, 200, `call ${i}: ${e.text}`);
-      const d = await c.decrypt('demo-key', {
-        ciphertext: String(e.body.ciphertext),
-        initializationVector: String(e.body.initializationVector),
-        authenticationTag: String(e.body.authenticationTag),
-        ciphertextMetadata: String(e.body.ciphertextMetadata),
-        aad,
-      });
+      const d = await c.decrypt('demo-key', { ...sealedFields(e), aad });
       assert.equal(d.status, 200, `call ${i}: ${d.text}`);
       assert.equal(Buffer.from(String(d.body.plaintext), 'base64').toString(), plaintext.toString(), `call ${i} got its own answer`);
     }

@@ -120,3 +120,13 @@ export function xksClient(opts: { url: string; caPem: string; uriPath: string; c
 }
 
 export type XksClient = ReturnType<typeof xksClient>;
+
+/** The four fields an encrypt answer hands to decrypt (ciphertext, IV, tag, metadata), as strings. */
+export function sealedFields(e: XksResponse): { ciphertext: string; initializationVector: string; authenticationTag: string; ciphertextMetadata: string } {
+  return {
+    ciphertext: String(e.body.ciphertext),
+    initializationVector: String(e.body.initializationVector),
+    authenticationTag: String(e.body.authenticationTag),
+    ciphertextMetadata: String(e.body.ciphertextMetadata),
+  };
+}
