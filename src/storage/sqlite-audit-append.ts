@@ -8,8 +8,11 @@ export function openAuditConnection(path: string, opts: { readonly?: boolean } =
   const db = new BetterSqlite3(path, { readonly: opts.readonly ?? false, fileMustExist: true });
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 10000');
-  // Room for the index pages appends touch (one leaf per active key), however long the log.
-  db.pragma('cache_size = -16384');
+  // 4 MiB: the pages appends touch (the table's and the indexes' right edges, one key-index
+  // leaf per active key) for a few hundred active keys. Pages written stay cached until the
+  // limit, so a long-running writer holds all of it; 16 MiB measured the same CPU per request
+  // with 100,000 keys (requests over 10,000 of them: 189-196 vs 196-203 us at 10 connections).
+  db.pragma('cache_size = -4096');
   return db;
 }
 
