@@ -123,7 +123,9 @@ function startSupportsWorkers(): boolean {
 async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; profileDir?: string; env?: Record<string, string> | undefined }): Promise<Pinned & { port: number }> {
   // The young-generation size every XKS-serving process runs with: cluster workers get it
   // from the primary, a single process (--workers 1) from its command line (docs/deployment.md).
-  const nodeFlags = ['--max-semi-space-size=8', ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [])];
+  // KEYHOLD_BENCH_NODE_FLAGS adds node/V8 flags to the server under test (e.g. --trace-gc, with KEYHOLD_BENCH_SERVER_LOG).
+  const extraFlags = (process.env.KEYHOLD_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeFlags = ['--max-semi-space-size=8', ...extraFlags, ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [])];
   const args = [...nodeFlags, BIN, '--data-dir', ds.dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...(o.workers ? ['--workers', o.workers] : [])];
   const p = await spawnPinned(core, process.execPath, args, {
     env: { ...process.env, ...o.env, KEYHOLD_LOG_LEVEL: 'info' },
