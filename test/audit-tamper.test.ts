@@ -5,6 +5,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import type { AuditLogRow } from '../src/storage/audit-batch.js';
 import { runCli, startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
 import { xksClient } from './support/xks-client.js';
 
@@ -58,17 +59,7 @@ async function verifyAfter(tamper: (db: BetterSqlite3.Database) => void): Promis
   return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
 }
 
-interface Row {
-  seq: number;
-  at: string;
-  kind: string;
-  key_id: string | null;
-  keystore: string | null;
-  kms_request_id: string | null;
-  body: string;
-  prev: Buffer;
-  mac: Buffer;
-}
+type Row = AuditLogRow;
 
 const row = (db: BetterSqlite3.Database, seq: number) => db.prepare('SELECT * FROM audit_log WHERE seq = ?').get(seq) as Row;
 

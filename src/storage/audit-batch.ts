@@ -3,6 +3,7 @@ import { AUDIT_GENESIS_PREV, auditHeadMac, auditRecordMac, canonicalJson } from 
 import { auditIndexColumns, usageKeyOf, type AuditEntry, type AuditIndexColumns, type AuditRecord, type KeyUsageRow, type UsageKey } from '../domain/audit-model.js';
 import type { AuditKeyRepo, AuditReader, AuditSink, StoredAuditRow } from '../domain/audit-ports.js';
 import type { AuditTelemetry } from '../domain/telemetry.js';
+import { createGroupCommitter } from './audit-group-commit.js';
 
 /** What every audit store (SQLite, PostgreSQL) offers the composition root. */
 export interface AuditStore {
@@ -28,6 +29,32 @@ export interface AuditSinkOptions {
 }
 
 export type AuditStoreSink = AuditSink & { stats(): { batches: number; items: number; largestBatch: number }; backlog(): number };
+
+/**
+ * A sink over a group committer (both stores): registered in `open` until closed, so the
+ * store's close() can close what is still open; `onClose` runs after the last commit (the
+ * SQLite writer thread stops there).
+ */
+export function groupCommitSink(
+  commit: (batch: AuditRecord[]) => Promise<AuditEntry[]>,
+  o: AuditSinkOptions,
+  open: Set<AuditStoreSink>,
+  onClose?: () => Promise<void>,
+): AuditStoreSink {
+  const committer = createGroupCommitter<AuditRecord, AuditEntry>({ commit, maxBatch: o.maxBatch ?? 1000, delayMs: o.delayMs ?? 0, telemetry: o.telemetry });
+  const sink: AuditStoreSink = {
+    append: (records) => committer.append(records),
+    async close() {
+      await committer.close();
+      await onClose?.();
+      open.delete(sink);
+    },
+    stats: () => committer.stats(),
+    backlog: () => committer.backlog(),
+  };
+  open.add(sink);
+  return sink;
+}
 
 export interface UsageDelta {
   key: UsageKey;

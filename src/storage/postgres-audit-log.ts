@@ -8,6 +8,7 @@ import {
   AUDIT_TIME_SLACK_MS,
   chainBatch,
   entriesOf,
+  groupCommitSink,
   prepareAuditBatch,
   shiftIso,
   tailOf,
@@ -20,7 +21,6 @@ import {
   type AuditUsageDbRow,
   type Tail,
 } from './audit-batch.js';
-import { createGroupCommitter } from './audit-group-commit.js';
 
 // int8 (seq, count) as a JS number, as storage/postgres.ts does: far below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -159,18 +159,7 @@ export function openPostgresAuditLog(opts: { url: string; poolSize?: number }): 
     keys,
     reader,
     openSink(o: AuditSinkOptions) {
-      const committer = createGroupCommitter<AuditRecord, AuditEntry>({ commit: (batch) => append(o.key, batch), maxBatch: o.maxBatch ?? 1000, delayMs: o.delayMs ?? 0, telemetry: o.telemetry });
-      const sink: AuditStoreSink = {
-        append: (records) => committer.append(records),
-        async close() {
-          await committer.close();
-          sinks.delete(sink);
-        },
-        stats: () => committer.stats(),
-        backlog: () => committer.backlog(),
-      };
-      sinks.add(sink);
-      return sink;
+      return groupCommitSink((batch) => append(o.key, batch), o, sinks);
     },
     async close() {
       for (const s of [...sinks]) await s.close();

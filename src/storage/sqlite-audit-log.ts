@@ -9,6 +9,7 @@ import {
   AUDIT_ROW_COLUMNS,
   AUDIT_TIME_SLACK_MS,
   entriesOf,
+  groupCommitSink,
   shiftIso,
   toKeyUsageRow,
   toStoredAuditRow,
@@ -18,7 +19,6 @@ import {
   type AuditStoreSink,
   type AuditUsageDbRow,
 } from './audit-batch.js';
-import { createGroupCommitter } from './audit-group-commit.js';
 import { createSqliteAuditAppender, openAuditConnection } from './sqlite-audit-append.js';
 import type { AuditWorkerReply, AuditWorkerRequest } from './sqlite-audit-worker.js';
 
@@ -189,24 +189,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
     reader,
     openSink(o: AuditSinkOptions) {
       const thread = o.mode === 'thread' ? threadCommit(o.key) : undefined;
-      const committer = createGroupCommitter<AuditRecord, AuditEntry>({
-        commit: thread ? thread.commit : inlineCommit(o.key),
-        maxBatch: o.maxBatch ?? 1000,
-        delayMs: o.delayMs ?? 0,
-        telemetry: o.telemetry,
-      });
-      const sink: AuditStoreSink = {
-        append: (records) => committer.append(records),
-        async close() {
-          await committer.close();
-          await thread?.close();
-          sinks.delete(sink);
-        },
-        stats: () => committer.stats(),
-        backlog: () => committer.backlog(),
-      };
-      sinks.add(sink);
-      return sink;
+      return groupCommitSink(thread ? thread.commit : inlineCommit(o.key), o, sinks, thread?.close);
     },
     async close() {
       for (const s of [...sinks]) await s.close();
