@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminClient } from './support/admin-harness.js';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { demoXksClient } from './support/xks-client.js';
 
 /**
  * The audit log behind a real `keyhold start`: admin API actions land in the hash chain
@@ -106,7 +106,7 @@ test('auditors verify the chain and page through records with filters; reading i
 });
 
 test('key usage over the API shows who used a key; unknown keys are 404', async () => {
-  const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  const c = demoXksClient(h);
   for (let i = 0; i < 3; i++) assert.equal((await c.encrypt('api-key-1', { plaintext: Buffer.from(`usage ${i}`) })).status, 200);
   c.close();
   for (const role of ['custodian', 'auditor'] as const) {

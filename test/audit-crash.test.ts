@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKeyhold } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { demoXksClient } from './support/xks-client.js';
 
 /**
  * kill -9 under load: every XKS request that got an answer (200 or 4xx) must have its
@@ -10,7 +10,7 @@ import { xksClient } from './support/xks-client.js';
 test('after SIGKILL under load, every answered request has its record and the chain verifies', async () => {
   const h = await startKeyhold();
   try {
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     const seed = await c.encrypt('demo-key', { plaintext: Buffer.from('seed') });
     assert.equal(seed.status, 200);
     const answered = new Map<string, number>();

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { eventually, startKeyhold } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { demoXksClient } from './support/xks-client.js';
 
 test('a call whose record cannot be written is refused with InternalException', async () => {
   const h = await startKeyhold();
   try {
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from('before') })).status, 200);
     // The audit table disappears under the running server.
     const db = new BetterSqlite3(join(h.dataDir, 'keyhold.db'));
@@ -28,7 +28,7 @@ test('audit off is loud at start and records no XKS calls (admin actions still a
   const h = await startKeyhold({ env: { KEYHOLD_AUDIT_ENABLED: 'false' } });
   try {
     assert.match(h.output(), /AUDIT IS OFF/);
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from('unrecorded'), md: { kmsRequestId: 'off-1' } })).status, 200);
     c.close();
     await h.json(['key', 'create', 'still-audited', '--keystore', 'demo']);
@@ -45,7 +45,7 @@ test('non-durable mode warns at start and still records the calls', async () => 
   const h = await startKeyhold({ env: { KEYHOLD_AUDIT_DURABLE: 'false' } });
   try {
     assert.match(h.output(), /do not wait for their audit records/);
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from('queued'), md: { kmsRequestId: 'nd-1' } })).status, 200);
     c.close();
     await h.stop(); // a clean stop commits what is queued

@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { sealedFields, xksClient, type XksClient } from './support/xks-client.js';
+import { demoXksClient, sealedFields, xksClient, type XksClient } from './support/xks-client.js';
 
 type Line = Record<string, unknown> & { seq: number; kind: string };
 
@@ -14,7 +14,7 @@ let c: XksClient;
 
 before(async () => {
   h = await startKeyhold();
-  c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  c = demoXksClient(h);
 });
 
 after(async () => {

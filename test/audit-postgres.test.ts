@@ -5,7 +5,7 @@ import { openPostgresAuditLog, openPostgresStorage } from '../src/storage/index.
 import { auditStoreConformance } from './audit-store-conformance.js';
 import { startKeyhold } from './support/keyhold-harness.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
-import { xksClient } from './support/xks-client.js';
+import { demoXksClient } from './support/xks-client.js';
 
 let server: ThrowawayPostgres;
 let n = 0;
@@ -41,7 +41,7 @@ test('a server on PostgreSQL records its XKS calls and CLI actions in one verifi
   const url = await server.createDatabase('audit_server');
   const h = await startKeyhold({ env: { KEYHOLD_STORAGE_TYPE: 'postgres', KEYHOLD_STORAGE_URL: url } });
   try {
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     for (let i = 0; i < 20; i++) assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from(`pg ${i}`), md: { kmsRequestId: `pg-${i}` } })).status, 200);
     c.close();
     await h.json(['key', 'rotate', 'demo-key']);

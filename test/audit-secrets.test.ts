@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKeyhold } from './support/keyhold-harness.js';
-import { sealedFields, xksClient } from './support/xks-client.js';
+import { demoXksClient, sealedFields } from './support/xks-client.js';
 
 /** Every form a secret could take on disk or in a log. */
 function forms(secret: Buffer | string): Buffer[] {
@@ -28,7 +28,7 @@ test('no plaintext or secret reaches the database, the logs or the audit export'
   const h = await startKeyhold();
   const outside = mkdtempSync(join(tmpdir(), 'keyhold-secrets-'));
   try {
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     const secrets: Record<string, Buffer | string> = { 'demo SigV4 secret': h.demo!.credential.secretAccessKey };
     for (let i = 0; i < 5; i++) {
       const plaintext = Buffer.concat([Buffer.from(`PLAINTEXT-MARKER-${i}-`), randomBytes(24)]);

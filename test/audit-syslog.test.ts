@@ -10,7 +10,7 @@ import { selfSignedServerCertificate } from '../src/app/certificates.js';
 import { createSyslogForwarder } from '../src/audit/index.js';
 import type { AuditEntry } from '../src/domain/index.js';
 import { eventually, startKeyhold } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { demoXksClient } from './support/xks-client.js';
 
 const LINE = /^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) - \uFEFF(\{.*\})$/s;
 
@@ -147,7 +147,7 @@ test('a server configured with [audit.syslog] forwards its XKS and admin records
     await h.stop();
     appendFileSync(join(h.dataDir, 'keyhold.toml'), `\n[audit.syslog]\ntransport = "udp"\nhost = "127.0.0.1"\nport = ${(sock.address() as AddressInfo).port}\napp_name = "keyhold-test"\n`);
     await h.start();
-    const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+    const c = demoXksClient(h);
     const e = await c.encrypt('demo-key', { plaintext: Buffer.from('syslog test'), md: { kmsRequestId: 'syslog-req-1' } });
     assert.equal(e.status, 200);
     c.close();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { AuditLogRow } from '../src/storage/audit-batch.js';
 import { runCli, startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient } from './support/xks-client.js';
+import { demoXksClient } from './support/xks-client.js';
 
 /**
  * Someone with write access to the database file edits, deletes, inserts and reorders audit
@@ -20,7 +20,7 @@ let total = 0;
 
 before(async () => {
   h = await startKeyhold();
-  const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  const c = demoXksClient(h);
   for (let i = 0; i < 30; i++) {
     const r = await c.encrypt('demo-key', { plaintext: Buffer.from(`p${i}`), md: { kmsRequestId: `t-${i}` } });
     assert.equal(r.status, 200);

@@ -2,14 +2,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient, type XksClient } from './support/xks-client.js';
+import { demoXksClient, type XksClient } from './support/xks-client.js';
 
 let h: KeyholdHarness;
 let c: XksClient;
 
 before(async () => {
   h = await startKeyhold();
-  c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  c = demoXksClient(h);
 });
 
 after(async () => {

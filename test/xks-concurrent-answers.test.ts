@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:https';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { sealedFields, xksClient } from './support/xks-client.js';
+import { demoXksClient, sealedFields } from './support/xks-client.js';
 
 /**
  * The listener writes answers together once per event-loop turn (answers that waited for an
@@ -12,7 +12,7 @@ import { sealedFields, xksClient } from './support/xks-client.js';
  * released by commits) and once with audit records queued (answers batched per turn).
  */
 async function concurrentCalls(h: KeyholdHarness): Promise<void> {
-  const c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  const c = demoXksClient(h);
   const agents: Agent[] = [];
   try {
     const n = 48;

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKeyhold, eventually, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient, type XksClient, type XksResponse } from './support/xks-client.js';
+import { demoXksClient, type XksClient, type XksResponse } from './support/xks-client.js';
 import { createSoftHsm } from './support/softhsm.js';
 import { createFaultToken, type FaultToken } from './support/fault-token.js';
 
@@ -33,7 +33,7 @@ sessions = 2
 timeout_ms = 120
 `;
   h = await startKeyhold({ config, env: { KEYHOLD_HSM_PIN: token.userPin } });
-  c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  c = demoXksClient(h);
   await h.json(['key', 'create', 'hsm-slow', '--keystore', 'demo', '--protection', 'hsm']);
   assert.equal((await eventually(() => c.encrypt('hsm-slow', { plaintext: Buffer.from('warm') }))).status, 200);
 });

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startKeyhold, runCli, eventually, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient, type XksClient } from './support/xks-client.js';
+import { demoXksClient, type XksClient } from './support/xks-client.js';
 import { createSoftHsm, type SoftHsmToken } from './support/softhsm.js';
 import { buildGcmAad } from '../src/crypto/index.js';
 import { createSessionPool, createTokenKeys, resolveProfile, type SessionPool } from '../src/hsm/index.js';
@@ -49,7 +49,7 @@ before(async () => {
   await createTokenKeys(testPool).generate('legacy-orders');
   h = await startKeyhold({ config: hsmToml(token), env: { KEYHOLD_HSM_PIN: token.userPin, KEYHOLD_METRICS_LISTEN: '127.0.0.1:0' } });
   metricsPort = Number(/"event":"started".*"metrics":"[^"]*:(\d+)"/.exec(h.output())?.[1]);
-  c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  c = demoXksClient(h);
 });
 
 after(async () => {

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { startKeyhold, eventually, setConfigValues, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient, type XksClient, type XksResponse } from './support/xks-client.js';
+import { demoXksClient, type XksClient, type XksResponse } from './support/xks-client.js';
 import { assertOk, assertXksError, ciphertextFields } from './support/xks-assert.js';
 
 /**
@@ -48,7 +48,7 @@ before(async () => {
   h = await startKeyhold({
     beforeStart: (dir) => setConfigValues(dir, 'xks', { max_plaintext_bytes: SPEC_PLAINTEXT, max_aad_bytes: SPEC_AAD }),
   });
-  c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  c = demoXksClient(h);
   const policyFile = join(h.dataDir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify({ default: 'allow', rules: [{ id: 'no-denied-key', effect: 'deny', keyIds: ['denied-key'] }] }));
   await Promise.all([

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { eventually, startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
-import { xksClient, type XksClient, type XksResponse } from './support/xks-client.js';
+import { demoXksClient, type XksClient, type XksResponse } from './support/xks-client.js';
 
 /**
  * `keyhold start --workers 2`: two processes behind one XKS listener, with the primary's
@@ -16,7 +16,7 @@ let metricsPort = 0;
 
 before(async () => {
   h = await startKeyhold({ startArgs: ['--workers', '2'], env: { KEYHOLD_METRICS_LISTEN: '127.0.0.1:0' } });
-  c = xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo!.uriPath, credential: h.demo!.credential });
+  c = demoXksClient(h);
   metricsPort = Number(/"event":"started".*"metrics":"[^"]*:(\d+)"/.exec(h.output())?.[1]);
 });
 

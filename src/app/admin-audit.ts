@@ -1,5 +1,5 @@
 import type { Logger } from '../base/index.js';
-import type { AdminActionRecord, AdminAuditSink } from '../domain/index.js';
+import type { AdminActionRecord, AdminAuditSink, AdminEvent } from '../domain/index.js';
 
 /**
  * Where admin actions go until the hash-chained audit log (issue 4, branch audit) lands:
@@ -19,19 +19,6 @@ export function createLogAuditSink(log: Logger): AdminAuditSink {
 /** The audit log's entry point for admin actions (AuditService.admin), as this module needs it. */
 export interface AdminEventRecorder {
   admin(event: AdminEvent): Promise<unknown>;
-}
-
-export interface AdminEvent {
-  actor: string;
-  source: string;
-  address?: string | undefined;
-  action: string;
-  target: string;
-  keyStore?: string | undefined;
-  keyId?: string | undefined;
-  outcome: 'ok' | 'error';
-  errorName?: string | undefined;
-  change?: Record<string, unknown> | undefined;
 }
 
 /** An admin API or scheduler action as an audit log event. */

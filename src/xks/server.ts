@@ -109,9 +109,10 @@ function claimedRequestId(json: object): string | undefined {
  * reader sleeps costs a wake-up of that reader; on a virtual machine that cross-core wake-up
  * cost as much as a third of a call's CPU when answers went out one by one between the
  * reads of the next requests. Queued answers are written in the turn's check phase, after
- * every request that arrived in that turn has been processed (and together when a group
- * commit of the audit log releases many of them at once), so a burst of writes shares its
- * wake-ups. The delay is one loop phase: nothing waits on a timer.
+ * every request that arrived in that turn has been processed, so a burst of writes shares
+ * its wake-ups. The delay is one loop phase: nothing waits on a timer. Answers released by
+ * an audit group commit bypass the queue (send(..., now)): the commit already releases them
+ * as one burst, and holding them behind the turn's new requests measured 15 % slower.
  */
 function createAnswerBatch(): { push(res: ServerResponse, text: string): void } {
   let pending: Array<ServerResponse | string> = [];

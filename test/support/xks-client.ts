@@ -130,3 +130,9 @@ export function sealedFields(e: XksResponse): { ciphertext: string; initializati
     ciphertextMetadata: String(e.body.ciphertextMetadata),
   };
 }
+
+/** A client for the demo key store a harness created (`keyhold init` with the demo). */
+export function demoXksClient(h: { url: string; caPem: string; demo?: { uriPath: string; credential: XksCredential } | undefined }): XksClient {
+  if (!h.demo) throw new Error('the harness was started without the demo key store');
+  return xksClient({ url: h.url, caPem: h.caPem, uriPath: h.demo.uriPath, credential: h.demo.credential });
+}
