@@ -17,8 +17,64 @@ export function createLogger(config: Pick<Config, 'log'>, destination?: NodeJS.W
       },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? turnBatched(pino.destination({ dest: 1, sync: false })),
   ) as unknown as Logger;
+}
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/** What pino needs of a destination, and what its flush() and exit handling call. */
+export interface LogDestination {
+  write(line: string): boolean;
+  flush(cb?: (err?: Error) => void): void;
+  flushSync(): void;
+}
+
+/**
+ * Hands the lines of one event-loop turn to `inner` (sonic-boom, asynchronous writes) as one
+ * string, in the turn's check phase. sonic-boom measures the text it holds again for every
+ * line it appends while a write is in flight; the request lines of a burst of answers
+ * (dozens per turn under load) cost 5.3 µs each that way and 3.4 µs handed over together
+ * (stdout a pipe read on another core). Lines are never reordered; lines still held when
+ * the process exits are written synchronously.
+ */
+export function turnBatched(inner: SonicBoom): LogDestination {
+  let held: string[] = [];
+  let scheduled = false;
+  const handOver = () => {
+    scheduled = false;
+    if (held.length === 0) return;
+    const text = held.length === 1 ? held[0]! : held.join('');
+    held = [];
+    inner.write(text);
+  };
+  process.once('exit', () => {
+    if (held.length === 0) return;
+    handOver();
+    try {
+      inner.flushSync();
+    } catch {
+      // stdout is gone (EPIPE) or not open yet: nothing more can be written.
+    }
+  });
+  return {
+    write(line) {
+      held.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(handOver);
+      }
+      return true;
+    },
+    flush(cb) {
+      handOver();
+      inner.flush(cb);
+    },
+    flushSync() {
+      handOver();
+      inner.flushSync();
+    },
+  };
 }
 
 /**

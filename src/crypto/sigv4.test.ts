@@ -108,6 +108,32 @@ test('rejects malformed Authorization headers', () => {
   ]) assert.equal(parseAuthorization(bad), undefined, bad);
 });
 
+test('an Authorization header parsed before is reused only with a well-formed signature in its tail', async () => {
+  const v = createSigV4Verifier({ service: 'kms-xks-proxy', maxSkewMs: 5 * 60_000, now: () => NOW });
+  const req = await sign();
+  const at = req.rawHeaders.findIndex((h) => h.toLowerCase() === 'authorization') + 1;
+  const header = req.rawHeaders[at]!;
+  const withAuth = (value: string) => {
+    const raw = [...req.rawHeaders];
+    raw[at] = value;
+    return { ...req, rawHeaders: raw };
+  };
+  const reason = (value: string) => (v.verify(withAuth(value), lookup) as { reason?: string }).reason;
+  assert.equal(v.verify(req, lookup).ok, true);
+  const prefix = header.slice(0, -64);
+  for (const tail of ['0'.repeat(63) + 'g', 'A'.repeat(64), ' ' + '0'.repeat(63), '0'.repeat(63) + ',']) {
+    assert.equal(reason(prefix + tail), 'malformed Authorization header', tail);
+  }
+  assert.equal(reason(prefix + '0'.repeat(64)), 'signature does not match');
+  assert.equal(v.verify(req, lookup).ok, true);
+  // The signature first: the tail is not the signature, so nothing is reused.
+  const fields = header.slice('AWS4-HMAC-SHA256 '.length).split(', ');
+  const reordered = `AWS4-HMAC-SHA256 ${fields[2]}, ${fields[0]}, ${fields[1]}`;
+  assert.equal(v.verify(withAuth(reordered), lookup).ok, true);
+  assert.equal(v.verify(withAuth(reordered), lookup).ok, true);
+  assert.equal(reason(reordered.slice(0, -64) + '0'.repeat(64)), 'malformed Authorization header');
+});
+
 test('parses X-Amz-Date strictly', () => {
   assert.equal(parseAmzDate('20261125T120000Z'), NOW);
   for (const bad of ['20261125T120000', '2026-11-25T12:00:00Z', '20260230T120000Z', '20261125T250000Z']) assert.equal(parseAmzDate(bad), undefined, bad);

@@ -71,6 +71,8 @@ const HEADER_NAME_RE = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 /** Headers that must never appear twice: two values would make the signature ambiguous. */
 const SINGLETON_HEADERS = new Set(['authorization', 'host', 'x-amz-date', 'x-amz-content-sha256', 'content-type', 'content-length']);
 const MAX_SIGNED_HEADERS = 32;
+/** An Authorization header without its last 64 characters, when those are the Signature field's value. */
+const SIGNATURE_TAIL_RE = /[,\s]Signature=$/;
 
 export function parseAuthorization(value: string): ParsedAuthorization | undefined {
   if (value.length > 4096 || !value.startsWith(ALGORITHM + ' ')) return undefined;
@@ -176,6 +178,25 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions): SigV4Verifier {
   // Requests signed in the same second carry the same X-Amz-Date; parse it once.
   let lastAmzDate = '';
   let lastSignedAt: number | undefined;
+  // A signer's Authorization headers differ only in the signature, their last 64 characters,
+  // for a day (credential scope) at a time: parse the rest once per credential and day.
+  const authCache = new Map<string, Omit<ParsedAuthorization, 'signature'>>();
+
+  function authorization(value: string): ParsedAuthorization | undefined {
+    const signature = value.slice(-64);
+    const rest = value.slice(0, -64);
+    const hit = authCache.get(rest);
+    if (hit) return HEX64_RE.test(signature) ? { ...hit, signature } : undefined;
+    const parsed = parseAuthorization(value);
+    // Cacheable only when the signature is exactly the header's tail (after "Signature=");
+    // then any header with this prefix and 64 hex characters after it parses the same way.
+    if (parsed && parsed.signature === signature && SIGNATURE_TAIL_RE.test(rest)) {
+      if (authCache.size >= 256) authCache.clear();
+      const { signature: _, ...fields } = parsed;
+      authCache.set(rest, fields);
+    }
+    return parsed;
+  }
 
   function signingKey(akid: string, secret: Buffer, date: string, region: string): Buffer {
     const id = `${akid}/${date}/${region}`;
@@ -207,7 +228,7 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions): SigV4Verifier {
       }
       const authHeader = headers.get('authorization')?.[0];
       if (!authHeader) return { ok: false, reason: 'missing Authorization header' };
-      const auth = parseAuthorization(authHeader);
+      const auth = authorization(authHeader);
       if (!auth) return { ok: false, reason: 'malformed Authorization header' };
       const akid = auth.accessKeyId;
       if (auth.service !== opts.service) return { ok: false, reason: `credential scope names service ${auth.service}`, accessKeyId: akid };

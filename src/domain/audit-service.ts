@@ -44,6 +44,40 @@ export type XksEvent = Omit<XksAuditRecord, 'kind' | 'node'>;
 
 export type AuditService = ReturnType<typeof createAuditService>;
 
+/**
+ * The stored XKS record, built with its members in sorted order: the writer serialises
+ * records as canonical JSON (sorted keys) once per call, and skips the sort when the keys
+ * already come in order. The type makes every member of XksAuditRecord appear here.
+ */
+function xksRecord(e: XksEvent, node: string): XksAuditRecord {
+  const r: { [K in keyof Required<XksAuditRecord>]: XksAuditRecord[K] } = {
+    accessKeyId: e.accessKeyId,
+    authenticated: e.authenticated,
+    awsPrincipalArn: e.awsPrincipalArn,
+    awsSourceVpc: e.awsSourceVpc,
+    awsSourceVpce: e.awsSourceVpce,
+    errorName: e.errorName,
+    keyId: e.keyId,
+    keyStore: e.keyStore,
+    keyStoreId: e.keyStoreId,
+    keyVersion: e.keyVersion,
+    kind: 'xks',
+    kmsKeyArn: e.kmsKeyArn,
+    kmsOperation: e.kmsOperation,
+    kmsRequestId: e.kmsRequestId,
+    kmsViaService: e.kmsViaService,
+    latencyMs: e.latencyMs,
+    node,
+    operation: e.operation,
+    outcome: e.outcome,
+    policyRule: e.policyRule,
+    remoteAddress: e.remoteAddress,
+    status: e.status,
+    time: e.time,
+  };
+  return r;
+}
+
 const PAGE = 1000;
 
 /**
@@ -85,7 +119,7 @@ export function createAuditService(deps: { sink: AuditSink; reader: AuditReader;
     node,
 
     async xks(event: XksEvent): Promise<AuditEntry> {
-      return (await append([{ kind: 'xks', node, ...event }]))[0]!;
+      return (await append([xksRecord(event, node)]))[0]!;
     },
 
     async admin(event: AdminEvent): Promise<AuditEntry> {

@@ -97,6 +97,19 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: Duplex, log: Logge
   socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }
 
+/**
+ * The Content-Length a request declares (0 when absent), read from rawHeaders: req.headers
+ * builds an object of every header on first use. Node's parser refuses a request with two
+ * different Content-Length values.
+ */
+function declaredLength(raw: readonly string[]): number {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
+  }
+  return 0;
+}
+
 /** The kmsRequestId a body claims, read before validation so a refused call can still be correlated. */
 function claimedRequestId(json: object): string | undefined {
   const m = (json as { requestMetadata?: unknown }).requestMetadata;
@@ -171,7 +184,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   /** `now`: write at once (the answer is already part of a group released together). */
   function send(res: ServerResponse, status: number, body: object, extra?: Record<string, string>, now = false): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text), ...extra });
+    res.writeHead(status, extra ? { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text), ...extra } : ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text))]);
     if (now) res.end(text);
     else answers.push(res, text);
   }
@@ -182,7 +195,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
    * UnsupportedOperationException; the connection is then closed.
    */
   function readBody(req: IncomingMessage): Promise<Buffer> {
-    const declared = Number(req.headers['content-length'] ?? 0);
+    const declared = declaredLength(req.rawHeaders);
     if (declared > maxBody) return Promise.reject(new KeyholdError('TooLarge', `request body is larger than ${maxBody} bytes`));
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
