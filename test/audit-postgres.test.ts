@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { openPostgresAuditLog, openPostgresStorage } from '../src/storage/index.js';
+import { openPostgresStorage } from '../src/storage/postgres.js';
+import { openPostgresAuditLog } from '../src/storage/postgres-audit-log.js';
 import { auditStoreConformance } from './audit-store-conformance.js';
 import { startKeyhold } from './support/keyhold-harness.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';

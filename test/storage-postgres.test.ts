@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPostgresStorage } from '../src/storage/index.js';
+import { openPostgresStorage } from '../src/storage/postgres.js';
 import type { Storage } from '../src/domain/index.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
 import { storageConformance, type StorageFactory } from './storage-conformance.js';

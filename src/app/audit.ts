@@ -17,7 +17,7 @@ import {
   type AuditTelemetry,
   type XksEvent,
 } from '../domain/index.js';
-import { openPostgresAuditLog, openSqliteAuditLog, type AuditStore, type AuditStoreSink } from '../storage/index.js';
+import { openSqliteAuditLog, type AuditStore, type AuditStoreSink } from '../storage/index.js';
 import type { XksCallRecord } from '../xks/index.js';
 import type { AuditConfig } from './config.js';
 import type { AppContext } from './context.js';
@@ -36,7 +36,7 @@ export interface AppAudit {
  */
 export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inline'; log?: Logger; telemetry?: AuditTelemetry }): Promise<AppAudit> {
   const cfg = ctx.config.audit;
-  const store = openAuditStore(ctx.config);
+  const store = await openAuditStore(ctx.config);
   try {
     const key = await loadAuditKey({ repo: store.keys, seal: ctx.seal });
     const syslog = cfg.syslog ? openSyslog(cfg.syslog, opts.log) : undefined;
@@ -59,9 +59,11 @@ export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inlin
 }
 
 /** The audit log lives in the same database as everything else. */
-function openAuditStore(config: AppContext['config']): AuditStore {
+async function openAuditStore(config: AppContext['config']): Promise<AuditStore> {
   const s = config.storage;
-  return s.type === 'postgres' ? openPostgresAuditLog({ url: s.url, poolSize: Math.max(2, Math.ceil(s.poolSize / 2)) }) : openSqliteAuditLog({ path: s.path });
+  if (s.type !== 'postgres') return openSqliteAuditLog({ path: s.path });
+  const { openPostgresAuditLog } = await import('../storage/postgres-audit-log.js');
+  return openPostgresAuditLog({ url: s.url, poolSize: Math.max(2, Math.ceil(s.poolSize / 2)) });
 }
 
 export function auditNodeId(cfg: Pick<AuditConfig, 'nodeId'>): string {

@@ -16,7 +16,7 @@ import {
   type Seal,
   type Storage,
 } from '../domain/index.js';
-import { openPostgresStorage, openSqliteStorage } from '../storage/index.js';
+import { openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
 import { createHsmKeyBackend, type HsmKeyBackend, type SessionPool } from '../hsm/index.js';
 import { hsmPin, openHsmPool } from './hsm.js';
@@ -41,7 +41,11 @@ export interface AppContext {
 }
 
 export async function openStorage(config: Config): Promise<Storage> {
-  if (config.storage.type === 'postgres') return openPostgresStorage({ url: config.storage.url, poolSize: config.storage.poolSize });
+  if (config.storage.type === 'postgres') {
+    // Loaded only for PostgreSQL: the driver is a few MiB of heap a SQLite node never uses.
+    const { openPostgresStorage } = await import('../storage/postgres.js');
+    return openPostgresStorage({ url: config.storage.url, poolSize: config.storage.poolSize });
+  }
   mkdirSync(dirname(config.storage.path), { recursive: true, mode: 0o700 });
   const storage = await openSqliteStorage({ path: config.storage.path });
   chmodSync(config.storage.path, 0o600);

@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import { CommanderError, type Command } from 'commander';
 import { isKeyholdError, KeyholdError, type ErrorCode } from '../base/index.js';
 import { buildProgram, UsageError } from '../cli/program.js';
-import { registerKmsSimCommand } from '../kms-sim/index.js';
+import { registerKmsSimCommand } from '../kms-sim/cli.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';

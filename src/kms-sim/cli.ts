@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createKmsSimulator } from './simulator.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:4599';
 export const DEFAULT_ACCOUNT_ID = '111122223333';
@@ -88,6 +87,8 @@ Example:
       }
       if (problems.length > 0) this.error(`kms-sim: ${problems.join('; ')}`, { exitCode: 2 });
 
+      // Loaded here: `keyhold start` and the other commands register this command but never run it.
+      const { createKmsSimulator } = await import('./simulator.js');
       const sim = createKmsSimulator({
         credentials: [{ accessKeyId, secretAccessKey, accountId }],
         ...(proxyCa ? { proxyCa } : {}),

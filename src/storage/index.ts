@@ -4,5 +4,4 @@ export type { Database } from './schema.js';
 export { openSqliteAuditLog, type SqliteAuditLog } from './sqlite-audit-log.js';
 export type { AuditStore, AuditStoreSink, AuditSinkOptions } from './audit-batch.js';
 export { createGroupCommitter, type GroupCommitter } from './audit-group-commit.js';
-export { openPostgresStorage, type PostgresOptions } from './postgres.js';
-export { openPostgresAuditLog } from './postgres-audit-log.js';
+// PostgreSQL: import './postgres.js' and './postgres-audit-log.js' directly (loaded only when configured).
