@@ -45,6 +45,7 @@ export async function createDirectory(deps: {
   let generation = 0;
   let refreshing: Promise<void> | undefined;
   let again = false;
+  let closed = false;
 
   async function load(): Promise<void> {
     const gen = ++generation;
@@ -52,12 +53,17 @@ export async function createDirectory(deps: {
     const stores = await deps.repo.listKeyStores();
     const creds = await deps.repo.listLiveCredentials();
     const nextCreds = new Map<string, CachedCredential>();
+    const discard = () => {
+      for (const c of nextCreds.values()) c.secret.fill(0);
+    };
     for (const c of creds) {
+      // Closed while loading: the seal may be closed too, and nothing would wipe these secrets.
+      if (closed) return discard();
       const ks = stores.find((s) => s.id === c.keyStoreId);
       const secret = await deps.seal.unseal(c.sealedSecret, credentialSealContext(c.id));
       nextCreds.set(c.accessKeyId, { keyStoreId: c.keyStoreId, secret, regions: ks?.regions });
     }
-    if (gen !== generation) return; // a newer refresh started; let it win
+    if (closed || gen !== generation) return discard(); // closed, or a newer refresh started; let it win
     for (const old of credentials.values()) if (![...nextCreds.values()].some((n) => n.secret === old.secret)) old.secret.fill(0);
     byPrefix = new Map(stores.map((s) => [s.prefix, s]));
     byId = new Map(stores.map((s) => [s.id, s]));
@@ -89,7 +95,10 @@ export async function createDirectory(deps: {
 
   await load();
   const unsubscribe = deps.repo.changes.subscribe(() => {
-    refresh().catch((e) => deps.onError?.(e));
+    // A reload still running when the directory is closed fails as the seal and storage close: not worth a report.
+    refresh().catch((e) => {
+      if (!closed) deps.onError?.(e);
+    });
   });
 
   return {
@@ -114,6 +123,7 @@ export async function createDirectory(deps: {
     refresh,
     onRefresh: (l) => void listeners.push(l),
     close() {
+      closed = true;
       unsubscribe();
       for (const c of credentials.values()) c.secret.fill(0);
       credentials.clear();
