@@ -1,5 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
-import type { Logger } from '../base/index.js';
+import { perTurnQueue, type Logger } from '../base/index.js';
 import type { Config } from './config.js';
 
 /**
@@ -39,18 +39,9 @@ export interface LogDestination {
  * process exits are written synchronously (after, or before, a write still in flight).
  */
 export function turnBatched(inner: SonicBoom): LogDestination {
-  let held: string[] = [];
-  let scheduled = false;
-  const handOver = () => {
-    scheduled = false;
-    if (held.length === 0) return;
-    const text = held.length === 1 ? held[0]! : held.join('');
-    held = [];
-    inner.write(text);
-  };
+  const lines = perTurnQueue<string>((held) => void inner.write(held.length === 1 ? held[0]! : held.join('')));
   process.once('exit', () => {
-    if (held.length === 0) return;
-    handOver();
+    if (!lines.drain()) return;
     try {
       inner.flushSync();
     } catch {
@@ -59,19 +50,15 @@ export function turnBatched(inner: SonicBoom): LogDestination {
   });
   return {
     write(line) {
-      held.push(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(handOver);
-      }
+      lines.push(line);
       return true;
     },
     flush(cb) {
-      handOver();
+      lines.drain();
       inner.flush(cb);
     },
     flushSync() {
-      handOver();
+      lines.drain();
       inner.flushSync();
     },
   };
