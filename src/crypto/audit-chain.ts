@@ -69,7 +69,10 @@ function flatCanonicalJson(value: unknown): string | undefined {
     if (!(t === 'string' || t === 'boolean' || v === undefined || v === null || (t === 'number' && Number.isFinite(v)))) return undefined;
     if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
   }
-  if (!ordered) keys.sort();
+  // Keys already in order (records built in sorted order): JSON.stringify writes the same
+  // text (it leaves out undefined members and writes these values as above), natively.
+  if (ordered) return JSON.stringify(o);
+  keys.sort();
   let out = '{';
   for (const k of keys) {
     const v = o[k];

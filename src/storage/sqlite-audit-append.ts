@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
-import type { AuditRecord } from '../domain/audit-model.js';
-import { chainBatch, prepareAuditBatch, tailOf, type Tail } from './audit-batch.js';
+import { chainBatch, tailOf, type PreparedBatch, type Tail } from './audit-batch.js';
 
 /** Opens a connection for audit work: WAL (set by the storage), every commit synced. */
 export function openAuditConnection(path: string, opts: { readonly?: boolean } = {}): BetterSqlite3.Database {
@@ -24,14 +23,14 @@ export interface AppendResult {
 }
 
 /**
- * Appends a batch of records in one transaction. BEGIN IMMEDIATE takes the write lock
+ * Appends a batch of records (prepared: see prepareAuditBatch) in one transaction. BEGIN IMMEDIATE takes the write lock
  * before the tail is read, so appenders in other processes (the CLI, other workers) queue
  * behind it and every process continues the chain from the real tail. The tail is the head
  * row (one primary-key lookup, however long the log); the last row is read too, and the
  * larger seq wins, so a damaged head never stops the log (verify reports the damage).
  * The key usage aggregate is updated in the same transaction.
  */
-export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyObject): (records: readonly AuditRecord[]) => AppendResult {
+export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyObject): (batch: PreparedBatch) => AppendResult {
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
@@ -48,8 +47,7 @@ export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyOb
      DO UPDATE SET count = count + excluded.count, first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)`,
   );
 
-  return (records) => {
-    const batch = prepareAuditBatch(records);
+  return (batch) => {
     begin.run();
     try {
       const chained = chainBatch(key, tailOf(head.get(), last.get()), batch.bodies);

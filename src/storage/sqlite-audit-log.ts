@@ -10,6 +10,7 @@ import {
   AUDIT_TIME_SLACK_MS,
   entriesOf,
   groupCommitSink,
+  prepareAuditBatch,
   shiftIso,
   toKeyUsageRow,
   toStoredAuditRow,
@@ -127,7 +128,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
   function inlineCommit(key: KeyObject): (batch: AuditRecord[]) => Promise<AuditEntry[]> {
     const append = createSqliteAuditAppender(db, key);
     return async (batch) => {
-      const r = append(batch);
+      const r = append(prepareAuditBatch(batch));
       return entriesOf(batch, { firstSeq: r.firstSeq, prev: r.prev, macs: Buffer.concat(r.macs) });
     };
   }
@@ -171,10 +172,14 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
     return {
       commit(batch) {
         return new Promise((resolve, reject) => {
+          // Prepared here: canonical JSON text and the few index columns cross to the writer
+          // thread much more cheaply than the records (structured clone, member by member).
+          // A record that cannot be written rejects here, before anything is pending.
+          const prepared = prepareAuditBatch(batch);
           const id = nextId++;
           pending.set(id, { batch, resolve, reject });
           worker ??= spawn();
-          worker.postMessage({ type: 'append', id, records: batch } satisfies AuditWorkerRequest);
+          worker.postMessage({ type: 'append', id, batch: prepared } satisfies AuditWorkerRequest);
         });
       },
       async close() {

@@ -5,7 +5,7 @@
  */
 import { createSecretKey } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AuditRecord } from '../domain/audit-model.js';
+import type { PreparedBatch } from './audit-batch.js';
 import { createSqliteAuditAppender, openAuditConnection } from './sqlite-audit-append.js';
 
 export interface AuditWorkerData {
@@ -13,7 +13,7 @@ export interface AuditWorkerData {
   key: Uint8Array;
 }
 
-export type AuditWorkerRequest = { type: 'append'; id: number; records: AuditRecord[] } | { type: 'close' };
+export type AuditWorkerRequest = { type: 'append'; id: number; batch: PreparedBatch } | { type: 'close' };
 
 export type AuditWorkerReply =
   | { id: number; ok: true; firstSeq: number; prev: Uint8Array; macs: Uint8Array }
@@ -35,7 +35,7 @@ port.on('message', (m: AuditWorkerRequest) => {
   }
   let reply: AuditWorkerReply;
   try {
-    const r = append(m.records);
+    const r = append(m.batch);
     reply = { id: m.id, ok: true, firstSeq: r.firstSeq, prev: r.prev, macs: Buffer.concat(r.macs) };
   } catch (e) {
     reply = { id: m.id, ok: false, message: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code };
