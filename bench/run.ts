@@ -27,6 +27,7 @@ import { createDataset, readCa, type Dataset } from './dataset.js';
 import { cpuSeconds, haveTaskset, machineJiffies, pinSelf, sampleRss, spawnPinned, stalledShare, waitForQuiet, type Pinned } from './processes.js';
 import { createClient, decryptBody, writeRequestPool, type Operation, type Target } from './requests.js';
 import { judgeTargets, markdown, medianOf, type BenchResult, type Machine, type ScenarioResult, type VariantResult } from './report.js';
+import { describeOutcomes, outcomeDelta, xksOutcomes } from './server-metrics.js';
 import { VARIANTS, type Variant, type VariantSetup } from './variants.js';
 import { runWrk, toMeasurement, wrkVersion, type Measurement } from './wrk.js';
 
@@ -120,7 +121,11 @@ function startSupportsWorkers(): boolean {
   return /--workers/.test(r.stdout ?? '');
 }
 
-async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; profileDir?: string; env?: Record<string, string> | undefined }): Promise<Pinned & { port: number }> {
+async function startKeyhold(
+  ds: Dataset,
+  core: number,
+  o: { workers?: string; profileDir?: string; env?: Record<string, string> | undefined; metrics?: boolean },
+): Promise<Pinned & { port: number; metricsPort: number | undefined }> {
   // The young-generation size every XKS-serving process runs with: cluster workers get it
   // from the primary, a single process (--workers 1) from its command line (docs/deployment.md).
   // KEYHOLD_BENCH_NODE_FLAGS adds node/V8 flags to the server under test (e.g. --trace-gc, with KEYHOLD_BENCH_SERVER_LOG).
@@ -128,10 +133,12 @@ async function startKeyhold(ds: Dataset, core: number, o: { workers?: string; pr
   const nodeFlags = ['--max-semi-space-size=8', ...extraFlags, ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [])];
   const args = [...nodeFlags, BIN, '--data-dir', ds.dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...(o.workers ? ['--workers', o.workers] : [])];
   const p = await spawnPinned(core, process.execPath, args, {
-    env: { ...process.env, ...o.env, KEYHOLD_LOG_LEVEL: 'info' },
-    ready: /"event":"started","xks":"[^"]*:(\d+)"/,
+    // The measured instance also serves Prometheus metrics, read between runs to tell which
+    // answers were errors and why (wrk only counts them).
+    env: { ...process.env, ...o.env, KEYHOLD_LOG_LEVEL: 'info', ...(o.metrics ? { KEYHOLD_METRICS_LISTEN: '127.0.0.1:0' } : {}) },
+    ready: /"event":"started","xks":"[^"]*:(\d+)"(?:[^\n]*?"metrics":"[^"]*:(\d+)")?/,
   });
-  return Object.assign(p, { port: Number(p.match[1]) });
+  return Object.assign(p, { port: Number(p.match[1]), metricsPort: p.match[2] ? Number(p.match[2]) : undefined });
 }
 
 async function startBaseline(ds: Dataset, core: number, answers: { encrypt: string; decrypt: string }, dir: string): Promise<Pinned & { port: number }> {
@@ -262,7 +269,7 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
   }
   log(`   ready in ${readyMs.map((x) => Math.round(x)).join(', ')} ms` + (readyMsDefaultWorkers.length ? ` (default workers: ${readyMsDefaultWorkers.map((x) => Math.round(x)).join(', ')} ms)` : ''));
 
-  const server = await startKeyhold(ds, rc.serverCore, { ...(rc.workersFlag ? { workers: '1' } : {}), ...(rc.profileDir ? { profileDir: rc.profileDir } : {}), env });
+  const server = await startKeyhold(ds, rc.serverCore, { ...(rc.workersFlag ? { workers: '1' } : {}), ...(rc.profileDir ? { profileDir: rc.profileDir } : {}), env, metrics: true });
   const target: Target = { host: '127.0.0.1', port: server.port, uriPath: ds.uriPath, region: ds.region, credential: ds.credential, caPem: readCa(ds) };
   const client = createClient(target);
   const scenarios: ScenarioResult[] = [];
@@ -282,13 +289,20 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
     const wrk = (url: string, connections: number, seconds: number) => runWrk({ core: rc.loaderCore, url, script: LUA, requestFile: file, connections, seconds });
     /** One measured wrk run, with the server's CPU time and other processes' load on the server core. */
     const measure = async (url: string, serverPid: number, connections: number): Promise<Measurement> => {
+      const metricsPort = serverPid === server.pid ? server.metricsPort : undefined;
+      const before = metricsPort ? await xksOutcomes(metricsPort) : undefined;
       const cpu0 = cpuSeconds(serverPid) ?? 0;
       const j0 = machineJiffies(rc.serverCore);
       const r = await runWrk({ core: rc.loaderCore, url, script: LUA, requestFile: file, connections, seconds: o.seconds });
       const j1 = machineJiffies(rc.serverCore);
       const serverSeconds = (cpuSeconds(serverPid) ?? 0) - cpu0;
       const foreignLoad = Math.max(0, (j1.busy - j0.busy - serverSeconds * 100) / Math.max(1, j1.total - j0.total));
-      return toMeasurement(r, { serverSeconds, foreignLoad });
+      const m = toMeasurement(r, { serverSeconds, foreignLoad });
+      if (before) {
+        const failed = outcomeDelta(before, await xksOutcomes(metricsPort!));
+        if (Object.keys(failed).length) m.serverErrors = failed;
+      }
+      return m;
     };
 
     // Warm-up: JIT, key caches (every pool key is used at least once), TLS session state.
@@ -314,7 +328,7 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
           k.push(kr);
           b.push(br);
           log(
-            `   ${op.padEnd(7)} c=${String(c).padStart(2)} run ${run + 1}: keyhold ${Math.round(kr.rps)} req/s p99 ${kr.p99Ms.toFixed(2)} ms, ${Math.round(kr.cpuUsPerRequest)} µs CPU/req${kr.errors ? ` ERRORS ${kr.errors} (${kr.errorKinds})` : ''};` +
+            `   ${op.padEnd(7)} c=${String(c).padStart(2)} run ${run + 1}: keyhold ${Math.round(kr.rps)} req/s p99 ${kr.p99Ms.toFixed(2)} ms, ${Math.round(kr.cpuUsPerRequest)} µs CPU/req${kr.errors ? ` ERRORS ${kr.errors} (${kr.errorKinds})` : ''}${kr.serverErrors ? ` server answered ${describeOutcomes(kr.serverErrors)}` : ''};` +
               ` baseline ${Math.round(br.rps)} req/s, ${Math.round(br.cpuUsPerRequest)} µs CPU/req${br.errors ? ` ERRORS ${br.errors} (${br.errorKinds})` : ''}; other load ${Math.round(Math.max(kr.foreignLoad, br.foreignLoad) * 100)} %`,
           );
         }

@@ -22,6 +22,8 @@ export interface Measurement {
   cpuUsPerRequest: number;
   /** Share of the server core used by other processes during the run (0..1). */
   foreignLoad: number;
+  /** Keyhold only, when it answered anything but ok: its own count by errorName, and shed/quota refusals by reason (server-metrics.ts). */
+  serverErrors?: Record<string, number>;
 }
 
 export function wrkVersion(): string | undefined {

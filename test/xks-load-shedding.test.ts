@@ -9,6 +9,7 @@ import { loadConfig } from '../src/app/config.js';
 import { initDataDir } from '../src/app/init.js';
 import { startKeyhold, type RunningKeyhold } from '../src/app/start.js';
 import type { XksCallRecord } from '../src/xks/index.js';
+import { outcomeDelta, parseOutcomes } from '../bench/server-metrics.js';
 import { eventually, runCli, setConfigValues } from './support/keyhold-harness.js';
 import { xksClient, type XksClient } from './support/xks-client.js';
 
@@ -123,4 +124,18 @@ test('a key store over its quota gets ThrottlingException (429); health is exemp
   await eventually(async () => {
     for (let i = 0; i < 5; i++) assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from('free') })).status, 200);
   }, 5000);
+});
+
+test('the benchmark tells refusals apart from failures by reading these metrics', async () => {
+  // bench/run.ts reads them before and after every run: wrk only counts non-2xx answers.
+  const o = parseOutcomes(await running.metrics.render());
+  assert.equal(o['shed:in_flight'], 1);
+  assert.equal(o.DependencyTimeoutException, 1);
+  assert.ok((o.ThrottlingException ?? 0) >= 1);
+  assert.ok((o['quota:demo'] ?? 0) >= 1);
+  assert.ok((o.ok ?? 0) >= 3);
+  assert.deepEqual(outcomeDelta(o, o), {});
+  const grown = outcomeDelta({ ok: 0, 'shed:in_flight': 0 }, o);
+  assert.equal(grown.ok, undefined, 'ok answers are not errors');
+  assert.equal(grown['shed:in_flight'], 1);
 });
