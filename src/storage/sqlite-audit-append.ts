@@ -23,12 +23,12 @@ export interface AppendResult {
 }
 
 /**
- * Appends a batch of records (prepared: see prepareAuditBatch) in one transaction. BEGIN IMMEDIATE takes the write lock
- * before the tail is read, so appenders in other processes (the CLI, other workers) queue
- * behind it and every process continues the chain from the real tail. The tail is the head
- * row (one primary-key lookup, however long the log); the last row is read too, and the
- * larger seq wins, so a damaged head never stops the log (verify reports the damage).
- * The key usage aggregate is updated in the same transaction.
+ * Appends a batch of records (prepared by prepareAuditBatch) in one transaction. BEGIN
+ * IMMEDIATE takes the write lock before the tail is read, so appenders in other processes
+ * (the CLI, other workers) queue behind it and every process continues the chain from the
+ * real tail. The tail is the head row (one primary-key lookup, however long the log); the
+ * last row is read too, and the larger seq wins, so a damaged head never stops the log
+ * (verify reports the damage). The key usage aggregate is updated in the same transaction.
  */
 export function createSqliteAuditAppender(db: BetterSqlite3.Database, key: KeyObject): (batch: PreparedBatch) => AppendResult {
   const begin = db.prepare('BEGIN IMMEDIATE');
