@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { decodeBase64Strict, isBase64 } from './bytes.js';
+import { decodeBase64Strict, isBase64, ownedCopy } from './bytes.js';
 
 test('decodes exactly what Buffer encodes, for every length modulo 3', () => {
   for (let n = 0; n < 64; n++) {
@@ -41,4 +41,15 @@ test('agrees with the regular-expression definition on random and near-valid str
     const s = valid.slice(0, at) + alphabet[next() % alphabet.length] + valid.slice(at + 1);
     assert.equal(isBase64(s), REFERENCE.test(s), JSON.stringify(s));
   }
+});
+
+test('ownedCopy copies into memory of its own, never a slice of the shared pool', () => {
+  const source = Buffer.from([1, 2, 3, 4, 5]);
+  const copy = ownedCopy(source.subarray(1, 4));
+  assert.deepEqual([...copy], [2, 3, 4]);
+  assert.equal(copy.buffer.byteLength, 3, 'a pooled copy would sit in an 8 KiB slab');
+  assert.equal(copy.byteOffset, 0);
+  source[2] = 9;
+  assert.equal(copy[0], 2, 'a copy, not a view');
+  assert.equal(ownedCopy(new Uint8Array(0)).length, 0);
 });

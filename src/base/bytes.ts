@@ -57,3 +57,15 @@ export function encodeBase64(bytes: Uint8Array): string {
 export function wipe(buf: Uint8Array | undefined): void {
   if (buf) buf.fill(0);
 }
+
+/**
+ * A copy of `bytes` in memory of its own, exactly as large. For bytes that are kept (cached
+ * key material, sealed values): `Buffer.from(bytes)` and `Buffer.copyBytesFrom` put small
+ * copies in Node's shared 8 KiB pool, and one kept slice keeps its whole slab alive, with
+ * whatever short-lived data the rest of the slab held.
+ */
+export function ownedCopy(bytes: Uint8Array): Buffer {
+  const out = Buffer.alloc(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}

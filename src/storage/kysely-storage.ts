@@ -1,5 +1,5 @@
 import { Migrator, type Kysely } from 'kysely';
-import { KeyholdError } from '../base/index.js';
+import { KeyholdError, ownedCopy } from '../base/index.js';
 import type { AadLayout, CredentialInfo, Key, KeyStore, KeyTags, KeyUsage, KeyVersion, Protection, RateQuota, SecondaryPolicy } from '../domain/model.js';
 import type { ChangeFeed, LiveCredential, NewCredential, Storage } from '../domain/ports.js';
 import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersionsTable } from './schema.js';
@@ -76,7 +76,8 @@ const toVersion = (r: KeyVersionsTable): KeyVersion => ({
   keyId: r.key_id,
   version: r.version,
   protection: r.protection as Protection,
-  sealedMaterial: r.material_sealed === null ? null : Buffer.from(r.material_sealed),
+  // Kept as long as the key is cached: a copy of its own, not a slice of a shared 8 KiB slab.
+  sealedMaterial: r.material_sealed === null ? null : ownedCopy(r.material_sealed),
   hsmLabel: r.hsm_label,
   hsmId: r.hsm_id,
   createdAt: r.created_at,
