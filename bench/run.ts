@@ -298,8 +298,8 @@ async function measureVariant(v: Variant, o: Options, rc: RunContext, setup: Var
       const serverSeconds = (cpuSeconds(serverPid) ?? 0) - cpu0;
       const foreignLoad = Math.max(0, (j1.busy - j0.busy - serverSeconds * 100) / Math.max(1, j1.total - j0.total));
       const m = toMeasurement(r, { serverSeconds, foreignLoad });
-      if (before) {
-        const failed = outcomeDelta(before, await xksOutcomes(metricsPort!));
+      if (before && metricsPort) {
+        const failed = outcomeDelta(before, await xksOutcomes(metricsPort));
         if (Object.keys(failed).length) m.serverErrors = failed;
       }
       return m;
