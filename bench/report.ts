@@ -1,5 +1,6 @@
 import type { Operation } from './requests.js';
 import type { Measurement } from './wrk.js';
+import { describeOutcomes, serverErrorsOf } from './server-metrics.js';
 
 export interface Machine {
   nproc: number;
@@ -71,15 +72,8 @@ export function medianOf(ms: readonly Measurement[]): Measurement {
     requests: ms.reduce((a, m) => a + m.requests, 0),
     cpuUsPerRequest: median(ms.map((m) => m.cpuUsPerRequest)),
     foreignLoad: Math.max(...ms.map((m) => m.foreignLoad)),
-    ...sumOutcomes(ms.map((m) => m.serverErrors)),
+    ...serverErrorsOf(ms.map((m) => m.serverErrors)),
   };
-}
-
-/** The runs' server-side error counts added up (absent when every run answered ok). */
-function sumOutcomes(all: readonly (Record<string, number> | undefined)[]): { serverErrors?: Record<string, number> } {
-  const out: Record<string, number> = {};
-  for (const o of all) for (const [k, n] of Object.entries(o ?? {})) out[k] = (out[k] ?? 0) + n;
-  return Object.keys(out).length ? { serverErrors: out } : {};
 }
 
 const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -135,8 +129,8 @@ export function judgeTargets(variants: readonly VariantResult[], targetIds: read
   const scenarios = ran.flatMap((v) => v.scenarios);
   const errors = scenarios.reduce((a, s) => a + s.median.errors, 0);
   // What the server said those answers were (absent from runs made before it was recorded).
-  const said = sumOutcomes(scenarios.map((s) => s.median.serverErrors)).serverErrors;
-  const kinds = said ? ` (server: ${Object.entries(said).map(([k, n]) => `${k} ${n}`).join(', ')})` : '';
+  const said = serverErrorsOf(scenarios.map((s) => s.median.serverErrors)).serverErrors;
+  const kinds = said ? ` (server: ${describeOutcomes(said)})` : '';
   out.push({ name: 'errors, every level and variant', goal: '0', measured: `${errors}${kinds}`, met: ran.length ? errors === 0 : undefined });
   // The variants below change one thing against the realistic configuration (durable audit).
   // They run minutes apart on a shared machine whose speed drifts, so each is compared

@@ -53,6 +53,13 @@ export function outcomeDelta(before: Outcomes, after: Outcomes): Outcomes {
   return out;
 }
 
+/** Several runs' server-side error counts added up; absent when every run answered ok. */
+export function serverErrorsOf(all: readonly (Outcomes | undefined)[]): { serverErrors?: Outcomes } {
+  const out: Outcomes = {};
+  for (const o of all) for (const [k, n] of Object.entries(o ?? {})) out[k] = (out[k] ?? 0) + n;
+  return Object.keys(out).length ? { serverErrors: out } : {};
+}
+
 export const describeOutcomes = (o: Outcomes): string =>
   Object.entries(o)
     .map(([k, n]) => `${k} ${n}`)
