@@ -14,7 +14,11 @@ import { createHsmKeyBackend, createSessionPool, resolveProfile } from '../src/h
 import { createSoftHsm } from '../test/support/softhsm.js';
 
 const OPS = Number(process.argv[2] ?? 4000);
-const DISPATCH = process.argv[3] === 'inline' ? 'inline' : 'threads';
+const DISPATCH = process.argv[3] ?? 'threads';
+if (DISPATCH !== 'threads' && DISPATCH !== 'inline') {
+  console.error(`dispatch must be "threads" or "inline", not "${DISPATCH}"`);
+  process.exit(2);
+}
 const aad = buildGcmAad(randomBytes(64), encodeCiphertextMetadata({ format: METADATA_FORMAT_V1, keyVersion: 1 }));
 const plaintext = randomBytes(32); // a data key, KMS's usual payload
 
