@@ -117,6 +117,9 @@ test('GET on an API URI is 405; GET /ping is 200', async () => {
   const r = await c.send(c.path('/keys/demo-key/encrypt'), { method: 'GET' });
   assert.equal(r.status, 405);
   assert.equal(r.headers.allow, 'POST');
+  assert.equal(r.headers['content-type'], 'application/json');
+  assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.text)));
+  assert.match(JSON.parse(r.text).errorMessage, /use POST/);
   const ping = await c.send('/ping', { method: 'GET', unsigned: true });
   assert.equal(ping.status, 200);
   assert.equal(ping.text, 'pong');

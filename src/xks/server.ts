@@ -72,8 +72,6 @@ export interface XksServer {
   close(): Promise<void>;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
 interface Admission {
   /** The overload guard counts this request in flight until it is released. */
   admitted: boolean;
@@ -235,9 +233,8 @@ export function createXksServer(opts: XksServerOptions): XksServer {
       record.externalKeyId = route.externalKeyId;
       if (req.method !== 'POST') {
         req.resume();
-        res.writeHead(405, { ...JSON_HEADERS, allow: 'POST' });
         // The spec defines no errorName for 405; the message says what to do.
-        res.end(JSON.stringify({ errorMessage: `${req.method ?? 'this method'} is not allowed on an XKS API; use POST` }));
+        send(res, 405, { errorMessage: `${req.method ?? 'this method'} is not allowed on an XKS API; use POST` }, { allow: 'POST' }, true);
         return;
       }
       if (guard && route.operation !== 'health') {
