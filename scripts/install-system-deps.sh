@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Keyhold's tests and benchmarks run against (real components,
 # no mocks): SoftHSM2 (a PKCS#11 token), curl (an independent SigV4 signer), OpenSSL tools,
-# wrk and HAProxy (load and load-balancer tests). Needs root (or sudo).
+# wrk and HAProxy (load and load-balancer tests), PostgreSQL (a throwaway cluster per run),
+# Chromium (the console's browser tests, driven by playwright-core; no browser download) and
+# Prometheus (promtool checks the alert rules). Needs root (or sudo).
 set -euo pipefail
-PKGS=(softhsm2 opensc curl openssl wrk haproxy uuid-runtime util-linux python3 postgresql build-essential)
+PKGS=(softhsm2 opensc curl openssl wrk haproxy uuid-runtime util-linux python3 postgresql build-essential chromium fonts-dejavu-core prometheus)
 missing=()
 # The AWS CLI drives the KMS simulator end to end; Debian's awscli when none is on PATH.
 command -v aws >/dev/null 2>&1 || PKGS+=(awscli)
