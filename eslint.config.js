@@ -39,6 +39,9 @@ export default tseslint.config(
             { from: { element: { type: 'crypto' } }, allow: { to: { element: { types: { anyOf: ['base'] } } } } },
             { from: { element: { type: 'domain' } }, allow: { to: { element: { types: { anyOf: ['base', 'crypto'] } } } } },
             ...ADAPTERS.map((a) => ({ from: { element: { type: a } }, allow: { to: { element: { types: { anyOf: ['base', 'crypto', 'domain'] } } } } })),
+            // The one exception: the CLI's admin API client (src/cli/remote/) reads the admin API's
+            // published view types. Types only: no admin code runs in the CLI.
+            { from: { element: { type: 'cli' } }, allow: { to: { element: { types: { anyOf: ['admin'] } } }, dependency: { kind: 'type' } } },
             { from: { element: { type: 'app' } }, allow: { to: { element: { types: { anyOf: ['base', 'crypto', 'domain', ...ADAPTERS] } } } } },
             // Libraries and node: builtins are fine everywhere.
             { allow: { to: { module: { origin: 'external' } } } },
