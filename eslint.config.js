@@ -39,7 +39,10 @@ export default tseslint.config(
             { from: { element: { type: 'crypto' } }, allow: { to: { element: { types: { anyOf: ['base'] } } } } },
             { from: { element: { type: 'domain' } }, allow: { to: { element: { types: { anyOf: ['base', 'crypto'] } } } } },
             ...ADAPTERS.map((a) => ({ from: { element: { type: a } }, allow: { to: { element: { types: { anyOf: ['base', 'crypto', 'domain'] } } } } })),
-            // The one exception: the CLI's admin API client (src/cli/remote/) reads the admin API's
+            // The HSM seal (src/seal/) and the HSM key backend (src/backends/) sit beside their
+            // software siblings and build on the PKCS#11 session pool of src/hsm/.
+            { from: { element: { types: { anyOf: ['seal', 'backends'] } } }, allow: { to: { element: { types: { anyOf: ['hsm'] } } } } },
+            // The CLI's admin API client (src/cli/remote/) reads the admin API's
             // published view types. Types only: no admin code runs in the CLI.
             { from: { element: { type: 'cli' } }, allow: { to: { element: { types: { anyOf: ['admin'] } } }, dependency: { kind: 'type' } } },
             { from: { element: { type: 'app' } }, allow: { to: { element: { types: { anyOf: ['base', 'crypto', 'domain', ...ADAPTERS] } } } } },
