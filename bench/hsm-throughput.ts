@@ -6,11 +6,11 @@
  * Run: npm run build && taskset -c 0 node dist/bench/hsm-throughput.js [ops] [threads|inline]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createSoftwareBackend } from '../src/backends/index.js';
+import { createHsmKeyBackend, createSoftwareBackend } from '../src/backends/index.js';
 import { createSoftwareSeal } from '../src/seal/index.js';
 import { buildGcmAad, encodeCiphertextMetadata, METADATA_FORMAT_V1 } from '../src/crypto/index.js';
 import type { KeyBackend, KeyVersion } from '../src/domain/index.js';
-import { createHsmKeyBackend, createSessionPool, resolveProfile } from '../src/hsm/index.js';
+import { createSessionPool, resolveProfile } from '../src/hsm/index.js';
 import { createSoftHsm } from '../test/support/softhsm.js';
 
 const OPS = Number(process.argv[2] ?? 4000);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isKeyholdError } from '../src/base/index.js';
 import { buildGcmAad, gcmDecrypt, gcmEncrypt } from '../src/crypto/index.js';
-import { CKR, createHsmKeyBackend, createSessionPool, createTokenKeys, resolveProfile, type PoolEvent, type SessionPool } from '../src/hsm/index.js';
+import { createHsmKeyBackend } from '../src/backends/index.js';
+import { CKR, createSessionPool, createTokenKeys, resolveProfile, type PoolEvent, type SessionPool } from '../src/hsm/index.js';
 import { createSoftHsm } from './support/softhsm.js';
 import { createFaultToken } from './support/fault-token.js';
 

@@ -1,4 +1,5 @@
-import { createHsmKeyBackend, createSessionPool, resolveProfile } from '../src/hsm/index.js';
+import { createHsmKeyBackend } from '../src/backends/index.js';
+import { createSessionPool, resolveProfile } from '../src/hsm/index.js';
 import { keyBackendConformance } from './key-backend-conformance.js';
 import { createSoftHsm } from './support/softhsm.js';
 

@@ -1,20 +1,4 @@
-import type { Logger } from '../base/index.js';
 import type { AdminActionRecord, AdminAuditSink, AdminEvent } from '../domain/index.js';
-
-/**
- * Where admin actions go until the hash-chained audit log (issue 4, branch audit) lands:
- * one structured log line per action. Every call site already goes through AdminAuditSink,
- * so switching to the audit log is one line in start.ts:
- *
- *   adminAudit: createAuditLogSink(audit.service)   // instead of createLogAuditSink(log)
- */
-export function createLogAuditSink(log: Logger): AdminAuditSink {
-  return {
-    async recordAdminAction(record) {
-      log.info({ event: 'admin_action', ...record }, 'admin action');
-    },
-  };
-}
 
 /** The audit log's entry point for admin actions (AuditService.admin), as this module needs it. */
 export interface AdminEventRecorder {

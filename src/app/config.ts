@@ -5,6 +5,7 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KeyholdError } from '../base/index.js';
 import { DEFAULT_LIMITS, DEFAULT_OVERLOAD_LIMITS, SPEC_MINIMUM_LIMITS, type OverloadLimits, type TlsFiles, type XksLimits } from '../xks/index.js';
+import type { SealConfig } from '../seal/index.js';
 import { hsmConfigToml, hsmSection, resolveHsmConfig, type HsmConfig } from './hsm-config.js';
 
 /**
@@ -18,11 +19,7 @@ export interface HostPort {
   port: number;
 }
 
-export type SealConfig =
-  | { type: 'keyfile'; keyFile: string }
-  | { type: 'passphrase'; passphrase: string | undefined }
-  /** Root wrapping key in the [hsm] token, found by this label. */
-  | { type: 'hsm'; keyLabel: string };
+export type { SealConfig };
 
 export interface Config {
   dataDir: string;

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KeyholdError, systemClock, type Clock } from '../base/index.js';
-import { createSoftwareBackend } from '../backends/index.js';
+import { createHsmKeyBackend, createSoftwareBackend, type HsmKeyBackend } from '../backends/index.js';
 import {
   createAdminIdentityService,
   createApprovalActions,
@@ -18,10 +18,10 @@ import {
 } from '../domain/index.js';
 import { openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
-import { createHsmKeyBackend, type HsmKeyBackend, type SessionPool } from '../hsm/index.js';
-import { hsmPin, openHsmPool } from './hsm.js';
+import { hsmPin, type SessionPool } from '../hsm/index.js';
+import { openHsmPool } from './hsm.js';
 import type { Logger } from '../base/index.js';
-import { createSeal, openSeal } from './seal.js';
+import { createSeal, openSeal } from '../seal/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
 export interface AppContext {

@@ -6,13 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { IV_STRATEGIES, PROFILE_NAMES, resolveProfile, type CapabilityProfile, type Dispatch, type ProfileName } from '../hsm/index.js';
+import { IV_STRATEGIES, PROFILE_NAMES, resolveProfile, type CapabilityProfile, type Dispatch, type HsmPinSource, type ProfileName } from '../hsm/index.js';
 
-export type HsmPinSource =
-  | { source: 'env'; name: string; value: string }
-  | { source: 'file'; path: string; value: string }
-  | { source: 'sealed' }
-  | { source: 'none' };
+export type { HsmPinSource };
 
 export interface HsmConfig {
   module: string;

@@ -1,10 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import cluster from 'node:cluster';
-import { CommanderError, type Command } from 'commander';
-import { isKeyholdError, KeyholdError, type ErrorCode } from '../base/index.js';
-import { buildProgram, UsageError } from '../cli/program.js';
+import { buildProgram } from '../cli/program.js';
+import { runCli } from '../cli/run.js';
 import { registerKmsSimCommand } from '../kms-sim/cli.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
 import { loadConfig } from './config.js';
@@ -15,37 +12,7 @@ import { startBanner } from './banner.js';
 import { reportReady, startCluster, workerRole } from './cluster.js';
 import { localServices } from './local-services.js';
 import { auditedManagement, cliActor, openAudit, type AppAudit } from './audit.js';
-import { PendingApprovalError } from './api-client.js';
-import { remoteLogin, remoteServices, type RemoteOptions } from './remote-services.js';
-
-/**
- * Exit codes: 1 for an operational failure, 2 for bad usage or configuration, 3 for not
- * found, 4 when the action now waits for approvals, 5 when `audit verify` finds a bad record.
- */
-function exitCodeFor(code: ErrorCode): number {
-  if (code === 'ValidationFailed' || code === 'ConfigInvalid') return 2;
-  if (code === 'NotFound' || code === 'KeyNotFound' || code === 'KeyStoreNotFound') return 3;
-  if (code === 'ApprovalPending') return 4;
-  return 1;
-}
-
-/** --server, its token (--token-file or KEYHOLD_TOKEN) and trust (--ca-file, else the data directory's certificate). */
-function remote(opts: GlobalOptions, needToken: boolean): RemoteOptions {
-  let token = process.env.KEYHOLD_TOKEN || undefined;
-  if (opts.tokenFile && existsSync(opts.tokenFile)) token = readFileSync(opts.tokenFile, 'utf8').split(/\r?\n/)[0]?.trim() || undefined;
-  if (needToken && !token) throw new KeyholdError('AuthenticationFailed', 'no token: run keyhold --server URL login --username NAME, then set KEYHOLD_TOKEN or pass --token-file');
-  const localCa = join(resolve(opts.dataDir ?? 'keyhold-data'), 'tls', 'server.crt');
-  const caFile = opts.caFile ?? (existsSync(localCa) ? localCa : undefined);
-  let ca: Buffer | undefined;
-  if (caFile) {
-    try {
-      ca = readFileSync(caFile);
-    } catch (e) {
-      throw new KeyholdError('ConfigInvalid', `cannot read --ca-file ${caFile}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  return { server: opts.server!, token, ca };
-}
+import { remoteLogin, remoteOptions, remoteServices } from '../cli/remote/index.js';
 
 function config(opts: GlobalOptions, overrides?: Record<string, string | undefined>) {
   return loadConfig({ dataDir: opts.dataDir, configFile: opts.config, env: process.env, overrides });
@@ -107,7 +74,7 @@ const host: CliHost = {
   },
 
   async withServices(opts, fn) {
-    if (opts.server) return fn(remoteServices(remote(opts, true)));
+    if (opts.server) return fn(remoteServices(remoteOptions(opts, true)));
     const ctx = await openContext(config(opts));
     let audit: AppAudit | undefined;
     try {
@@ -121,36 +88,14 @@ const host: CliHost = {
   },
 
   async login(opts, credentials) {
-    return remoteLogin(remote(opts, false), credentials);
+    return remoteLogin(remoteOptions(opts, false), credentials);
   },
 };
 
 const program = buildProgram(host);
 registerKmsSimCommand(program);
-// Commander copies exitOverride only into subcommands created after it is set, so set it on
-// every command: otherwise a usage error in a subcommand exits with 1 instead of 2.
-const everyCommand = (c: Command): Command[] => [c, ...c.commands.flatMap(everyCommand)];
-for (const c of everyCommand(program)) c.exitOverride();
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else if (e instanceof PendingApprovalError) {
-    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ pendingApproval: e.approval }, null, 2) + '\n');
-    process.stderr.write(`keyhold: ${e.message}\n`);
-    process.exitCode = 4;
-  } else if (isKeyholdError(e)) {
-    process.stderr.write(`keyhold: ${e.message}\n`);
-    process.exitCode = exitCodeFor(e.code);
-  } else if (e instanceof UsageError) {
-    process.stderr.write(`keyhold: ${e.message}\n`);
-    process.exitCode = 2;
-  } else {
-    process.stderr.write(`keyhold: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  }
-}
+const exitCode = await runCli(program, process.argv);
+if (exitCode !== undefined) process.exitCode = exitCode;
 // A cluster worker's IPC channel keeps it alive: once its command is over (stopped, or failed
 // to start), let go of it so the process exits with its exit code.
 if (cluster.isWorker) process.disconnect?.();

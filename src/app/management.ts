@@ -1,8 +1,7 @@
 /** What management commands get from an open context (the CLI host's services). */
 import type { HsmManagement, ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
-import { storeSealedPin } from './hsm.js';
-import { importSampleProxyConfig } from './sample-proxy-import.js';
+import { importSampleProxyConfig, storeSealedPin } from '../hsm/index.js';
 
 function hsmManagement(ctx: AppContext): HsmManagement | undefined {
   if (!ctx.config.hsm) return undefined;
@@ -26,6 +25,10 @@ export function managementServices(ctx: AppContext): Pick<ManagementServices, 'k
     keyStores: ctx.keyStores,
     keys: ctx.keys,
     hsm: hsmManagement(ctx),
-    importSampleProxyConfig: (text, opts) => importSampleProxyConfig(ctx, text, opts),
+    importSampleProxyConfig: (text, opts) => {
+      const h = ctx.hsm;
+      const token = h ? { profile: h.pool.profile, find: (label: string, o: { deadline: number }) => h.backend.keys.find(label, o) } : undefined;
+      return importSampleProxyConfig({ keyStores: ctx.keyStores, keys: ctx.keys, token }, text, opts);
+    },
   };
 }

@@ -133,7 +133,7 @@ export interface ApprovalRequest {
 
 /**
  * One management action, for the audit log: who, from where, what, the change (without
- * secrets) and how it ended. The audit log (issue 4) consumes these through AdminAuditSink.
+ * secrets) and how it ended. The audit log receives these through AdminAuditSink.
  */
 export interface AdminActionRecord {
   at: string;

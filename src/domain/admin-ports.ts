@@ -78,9 +78,8 @@ export interface ApprovalRepo {
 export type AdminRepo = AdminUserRepo & AdminSessionRepo & ApiKeyRepo & ApprovalRepo;
 
 /**
- * Where admin actions are recorded. Today app/ logs them; the audit log (hash-chained,
- * durable) implements this port once it lands, and a request is answered only after
- * its record is written.
+ * Where admin actions are recorded: the hash-chained audit log (createAuditLogSink in
+ * src/app/admin-audit.ts); a request is answered only after its record is written.
  */
 export interface AdminAuditSink {
   recordAdminAction(record: AdminActionRecord): Promise<void>;

@@ -56,7 +56,7 @@ export interface AdminAuditRecord {
   keyId?: string | undefined;
   outcome: AuditOutcome;
   errorName?: string | undefined;
-  /** The change, with anything secret removed (see sanitizeChange). */
+  /** The change, with anything secret removed (see redact.ts). */
   change?: Record<string, unknown> | undefined;
 }
 

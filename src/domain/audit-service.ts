@@ -3,6 +3,7 @@ import { fail, isoNow, type Clock } from '../base/index.js';
 import { AuditChainVerifier, type ChainProblemKind } from '../crypto/index.js';
 import { auditIndexColumns, type AdminAuditRecord, type AuditEntry, type AuditIndexColumns, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
 import type { AuditForwarder, AuditQuery, AuditReader, AuditSink, StoredAuditRow } from './audit-ports.js';
+import { redactSecrets } from './redact.js';
 
 export interface AuditProblem {
   seq: number;
@@ -219,40 +220,7 @@ export function usageView(keyId: string, rows: KeyUsageRow[]): KeyUsageView {
   };
 }
 
-const SECRET_WORDS = new Set(['secret', 'password', 'passphrase', 'pin', 'token', 'material', 'plaintext', 'cookie', 'authorization', 'sealed', 'private', 'otp']);
-const MAX_CHANGE_STRING = 4096;
-const MAX_CHANGE_DEPTH = 8;
-
-function isSecretName(name: string): boolean {
-  const words = name
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/);
-  return words.some((w) => SECRET_WORDS.has(w) || w.endsWith('secret') || w.endsWith('password') || w.endsWith('token'));
-}
-
-/**
- * A second line of defence for admin records: callers describe a change without secrets,
- * and anything that still looks like one (by property name, or binary data) is replaced.
- */
+/** An admin record's change, through the one redactor (redact.ts). */
 export function sanitizeChange(change: Record<string, unknown>): Record<string, unknown> {
-  const clean = (v: unknown, depth: number): unknown => {
-    if (v === null || typeof v === 'boolean') return v;
-    if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-    if (typeof v === 'string') return v.length > MAX_CHANGE_STRING ? v.slice(0, MAX_CHANGE_STRING) + '…' : v;
-    if (v instanceof Uint8Array || v instanceof ArrayBuffer) return '[binary]';
-    if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-    if (depth >= MAX_CHANGE_DEPTH) return '[nested]';
-    if (Array.isArray(v)) return v.slice(0, 1000).map((x) => clean(x, depth + 1) ?? null);
-    if (typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (x === undefined || typeof x === 'function') continue;
-        out[k] = isSecretName(k) ? '[redacted]' : clean(x, depth + 1);
-      }
-      return out;
-    }
-    return undefined;
-  };
-  return clean(change, 0) as Record<string, unknown>;
+  return redactSecrets(change) as Record<string, unknown>;
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ApprovalStatus } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { approvalView, ERROR_RESPONSES, toApprovalView } from '../views.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
 const comment = z.object({ comment: z.string().max(1000).optional() }).strict().nullish();

@@ -3,7 +3,7 @@ import { fail } from '../../base/index.js';
 import { defineRoute, SESSION_COOKIE, type AdminRoute } from '../route.js';
 import { apiKeyView, ERROR_RESPONSES, toApiKeyView, toUserView, userView } from '../views.js';
 import { okView } from './common.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 const loginBody = z
   .object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ApprovalAction } from '../../domain/index.js';
 import { EXTERNAL_KEY_ID_RE, NAME_RE } from '../../domain/index.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 import type { RouteInput } from '../route.js';
 import { pendingApprovalView, toApprovalView } from '../views.js';
 

@@ -3,7 +3,7 @@ import { fail } from '../../base/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES } from '../views.js';
 import { okView } from './common.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 /** The PKCS#11 token and the import from the AWS sample proxy. */
 export function hsmRoutes({ services }: RouteDeps): AdminRoute[] {

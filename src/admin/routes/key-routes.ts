@@ -4,7 +4,7 @@ import { parseUsage, type Key } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, keyDetailView, keyView, pendingApprovalView, toKeyVersionView, toKeyView } from '../views.js';
 import { gated, keyIdParam, nameParam } from './common.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 const CUSTODIAN = ['custodian'] as const;
 const READERS = ['custodian', 'auditor'] as const;

@@ -13,7 +13,7 @@ import {
   toKeyStoreView,
 } from '../views.js';
 import { gated, nameParam } from './common.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 const CUSTODIAN = ['custodian'] as const;
 const READERS = ['custodian', 'auditor'] as const;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES } from '../views.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 /** The OpenAPI document, and Prometheus metrics when a metrics source is wired. */
 export function metaRoutes({ openapi, metrics }: RouteDeps): AdminRoute[] {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { approvalActionSchema, approvalRuleView, ERROR_RESPONSES, toApprovalRuleView } from '../views.js';
 import { nameParam, okView } from './common.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 
 const actionParams = z.object({ action: approvalActionSchema });
 

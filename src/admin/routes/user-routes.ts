@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, issuedPasswordView, roleSchema, toUserView, userView } from '../views.js';
 import { nameParam } from './common.js';
-import type { RouteDeps } from './index.js';
+import type { RouteDeps } from './deps.js';
 import type { Role } from '../../domain/index.js';
 
 const usernameParams = z.object({ username: nameParam });

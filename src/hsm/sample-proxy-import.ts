@@ -5,9 +5,17 @@
  * the sample proxy encrypted keeps decrypting). Idempotent: a second run skips what exists.
  */
 import { isKeyholdError, KeyholdError } from '../base/index.js';
-import { REGION_RE, type IssuedCredential } from '../domain/index.js';
-import { describeImportPlan, parseSampleProxyConfig, PROFILES, type SampleProxyImportPlan } from '../hsm/index.js';
-import type { AppContext } from './context.js';
+import { REGION_RE, type IssuedCredential, type KeyService, type KeyStoreService } from '../domain/index.js';
+import { PROFILES, type CapabilityProfile } from './capability-profile.js';
+import { describeImportPlan, parseSampleProxyConfig, type SampleProxyImportPlan } from './sample-proxy-config.js';
+import type { TokenKeyRef } from './token-keys.js';
+
+/** What the import needs: the key store and key services, and the configured token (absent without [hsm]). */
+export interface SampleProxyImportDeps {
+  keyStores: Pick<KeyStoreService, 'list' | 'create'>;
+  keys: Pick<KeyService, 'get' | 'adopt'>;
+  token: { profile: CapabilityProfile; find(label: string, opts: { deadline: number }): Promise<TokenKeyRef | undefined> } | undefined;
+}
 
 export interface ImportReport {
   dryRun: boolean;
@@ -43,7 +51,7 @@ function suggestedConfig(plan: SampleProxyImportPlan): string {
   return lines.join('\n') + '\n';
 }
 
-export async function importSampleProxyConfig(ctx: AppContext, text: string, opts: { dryRun: boolean }): Promise<ImportReport> {
+export async function importSampleProxyConfig(ctx: SampleProxyImportDeps, text: string, opts: { dryRun: boolean }): Promise<ImportReport> {
   const plan = parseSampleProxyConfig(text);
   const report: ImportReport = {
     dryRun: opts.dryRun,
@@ -54,7 +62,7 @@ export async function importSampleProxyConfig(ctx: AppContext, text: string, opt
     warnings: [...plan.warnings],
     suggestedConfig: suggestedConfig(plan),
   };
-  const hsm = ctx.hsm;
+  const hsm = ctx.token;
   if (!hsm) {
     if (opts.dryRun) {
       report.warnings.push('no [hsm] section is configured yet: add the suggested one, then run the import without --dry-run');
@@ -62,8 +70,8 @@ export async function importSampleProxyConfig(ctx: AppContext, text: string, opt
     }
     throw new KeyholdError('ConfigInvalid', 'configure the [hsm] section first (run with --dry-run to see a suggested one)');
   }
-  if (hsm.pool.profile.ivStrategy !== plan.pkcs11.ivStrategy) {
-    report.warnings.push(`the sample proxy's IV behaviour maps to iv_strategy '${plan.pkcs11.ivStrategy}', but Keyhold is configured with '${hsm.pool.profile.ivStrategy}'`);
+  if (hsm.profile.ivStrategy !== plan.pkcs11.ivStrategy) {
+    report.warnings.push(`the sample proxy's IV behaviour maps to iv_strategy '${plan.pkcs11.ivStrategy}', but Keyhold is configured with '${hsm.profile.ivStrategy}'`);
   }
   const region = plan.server.region && REGION_RE.test(plan.server.region) ? [plan.server.region] : [];
 
@@ -90,7 +98,7 @@ export async function importSampleProxyConfig(ctx: AppContext, text: string, opt
         continue;
       }
       if (opts.dryRun) {
-        const found = await hsm.backend.keys.find(keyId, { deadline: Date.now() + 10_000 }).catch((e: unknown) => (isKeyholdError(e) ? e : undefined));
+        const found = await hsm.find(keyId, { deadline: Date.now() + 10_000 }).catch((e: unknown) => (isKeyholdError(e) ? e : undefined));
         if (found instanceof KeyholdError) report.keys.push({ keyId, keyStore: ks.name, status: 'failed', detail: found.message });
         else report.keys.push({ keyId, keyStore: ks.name, status: found ? 'would-adopt' : 'missing-in-token' });
         continue;

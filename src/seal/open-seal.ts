@@ -2,9 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { KeyholdError } from '../base/index.js';
 import type { SealContext } from '../crypto/index.js';
 import type { MetaRepo, Seal } from '../domain/index.js';
-import { createKeyFile, createSoftwareSeal, DEFAULT_SCRYPT, deriveRootKey, readKeyFile, type ScryptParams } from '../seal/index.js';
-import { createHsmSeal, openHsmSeal, type SessionPool, type TokenKeyRef } from '../hsm/index.js';
-import type { Config } from './config.js';
+import type { SessionPool, TokenKeyRef } from '../hsm/index.js';
+import { createHsmSeal, openHsmSeal } from './hsm-seal.js';
+import { createKeyFile, createSoftwareSeal, DEFAULT_SCRYPT, deriveRootKey, readKeyFile, type ScryptParams } from './software-seal.js';
+
+/** Which seal protects stored secrets ([seal] in keyhold.toml). */
+export type SealConfig =
+  | { type: 'keyfile'; keyFile: string }
+  | { type: 'passphrase'; passphrase: string | undefined }
+  /** Root wrapping key in the [hsm] token, found by this label. */
+  | { type: 'hsm'; keyLabel: string };
+
+/** What opening a seal needs from the configuration. */
+export interface SealSettings {
+  dataDir: string;
+  seal: SealConfig;
+  hsm?: { tokenLabel: string } | undefined;
+}
 
 /**
  * Which seal protects a data directory is recorded in storage at init (meta seal.*), with
@@ -22,7 +36,7 @@ function needPool(pool: SessionPool | undefined): SessionPool {
   return pool;
 }
 
-export async function createSeal(config: Config, meta: MetaRepo, pool?: SessionPool): Promise<Seal> {
+export async function createSeal(config: SealSettings, meta: MetaRepo, pool?: SessionPool): Promise<Seal> {
   let seal: Seal;
   if (config.seal.type === 'hsm') {
     const s = await createHsmSeal(needPool(pool), config.seal.keyLabel);
@@ -47,7 +61,7 @@ export async function createSeal(config: Config, meta: MetaRepo, pool?: SessionP
   return seal;
 }
 
-export async function openSeal(config: Config, meta: MetaRepo, pool?: SessionPool): Promise<Seal> {
+export async function openSeal(config: SealSettings, meta: MetaRepo, pool?: SessionPool): Promise<Seal> {
   const kind = await meta.getMeta('seal.kind');
   if (!kind) throw new KeyholdError('SealError', `the data directory ${config.dataDir} is not initialised; run: keyhold init`);
   if (kind !== config.seal.type) {

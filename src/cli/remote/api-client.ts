@@ -1,6 +1,6 @@
 import { request } from 'node:https';
-import { KeyholdError, type ErrorCode } from '../base/index.js';
-import type { ApprovalRequest } from '../domain/index.js';
+import { isErrorCode, KeyholdError } from '../../base/index.js';
+import type { ApprovalRequest } from '../../domain/index.js';
 
 /** The admin API answered 202: the action now waits for a quorum of approvals. */
 export class PendingApprovalError extends KeyholdError {
@@ -13,31 +13,6 @@ export class PendingApprovalError extends KeyholdError {
     );
   }
 }
-
-const KNOWN_CODES = new Set<string>([
-  'ValidationFailed',
-  'TooLarge',
-  'UnknownPath',
-  'AuthenticationFailed',
-  'AccessDenied',
-  'KeyStoreNotFound',
-  'KeyNotFound',
-  'NotFound',
-  'KeyStoreDisabled',
-  'KeyDisabled',
-  'InvalidKeyUsage',
-  'InvalidCiphertext',
-  'Conflict',
-  'InvalidState',
-  'LimitExceeded',
-  'Throttled',
-  'Unsupported',
-  'DependencyTimeout',
-  'BackendUnavailable',
-  'SealError',
-  'ConfigInvalid',
-  'Internal',
-]);
 
 export interface ApiClientOptions {
   /** https://host:port of the admin listener. */
@@ -106,7 +81,7 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
                 resolve(json as T);
               } else {
                 const b = (json ?? {}) as { error?: unknown; message?: unknown };
-                const code = typeof b.error === 'string' && KNOWN_CODES.has(b.error) ? (b.error as ErrorCode) : 'Internal';
+                const code = isErrorCode(b.error) ? b.error : 'Internal';
                 const message = typeof b.message === 'string' ? b.message : `the server answered ${status}`;
                 reject(new KeyholdError(code, `${message} (HTTP ${status})`));
               }

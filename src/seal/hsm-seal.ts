@@ -8,8 +8,7 @@
 import { KeyholdError } from '../base/index.js';
 import { decodeSealedValue, encodeSealedValue, sealAad, SEALED_FORMAT_HSM, type SealContext } from '../crypto/index.js';
 import type { Seal } from '../domain/ports.js';
-import type { SessionPool } from './session-pool.js';
-import { createTokenKeys, isAes256, type TokenKeyRef } from './token-keys.js';
+import { createTokenKeys, isAes256, type SessionPool, type TokenKeyRef } from '../hsm/index.js';
 
 export const DEFAULT_SEAL_KEY_LABEL = 'keyhold-seal';
 

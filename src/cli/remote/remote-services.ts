@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { apiKeyView, approvalRuleView, approvalView, credentialView, keyDetailView, keyStoreView, keyView, userView } from '../admin/views.js';
-import type { ManagementServices, LoginResult } from '../cli/host.js';
+import type { apiKeyView, approvalRuleView, approvalView, credentialView, keyDetailView, keyStoreView, keyView, userView } from '../../admin/views.js';
+import type { ManagementServices, LoginResult } from '../host.js';
 import type {
   AdminUser,
   ApiKeyInfo,
@@ -19,8 +19,8 @@ import type {
   ProxyConfigurationFile,
   Role,
   SecondaryPolicy,
-} from '../domain/index.js';
-import { KeyholdError } from '../base/index.js';
+} from '../../domain/index.js';
+import { KeyholdError } from '../../base/index.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 
 type Out<T extends z.ZodType> = z.output<T>;

@@ -8,8 +8,7 @@ import { fail, KeyholdError } from '../base/index.js';
 import { buildGcmAad } from '../crypto/index.js';
 import type { KeyUsage, KeyVersion } from '../domain/model.js';
 import type { AdoptedMaterial, BackendHealth, BackendKeyInfo, KeyBackend } from '../domain/ports.js';
-import type { SessionPool } from './session-pool.js';
-import { createTokenKeys, isAes256, type TokenKeyRef, type TokenKeys } from './token-keys.js';
+import { createTokenKeys, isAes256, type SessionPool, type TokenKeyRef, type TokenKeys } from '../hsm/index.js';
 
 export interface HsmKeyBackendOptions {
   pool: SessionPool;

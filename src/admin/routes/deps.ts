@@ -1,0 +1,26 @@
+/** What the route modules are given: services, clock, metrics and the OpenAPI document. */
+import type { Clock } from '../../base/index.js';
+import type { AdminIdentityService, ApprovalService, KeyService, KeyStoreService } from '../../domain/index.js';
+
+export interface AdminServices {
+  identity: AdminIdentityService;
+  approvals: ApprovalService;
+  keyStores: KeyStoreService;
+  keys: KeyService;
+  /** The PKCS#11 token, when the server has an [hsm] section. */
+  hsm?: { status(): Promise<object>; setPin(pin: string): Promise<void> } | undefined;
+  /** Import of the AWS sample proxy's settings.toml (key stores, credentials, HSM keys). */
+  importSampleProxyConfig?(text: string, opts: { dryRun: boolean }): Promise<object>;
+}
+
+/** Prometheus text exposition (src/metrics). */
+export interface MetricsSource {
+  render(): Promise<string>;
+}
+
+export interface RouteDeps {
+  services: AdminServices;
+  clock: Clock;
+  metrics?: MetricsSource | undefined;
+  openapi: () => unknown;
+}

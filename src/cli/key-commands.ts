@@ -1,0 +1,114 @@
+import { Command, Option } from 'commander';
+import { parseUsage } from '../domain/index.js';
+import type { CliHost } from './host.js';
+import { fields, printer, table } from './output.js';
+import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, type LifecycleOptions } from './shared.js';
+
+/** key create | adopt | list | show | enable | disable | set-usage | rotate (lifecycle and usage commands are added by their own files). */
+export function registerKeyCommands(program: Command, host: CliHost): Command {
+  const key = program.command('key').description('external keys (the XksKeyId KMS uses)');
+  key
+    .command('create <keyId>')
+    .description('create an AES-256 key')
+    .requiredOption('--keystore <name>', 'key store that serves it')
+    .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
+    .addOption(new Option('--protection <where>', 'software: sealed key material; hsm: generated inside the [hsm] token').choices(['software', 'hsm']).default('software'))
+    .option('--description <text>', 'free text for operators')
+    .option('--tag <key=value...>', 'tags (repeatable)')
+    .option('--rotation-days <n>', 'rotate automatically every n days')
+    .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
+    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' } & LifecycleOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const usage = parseUsage(opts.usage);
+      const lc = lifecycleFromOptions(opts);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
+      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
+    });
+  key
+    .command('adopt <label>')
+    .description('serve an existing HSM key, found by its PKCS#11 label, as a key (version 1)')
+    .requiredOption('--keystore <name>', 'key store that serves it')
+    .option('--key-id <id>', 'external key id (default: the label, as the AWS sample proxy used it)')
+    .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
+    .addOption(
+      new Option('--aad-layout <layout>', "sample-proxy: also decrypt what the AWS sample proxy encrypted with this key").choices(['keyhold-v1', 'sample-proxy']).default('keyhold-v1'),
+    )
+    .action(async (label: string, opts: { keystore: string; keyId?: string; usage: string; aadLayout: 'keyhold-v1' | 'sample-proxy' }, cmd: Command) => {
+      const g = globals(cmd);
+      const usage = parseUsage(opts.usage);
+      const r = await host.withServices(g, (s) => s.keys.adopt({ label, keyStore: opts.keystore, externalId: opts.keyId, usage, aadLayout: opts.aadLayout }));
+      const out = { ...keyView(r.key, opts.keystore), hsmLabel: label, aadLayout: r.key.aadLayout, warnings: r.warnings };
+      printer(!!g.json).result(out, () => [`HSM key '${label}' adopted as '${r.key.externalId}' in '${opts.keystore}'.`, ...r.warnings.map((w) => `warning: ${w}`)].join('\n'));
+    });
+  key
+    .command('list')
+    .description('list keys')
+    .option('--keystore <name>', 'only this key store')
+    .action(async (opts: { keystore?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const list = await host.withServices(g, async (s) => {
+        const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
+        return (await s.keys.list(opts.keystore)).map((k) => keyView(k, names.get(k.keyStoreId)));
+      });
+      printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'usage', 'enabled', 'currentVersion']));
+    });
+  key
+    .command('show <keyId>')
+    .description('show a key and its versions')
+    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = await host.withServices(g, async (s) => {
+        const k = await s.keys.get(keyId);
+        const ks = (await s.keyStores.list()).find((x) => x.id === k.keyStoreId);
+        const versions = (await s.keys.versions(keyId)).map((v) => ({ version: v.version, protection: v.protection, createdAt: v.createdAt, hsmLabel: v.hsmLabel }));
+        return { ...keyView(k, ks?.name), versions };
+      });
+      printer(!!g.json).result(out, () =>
+        [
+          fields([
+            ['Key id', out.keyId],
+            ['Key store', out.keyStore],
+            ['Protection', out.protection],
+            ['Usage', out.usage.length ? out.usage : 'none (frozen)'],
+            ['Enabled', out.enabled],
+            ['State', out.state],
+            ['Current version', out.currentVersion],
+            ['Description', out.description || '-'],
+            ['Tags', Object.entries(out.tags).map(([k, v]) => `${k}=${v}`)],
+            ['Rotation', out.rotationPeriodDays === null ? 'manual' : `every ${out.rotationPeriodDays} days (next ${out.nextRotationAt})`],
+            ['Expires', out.expiresAt ?? 'never'],
+            ...(out.deletionDate ? ([['Deletion date', out.deletionDate]] as [string, unknown][]) : []),
+          ]),
+          '',
+          table(out.versions, ['version', 'protection', 'createdAt']),
+        ].join('\n'),
+      );
+    });
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    key
+      .command(`${verb} <keyId>`)
+      .description(enabled ? 'enable a key' : 'disable a key: encrypt and decrypt answer InvalidStateException')
+      .action(async (keyId: string, _o: unknown, cmd: Command) => {
+        const g = globals(cmd);
+        const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setEnabled(keyId, enabled)));
+        printer(!!g.json).result(k, () => `Key '${keyId}' ${enabled ? 'enabled' : 'disabled'}.`);
+      });
+  }
+  key
+    .command('set-usage <keyId> <usage>')
+    .description('set usage: encrypt,decrypt | encrypt | decrypt | none')
+    .action(async (keyId: string, usage: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setUsage(keyId, parseUsage(usage))));
+      printer(!!g.json).result(k, () => `Key '${keyId}' usage: ${k.usage.join(',') || 'none'}.`);
+    });
+  key
+    .command('rotate <keyId>')
+    .description('add a key version; new encryptions use it, older versions still decrypt')
+    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
+      printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
+    });
+  return key;
+}
