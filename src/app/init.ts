@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyholdError } from '../base/index.js';
 import { auditedKeyService, auditedKeyStoreService, type AdminActor, type IssuedCredential } from '../domain/index.js';
@@ -36,12 +36,46 @@ export async function isInitialised(config: Config): Promise<boolean> {
  * be shown once.
  */
 export async function initDataDir(config: Readonly<Config>, opts: { demo: boolean; actor?: AdminActor }): Promise<InitSummary> {
-  const actor = opts.actor ?? cliActor();
   if (await isInitialised(config)) throw new KeyholdError('Conflict', `${config.dataDir} is already initialised`);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // All or nothing: whatever this init creates on disk goes again when it fails, so the
+  // next init starts from where this one did.
+  const undo = createdPaths();
+  try {
+    return await initialise(config, opts, undo);
+  } catch (e) {
+    undo.removeAll();
+    throw e;
+  }
+}
+
+/** Files and directories made by one init, removed newest first if it fails. */
+function createdPaths() {
+  const made: string[] = [];
+  return {
+    /** mkdir -p, remembering the first directory it had to create (all below it is ours). */
+    mkdir(dir: string) {
+      const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (first) made.push(first);
+    },
+    /** Remembers a file that does not exist yet (and the journals SQLite keeps beside it). */
+    file(path: string, opts: { sqlite?: boolean } = {}) {
+      if (existsSync(path)) return;
+      made.push(path);
+      if (opts.sqlite) made.push(`${path}-wal`, `${path}-shm`, `${path}-journal`);
+    },
+    removeAll() {
+      for (const p of made.reverse()) rmSync(p, { recursive: true, force: true });
+    },
+  };
+}
+
+async function initialise(config: Readonly<Config>, opts: { demo: boolean; actor?: AdminActor }, undo: ReturnType<typeof createdPaths>): Promise<InitSummary> {
+  const actor = opts.actor ?? cliActor();
+  undo.mkdir(config.dataDir);
   let configFile = config.configFile;
   if (!configFile) {
     configFile = join(config.dataDir, CONFIG_FILE_NAME);
+    undo.file(configFile);
     // The file states the defaults this process already runs with, so config stays valid.
     writeFileSync(configFile, defaultConfigToml(config), { mode: 0o600, flag: 'wx' });
   }
@@ -51,12 +85,19 @@ export async function initDataDir(config: Readonly<Config>, opts: { demo: boolea
     // Loaded on demand: certificate generation is only needed here, not at every start.
     const { selfSignedServerCertificate } = await import('./certificates.js');
     const c = await selfSignedServerCertificate(['localhost']);
-    mkdirSync(dirname(config.xks.tls.certFile), { recursive: true, mode: 0o700 });
-    mkdirSync(dirname(config.xks.tls.keyFile), { recursive: true, mode: 0o700 });
+    undo.mkdir(dirname(config.xks.tls.certFile));
+    undo.mkdir(dirname(config.xks.tls.keyFile));
+    undo.file(config.xks.tls.keyFile);
     writeFileSync(config.xks.tls.keyFile, c.keyPem, { mode: 0o600 });
     chmodSync(config.xks.tls.keyFile, 0o600);
+    undo.file(config.xks.tls.certFile);
     writeFileSync(config.xks.tls.certFile, c.certPem, { mode: 0o644 });
     tlsCertificateCreated = true;
+  }
+  if (config.seal.type === 'keyfile') undo.file(config.seal.keyFile);
+  if (config.storage.type === 'sqlite') {
+    undo.mkdir(dirname(config.storage.path));
+    undo.file(config.storage.path, { sqlite: true });
   }
 
   const ctx = await openContext(config, { creating: true });
