@@ -27,6 +27,7 @@ function user(over: Partial<AdminUserRecord> = {}): AdminUserRecord {
     lastLoginAt: null,
     createdAt: T0,
     updatedAt: T0,
+    trustedSince: T0,
     passwordHash: '$scrypt$ln=14,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=',
     ...over,
   };
@@ -36,6 +37,7 @@ function request(over: Partial<ApprovalRequest> = {}): ApprovalRequest {
   return {
     id: randomUUID(),
     action: 'key.disable',
+    rule: 'key.disable',
     params: { keyId: 'k' },
     summary: "disable key 'k'",
     requestedBy: { userId: 'u1', username: 'ana' },
