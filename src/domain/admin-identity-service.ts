@@ -302,20 +302,22 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
           const cur = await repo.getAdminUser(user.id);
           lockedMessage(cur?.lockedUntil ? Date.parse(cur.lockedUntil) : nowMs + settings.lockoutBaseMs);
         }
-        const ok = await verifyPassword(password, user.passwordHash);
+        // Read again inside the slot: the password may have changed while this attempt waited.
+        const current = (await repo.getAdminUser(user.id)) ?? user;
+        const ok = await verifyPassword(password, current.passwordHash);
         if (!ok) {
           // Replace the provisional lock with the backoff this failure earns.
           if (attempt >= settings.lockoutThreshold) await repo.updateAdminUser(user.id, { lockedUntil: new Date(nowMs + lockDuration(attempt)).toISOString() });
           fail('AuthenticationFailed', 'wrong username or password');
         }
-        if (!user.enabled) {
+        if (!current.enabled) {
           // The right password of a disabled account is not a guess: undo the claim, refuse the same way.
           await repo.updateAdminUser(user.id, { failedLogins: 0, lockedUntil: null });
           fail('AuthenticationFailed', 'wrong username or password');
         }
         const now = new Date(nowMs).toISOString();
         await repo.updateAdminUser(user.id, { failedLogins: 0, lockedUntil: null, lastLoginAt: now });
-        return startSession({ ...user, failedLogins: 0, lockedUntil: null, lastLoginAt: now }, sourceIp);
+        return startSession({ ...current, failedLogins: 0, lockedUntil: null, lastLoginAt: now }, sourceIp);
       });
     },
 

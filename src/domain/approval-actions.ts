@@ -7,7 +7,7 @@ import type { KeyService } from './key-service.js';
 import type { KeyStoreService } from './keystore-service.js';
 import type { Key, KeyStore } from './model.js';
 import { parsePolicy } from './policy.js';
-import { EXTERNAL_KEY_ID_RE, NAME_RE, parseUsage, validateQuota, validateRegions } from './validation.js';
+import { EXTERNAL_KEY_ID_RE, NAME_RE, parseUsage, validateDescription, validateExpiry, validateQuota, validateRegions, validateRotationPeriod, validateTags } from './validation.js';
 
 /** Who filed the request: what an operation run after approval acts as. */
 export interface ApprovalRunContext {
@@ -193,8 +193,13 @@ export function createApprovalActions(deps: {
           return `change key '${p.keyId}'${parts.length ? ` (${parts.join(', ')})` : ''}`;
         },
         async check(p) {
-          await boundKey(p);
+          const k = await boundKey(p);
+          if (k.deletionDate !== null) fail('InvalidState', `key '${p.keyId}' is pending deletion; cancel the deletion before you change it`);
           if (p.usage !== undefined) parseUsage(p.usage);
+          if (p.description !== undefined) validateDescription(p.description);
+          if (p.tags !== undefined) validateTags(p.tags);
+          if (p.rotationPeriodDays !== undefined && p.rotationPeriodDays !== null) validateRotationPeriod(p.rotationPeriodDays);
+          if (p.expiresAt !== undefined && p.expiresAt !== null) validateExpiry(p.expiresAt);
         },
         async run(p) {
           await boundKey(p);
