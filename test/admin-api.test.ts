@@ -211,8 +211,9 @@ test('keystores: policy set, read and cleared; invalid policies change nothing',
   assert.equal((await call<Body>('GET', '/keystores/payments/policy', auditor.token)).body.policy, null);
 });
 
-test('keystores: aws-config exports the console file with the newest live secret', async () => {
-  const r = await call<{ XksProxyUriPath: string; XksProxyAuthenticationCredential: { AccessKeyId: string; RawSecretAccessKey: string } }>('POST', '/keystores/payments/aws-config', custodian.token, {});
+test('keystores: aws-config exports the console file with the newest live secret, for administrators only', async () => {
+  assert.equal((await call('POST', '/keystores/payments/aws-config', custodian.token, {})).status, 403);
+  const r = await call<{ XksProxyUriPath: string; XksProxyAuthenticationCredential: { AccessKeyId: string; RawSecretAccessKey: string } }>('POST', '/keystores/payments/aws-config', h.admin.token, {});
   assert.equal(r.status, 200);
   assert.equal(r.body.XksProxyUriPath, '/payments/kms/xks/v1');
   assert.match(r.body.XksProxyAuthenticationCredential.RawSecretAccessKey, /^[A-Za-z0-9/+=]{44}$/);
@@ -250,17 +251,22 @@ test('keys: create with lifecycle settings, list, get', async () => {
 });
 
 test('keys: update, disable, enable, rotate, delete an old version', async () => {
-  const upd = await call<Body>('PATCH', '/keys/pay-key-1', custodian.token, { description: 'card data (PCI)', usage: ['decrypt'], rotationPeriodDays: null, expiresAt: null });
+  const narrowing = { description: 'card data (PCI)', usage: ['decrypt'], rotationPeriodDays: null, expiresAt: null };
+  const guarded = await call<{ pendingApproval: Body }>('PATCH', '/keys/pay-key-1', custodian.token, narrowing);
+  assert.equal(guarded.status, 202, 'taking encrypt away falls under the key.disable rule set above');
+  assert.equal(guarded.body.pendingApproval.rule, 'key.disable');
+  await call('POST', `/approvals/${String(guarded.body.pendingApproval.id)}/cancel`, custodian.token);
+  assert.equal((await call('PATCH', '/keys/pay-key-1', custodian.token, {})).status, 400);
+  assert.equal((await call<Body>('POST', '/keys/pay-key-1/disable', custodian2.token)).status, 409, 'dave is the only approver: his own request could never reach its quorum');
+  assert.equal((await call<Body>('POST', '/keys/pay-key-1/disable', custodian.token)).status, 202, 'key.disable is guarded by the rule set above');
+  await call('DELETE', '/settings/approval-rules/key.disable', h.admin.token);
+  const upd = await call<Body>('PATCH', '/keys/pay-key-1', custodian.token, narrowing);
   assert.equal(upd.status, 200, upd.text);
   assert.equal(upd.body.description, 'card data (PCI)');
   assert.deepEqual(upd.body.usage, ['decrypt']);
   assert.equal(upd.body.rotationPeriodDays, null);
   assert.equal(upd.body.nextRotationAt, null);
   assert.equal(upd.body.expiresAt, null);
-  assert.equal((await call('PATCH', '/keys/pay-key-1', custodian.token, {})).status, 400);
-  assert.equal((await call<Body>('POST', '/keys/pay-key-1/disable', custodian2.token)).status, 409, 'dave is the only approver: his own request could never reach its quorum');
-  assert.equal((await call<Body>('POST', '/keys/pay-key-1/disable', custodian.token)).status, 202, 'key.disable is guarded by the rule set above');
-  await call('DELETE', '/settings/approval-rules/key.disable', h.admin.token);
   assert.equal((await call<Body>('POST', '/keys/pay-key-1/disable', custodian.token)).body.state, 'Disabled');
   assert.equal((await call<Body>('POST', '/keys/pay-key-1/enable', custodian.token)).body.state, 'Enabled');
   const rotated = await call<Body>('POST', '/keys/pay-key-1/rotate', custodian.token);

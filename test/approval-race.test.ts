@@ -9,6 +9,7 @@ import { createSoftwareBackend } from '../src/backends/index.js';
 import {
   createAdminIdentityService,
   createApprovalActions,
+  createApprovalRules,
   createApprovalService,
   createKeyService,
   createKeyStoreService,
@@ -45,15 +46,15 @@ test('concurrent approvals past the quorum run the action exactly once', async (
     const clock = systemClock;
     const keyStores = createKeyStoreService({ repo, seal, clock });
     const keys = createKeyService({ repo, backends: { software: createSoftwareBackend({ seal, meta: repo }) }, clock });
-    const actions = createApprovalActions({ keyStores, keys });
+    const identity = createAdminIdentityService({ repo, clock, settings: { passwordHash: { ln: 10, r: 8, p: 1 } } });
+    const actions = createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo, clock }) });
     let runs = 0;
     const run = actions['credential.add'].run;
-    actions['credential.add'].run = async (p) => {
+    actions['credential.add'].run = async (p, ctx) => {
       runs++;
-      return run(p);
+      return run(p, ctx);
     };
     const approvals = createApprovalService({ repo, actions, seal, clock, defaultTtlMs: 3600_000 });
-    const identity = createAdminIdentityService({ repo, clock, settings: { passwordHash: { ln: 10, r: 8, p: 1 } } });
     const people: Principal[] = [];
     for (const name of ['p0', 'p1', 'p2', 'p3', 'p4', 'p5']) {
       const { user } = await identity.createUser({ username: name, role: 'custodian' });

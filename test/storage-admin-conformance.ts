@@ -27,6 +27,7 @@ function user(over: Partial<AdminUserRecord> = {}): AdminUserRecord {
     lastLoginAt: null,
     createdAt: T0,
     updatedAt: T0,
+    trustedSince: T0,
     passwordHash: '$scrypt$ln=14,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=',
     ...over,
   };
@@ -36,6 +37,7 @@ function request(over: Partial<ApprovalRequest> = {}): ApprovalRequest {
   return {
     id: randomUUID(),
     action: 'key.disable',
+    rule: 'key.disable',
     params: { keyId: 'k' },
     summary: "disable key 'k'",
     requestedBy: { userId: 'u1', username: 'ana' },
@@ -118,6 +120,21 @@ export function adminStorageConformance(name: string, factory: StorageFactory): 
       await assert.rejects(s.insertAdminUser(user({ username: 'ana' })), conflict);
       await s.updateAdminUser(u.id, { failedLogins: 3, lockedUntil: T1, role: 'auditor' });
       assert.deepEqual(await s.getAdminUser(u.id), { ...u, failedLogins: 3, lockedUntil: T1, role: 'auditor' });
+    }));
+
+    test('login attempts are claimed atomically: parallel claims get distinct counts and the threshold locks the rest', withStorage(async (s) => {
+      const u = user({ username: 'guessed' });
+      await s.insertAdminUser(u);
+      const claims = await Promise.all(Array.from({ length: 30 }, () => s.claimLoginAttempt(u.id, T1, 5, T2)));
+      assert.deepEqual(claims.filter((c) => c !== undefined).sort((a, b) => a! - b!), [1, 2, 3, 4, 5], 'five attempts, numbered once each');
+      assert.equal(claims.filter((c) => c === undefined).length, 25, 'the rest found the name locked');
+      const after = await s.getAdminUser(u.id);
+      assert.equal(after?.failedLogins, 5);
+      assert.equal(after?.lockedUntil, T2);
+      // Once the lock has passed, the next attempt is claimed again (and locks again at once).
+      assert.equal(await s.claimLoginAttempt(u.id, '2026-01-04T00:00:00.000Z', 5, '2026-01-05T00:00:00.000Z'), 6);
+      assert.equal(await s.claimLoginAttempt(u.id, '2026-01-04T00:00:00.000Z', 5, '2026-01-05T00:00:00.000Z'), undefined);
+      assert.equal(await s.claimLoginAttempt('no-such-user', T1, 5, T2), undefined);
     }));
 
     test('sessions: found by digest, touched, ended one, all-but-one, or when expired', withStorage(async (s) => {

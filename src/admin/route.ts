@@ -48,8 +48,17 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   query?: Q;
   body?: B;
   responses: Record<number, z.ZodType>;
-  /** The approval rule that can guard this route (documented as x-keyhold-approval). */
-  approval?: ApprovalAction;
+  /**
+   * How approval rules cover this route. Every route that changes something (every method
+   * but GET) declares it, and test/admin-approval-coverage.test.ts checks each one from the
+   * OpenAPI document, so a new route cannot slip past the rules unnoticed:
+   * - an action: the change always falls under that rule (x-keyhold-approval);
+   * - `{ rules, when }`: it falls under these rules when the change has the effect `when`
+   *   describes, e.g. usage narrowed (x-keyhold-approval plus x-keyhold-approval-when);
+   * - `{ exempt }`: no rule applies, and why: it only adds or restores service, acts on the
+   *   caller's own credentials, or is the approval mechanism (x-keyhold-approval-exempt).
+   */
+  approval?: ApprovalCoverage;
   /** Callable while the user still has to replace a one-time password. */
   duringPasswordChange?: boolean;
   /** Recorded as an admin action (default: every method but GET). */
@@ -57,6 +66,23 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   /** Replies with something other than JSON (metrics); no response schema is applied. */
   raw?: boolean;
   handle(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
+}
+
+export type ApprovalCoverage = ApprovalAction | { rules: readonly [ApprovalAction, ...ApprovalAction[]]; when: string } | { exempt: string };
+
+/** The rules that may guard a route (empty for an exempt or undeclared route). */
+export function coverageRules(c: ApprovalCoverage | undefined): readonly ApprovalAction[] {
+  if (c === undefined) return [];
+  if (typeof c === 'string') return [c];
+  return 'rules' in c ? c.rules : [];
+}
+
+/** The OpenAPI extensions that document a route's approval coverage. */
+export function coverageExtensions(c: ApprovalCoverage | undefined): Record<string, unknown> {
+  if (c === undefined) return {};
+  if (typeof c === 'string') return { 'x-keyhold-approval': c };
+  if ('exempt' in c) return { 'x-keyhold-approval-exempt': c.exempt };
+  return { 'x-keyhold-approval': c.rules.length === 1 ? c.rules[0] : [...c.rules], 'x-keyhold-approval-when': c.when };
 }
 
 export type AdminRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;

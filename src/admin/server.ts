@@ -7,7 +7,7 @@ import { fail, isoNow, KeyholdError, type Clock, type Logger } from '../base/ind
 import { ROLES, type AdminActionRecord, type AdminAuditSink, type Principal } from '../domain/index.js';
 import { recordedChange } from './audit.js';
 import { toAdminError } from './errors.js';
-import { CSRF_HEADER, routePath, rolesAllowed, SESSION_COOKIE, type AdminRoute, type AuditNotes } from './route.js';
+import { coverageExtensions, CSRF_HEADER, routePath, rolesAllowed, SESSION_COOKIE, type AdminRoute, type AuditNotes } from './route.js';
 import { buildRoutes, type AdminServices, type MetricsSource } from './routes/index.js';
 
 
@@ -229,7 +229,7 @@ export async function createAdminServer(opts: AdminServerOptions): Promise<Admin
         ...(r.raw ? {} : { response: r.responses }),
         security: r.access === 'public' ? [] : securityAny,
         'x-keyhold-roles': r.access === 'public' ? ['public'] : [...roles],
-        ...(r.approval ? { 'x-keyhold-approval': r.approval } : {}),
+        ...coverageExtensions(r.approval),
       },
       handler: async (req, reply) => {
         const state = req.keyhold!;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   APPROVAL_ACTIONS,
+  APPROVAL_OPERATIONS,
   isExpired,
   keyState,
   ROLES,
@@ -27,6 +28,7 @@ export const errorBody = z.object({ error: z.string(), message: z.string() }).me
 
 export const roleSchema = z.enum(ROLES as [string, ...string[]]).meta({ id: 'Role' });
 export const approvalActionSchema = z.enum(APPROVAL_ACTIONS as [string, ...string[]]).meta({ id: 'ApprovalAction' });
+export const approvalOperationSchema = z.enum(APPROVAL_OPERATIONS as [string, ...string[]]).meta({ id: 'ApprovalOperation' });
 
 export const userView = z
   .object({
@@ -41,6 +43,7 @@ export const userView = z
     passwordChangedAt: iso,
     createdAt: iso,
     updatedAt: iso,
+    trustedSince: iso.describe('when the account last gained its vote (creation, re-enabling, role change, password reset); its votes on requests filed earlier do not count'),
   })
   .meta({ id: 'AdminUser' });
 
@@ -56,6 +59,7 @@ export const toUserView = (u: AdminUser): z.output<typeof userView> => ({
   passwordChangedAt: u.passwordChangedAt,
   createdAt: u.createdAt,
   updatedAt: u.updatedAt,
+  trustedSince: u.trustedSince,
 });
 
 export const issuedPasswordView = z
@@ -226,8 +230,9 @@ export const toApprovalRuleView = (r: ApprovalRule): z.output<typeof approvalRul
 export const approvalView = z
   .object({
     id: z.string(),
-    action: approvalActionSchema,
-    params: z.record(z.string(), z.unknown()),
+    action: approvalOperationSchema.describe('what runs when the quorum is reached'),
+    rule: approvalActionSchema.describe('the approval rule that covers this change'),
+    params: z.record(z.string(), z.unknown()).describe('with the ids of the objects named: the request acts on those objects only'),
     summary: z.string(),
     requestedBy: z.object({ userId: z.string(), username: z.string() }),
     createdAt: iso,
@@ -248,6 +253,7 @@ export function toApprovalView(r: ApprovalRequest): z.output<typeof approvalView
   return {
     id: r.id,
     action: r.action,
+    rule: r.rule,
     params: r.params,
     summary: r.summary,
     requestedBy: { userId: r.requestedBy.userId, username: r.requestedBy.username },

@@ -5,6 +5,7 @@ import { createHsmKeyBackend, createSoftwareBackend, type HsmKeyBackend } from '
 import {
   createAdminIdentityService,
   createApprovalActions,
+  createApprovalRules,
   createApprovalService,
   createKeyService,
   createKeyStoreService,
@@ -85,6 +86,18 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const keyStores = createKeyStoreService({ repo: storage, seal, clock });
   const keys = createKeyService({ repo: storage, backends, clock });
   const a = config.admin;
+  const identity = createAdminIdentityService({
+    repo: storage,
+    clock,
+    settings: {
+      sessionTtlMs: a.sessionTtlMs,
+      sessionIdleMs: a.sessionIdleMs,
+      lockoutThreshold: a.lockoutThreshold,
+      lockoutBaseMs: a.lockoutBaseMs,
+      lockoutMaxMs: a.lockoutMaxMs,
+      passwordHash: { ln: a.passwordHashCost, r: 8, p: 1 },
+    },
+  });
   return {
     config,
     clock,
@@ -95,19 +108,14 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     hsm: pool && hsmBackend ? { pool, backend: hsmBackend } : undefined,
     keyStores,
     keys,
-    identity: createAdminIdentityService({
+    identity,
+    approvals: createApprovalService({
       repo: storage,
+      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }) }),
+      seal,
       clock,
-      settings: {
-        sessionTtlMs: a.sessionTtlMs,
-        sessionIdleMs: a.sessionIdleMs,
-        lockoutThreshold: a.lockoutThreshold,
-        lockoutBaseMs: a.lockoutBaseMs,
-        lockoutMaxMs: a.lockoutMaxMs,
-        passwordHash: { ln: a.passwordHashCost, r: 8, p: 1 },
-      },
+      defaultTtlMs: a.approvalTtlMs,
     }),
-    approvals: createApprovalService({ repo: storage, actions: createApprovalActions({ keyStores, keys }), seal, clock, defaultTtlMs: a.approvalTtlMs }),
     async close() {
       for (const b of Object.values(backends)) await b?.close?.();
       await seal.close?.();

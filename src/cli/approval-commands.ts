@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApprovalRequest } from '../domain/index.js';
+import { APPROVAL_ACTIONS, type ApprovalRequest } from '../domain/index.js';
 import type { CliHost } from './host.js';
 import { fields, printer, table } from './output.js';
 import { globalsOf, UsageError } from './shared.js';
@@ -23,6 +23,7 @@ function describe(r: ApprovalRequest): string {
     fields([
       ['Request', r.id],
       ['Action', `${r.action}: ${r.summary}`],
+      ['Rule', r.rule],
       ['Requested by', `${r.requestedBy.username} at ${r.createdAt}`],
       ['Status', r.status],
       ['Approvals', `${r.votes.filter((v) => v.decision === 'approve').length} of ${r.required}${r.approvers ? ` (from ${r.approvers.join(', ')})` : ''}`],
@@ -94,7 +95,7 @@ export function registerApprovalCommands(program: Command, host: CliHost): void 
     });
   rule
     .command('set <action>')
-    .description('require --required approvals for an action (key.schedule-deletion, key.delete-version, keystore.disable, credential.add, policy.change, ...)')
+    .description(`require --required approvals for an action (${APPROVAL_ACTIONS.join(', ')}); a rule covers every change with that effect`)
     .requiredOption('--required <m>', 'approvals needed')
     .option('--approver <username...>', 'only these custodians may approve (default: any other custodian)')
     .option('--ttl-minutes <n>', 'how long a request waits before it expires')

@@ -34,6 +34,10 @@ export interface IdentitySettings {
   passwordHash: PasswordHashParams;
   /** scrypt runs use 128 MiB each at the default cost: bound how many run at once. */
   maxConcurrentHashes: number;
+  /** Password checks waiting for a slot; beyond this a login is answered 429 at once. */
+  maxQueuedHashes: number;
+  /** Password checks one client address may have running or waiting; beyond it, 429 at once. */
+  maxHashesPerAddress: number;
 }
 
 export const DEFAULT_IDENTITY_SETTINGS: IdentitySettings = {
@@ -44,6 +48,8 @@ export const DEFAULT_IDENTITY_SETTINGS: IdentitySettings = {
   lockoutMaxMs: 15 * 60_000,
   passwordHash: DEFAULT_PASSWORD_HASH,
   maxConcurrentHashes: 2,
+  maxQueuedHashes: 16,
+  maxHashesPerAddress: 4,
 };
 
 export interface IssuedPassword {
@@ -77,18 +83,37 @@ function validatePassword(password: string): string {
   return password;
 }
 
-/** A small counting semaphore: password hashing is memory-hard, so it is rationed. */
-function limiter(max: number) {
+/**
+ * A bounded counting semaphore for password hashing, which is memory-hard and slow on
+ * purpose: at most `max` run at once, at most `maxQueued` wait, and one client address may
+ * hold at most `perAddress` of those places. A call that finds no place is refused at once
+ * (Throttled), before any work, so a flood of logins costs the server almost nothing and
+ * cannot build an unbounded queue in front of legitimate sign-ins.
+ */
+export function hashLimiter(o: { max: number; maxQueued: number; perAddress: number }) {
   let active = 0;
   const waiting: (() => void)[] = [];
-  return async function run<T>(fn: () => Promise<T>): Promise<T> {
-    if (active >= max) await new Promise<void>((r) => waiting.push(r));
-    active++;
+  const byAddress = new Map<string, number>();
+  return async function run<T>(address: string | null, fn: () => Promise<T>): Promise<T> {
+    if (active >= o.max && waiting.length >= o.maxQueued) fail('Throttled', 'too many password checks are in progress; try again in a few seconds');
+    const held = address === null ? 0 : (byAddress.get(address) ?? 0);
+    if (address !== null && held >= o.perAddress) fail('Throttled', 'too many password checks from your address are in progress; wait for them to finish');
+    if (address !== null) byAddress.set(address, held + 1);
     try {
-      return await fn();
+      if (active >= o.max) await new Promise<void>((r) => waiting.push(r));
+      active++;
+      try {
+        return await fn();
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
     } finally {
-      active--;
-      waiting.shift()?.();
+      if (address !== null) {
+        const n = (byAddress.get(address) ?? 1) - 1;
+        if (n <= 0) byAddress.delete(address);
+        else byAddress.set(address, n);
+      }
     }
   };
 }
@@ -100,13 +125,13 @@ function limiter(max: number) {
 export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSessionRepo & ApiKeyRepo; clock: Clock; settings?: Partial<IdentitySettings> }) {
   const { repo, clock } = deps;
   const settings: IdentitySettings = { ...DEFAULT_IDENTITY_SETTINGS, ...deps.settings };
-  const hashing = limiter(settings.maxConcurrentHashes);
+  const hashing = hashLimiter({ max: settings.maxConcurrentHashes, maxQueued: settings.maxQueuedHashes, perAddress: settings.maxHashesPerAddress });
   /** Failures for names that do not exist, so lockout does not reveal which names do. */
   const unknownFailures = new Map<string, { count: number; lockedUntil: number }>();
   let dummyHash: Promise<string> | undefined;
 
-  const hash = (pw: string) => hashing(() => hashPassword(pw, settings.passwordHash));
-  const verify = (pw: string, stored: string) => hashing(() => verifyPassword(pw, stored));
+  const hash = (pw: string) => hashing(null, () => hashPassword(pw, settings.passwordHash));
+  const verify = (pw: string, stored: string, address: string | null) => hashing(address, () => verifyPassword(pw, stored));
 
   async function mustGetUser(username: string): Promise<AdminUserRecord> {
     return (await repo.getAdminUser(username)) ?? fail('NotFound', `admin user '${truncate(username)}' does not exist`);
@@ -150,6 +175,7 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
       lastLoginAt: null,
       createdAt: now,
       updatedAt: now,
+      trustedSince: now,
       passwordHash: await hash(oneTimePassword),
     };
     await repo.insertAdminUser(rec);
@@ -199,19 +225,21 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
       if (u.role === r) return publicUser(u);
       if (u.role === 'administrator' && u.enabled && (await enabledAdministrators(u.id)) === 0) fail('Conflict', `'${u.username}' is the last enabled administrator`);
       const updatedAt = isoNow(clock);
-      await repo.updateAdminUser(u.id, { role: r, updatedAt });
+      await repo.updateAdminUser(u.id, { role: r, updatedAt, trustedSince: updatedAt });
       // A new role means new rights: sessions and API keys made under the old role end.
       await endAllAccess(u.id);
-      return { ...publicUser(u), role: r, updatedAt };
+      return { ...publicUser(u), role: r, updatedAt, trustedSince: updatedAt };
     },
 
     async setEnabled(username: string, enabled: boolean): Promise<AdminUser> {
       const u = await mustGetUser(username);
       if (!enabled && u.role === 'administrator' && u.enabled && (await enabledAdministrators(u.id)) === 0) fail('Conflict', `'${u.username}' is the last enabled administrator`);
       const updatedAt = isoNow(clock);
-      await repo.updateAdminUser(u.id, { enabled, updatedAt });
+      // Re-enabling gives the account its vote back only for requests filed from now on.
+      const trust = enabled && !u.enabled ? { trustedSince: updatedAt } : {};
+      await repo.updateAdminUser(u.id, { enabled, updatedAt, ...trust });
       if (!enabled) await endAllAccess(u.id);
-      return { ...publicUser(u), enabled, updatedAt };
+      return { ...publicUser(u), enabled, updatedAt, ...trust };
     },
 
     /**
@@ -229,6 +257,8 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
         lockedUntil: null,
         passwordChangedAt: now,
         updatedAt: now,
+        // Whoever reset the password knows it: the account's votes count again only for requests filed later.
+        trustedSince: now,
         ...(opts.enable ? { enabled: true } : {}),
       };
       await repo.updateAdminUser(u.id, patch);
@@ -244,33 +274,51 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
       if (typeof username !== 'string' || typeof password !== 'string' || username.length > 64 || password.length > MAX_PASSWORD_LENGTH) {
         fail('AuthenticationFailed', 'wrong username or password');
       }
-      const nowMs = clock.now();
-      const user = await repo.getAdminUser(username);
-      if (!user || user.username !== username) {
-        const key = username.toLowerCase();
-        const f = unknownFailures.get(key);
-        if (f && f.lockedUntil > nowMs) lockedMessage(f.lockedUntil);
-        // Spend the same work as a real check, so timing does not tell names apart.
-        dummyHash ??= hashPassword(generateOneTimePassword(), settings.passwordHash);
-        await verify(password, await dummyHash);
-        const count = (f?.count ?? 0) + 1;
-        if (unknownFailures.size >= 10_000) unknownFailures.delete(unknownFailures.keys().next().value as string);
-        unknownFailures.set(key, { count, lockedUntil: nowMs + lockDuration(count) });
-        fail('AuthenticationFailed', 'wrong username or password');
-      }
-      if (user.lockedUntil !== null && Date.parse(user.lockedUntil) > nowMs) lockedMessage(Date.parse(user.lockedUntil));
-      const ok = await verify(password, user.passwordHash);
-      if (!ok || !user.enabled) {
-        if (!ok) {
-          const failedLogins = user.failedLogins + 1;
-          const lock = lockDuration(failedLogins);
-          await repo.updateAdminUser(user.id, { failedLogins, lockedUntil: lock > 0 ? new Date(nowMs + lock).toISOString() : null });
+      const found = await repo.getAdminUser(username);
+      const user = found && found.username === username ? found : undefined;
+      // A locked name is refused before it takes a place in the hashing queue.
+      if (user?.lockedUntil && Date.parse(user.lockedUntil) > clock.now()) lockedMessage(Date.parse(user.lockedUntil));
+      return hashing(sourceIp, async () => {
+        const nowMs = clock.now();
+        if (!user) {
+          const key = username.toLowerCase();
+          const f = unknownFailures.get(key);
+          if (f && f.lockedUntil > nowMs) lockedMessage(f.lockedUntil);
+          // The failure is counted before the check, in the same turn as the lock test, so
+          // concurrent guesses cannot all pass that test.
+          const count = (f?.count ?? 0) + 1;
+          if (!f && unknownFailures.size >= 10_000) unknownFailures.delete(unknownFailures.keys().next().value as string);
+          unknownFailures.set(key, { count, lockedUntil: nowMs + lockDuration(count) });
+          // Spend the same work as a real check, so timing does not tell names apart.
+          dummyHash ??= hashPassword(generateOneTimePassword(), settings.passwordHash);
+          await verifyPassword(password, await dummyHash);
+          fail('AuthenticationFailed', 'wrong username or password');
         }
-        fail('AuthenticationFailed', 'wrong username or password');
-      }
-      const now = new Date(nowMs).toISOString();
-      await repo.updateAdminUser(user.id, { failedLogins: 0, lockedUntil: null, lastLoginAt: now });
-      return startSession({ ...user, failedLogins: 0, lockedUntil: null, lastLoginAt: now }, sourceIp);
+        // The attempt is claimed (counted as a failure) before the password is checked, in one
+        // atomic statement: N parallel guesses get N distinct counts, and the one reaching the
+        // threshold locks the name for the rest before any of them is checked.
+        const attempt = await repo.claimLoginAttempt(user.id, new Date(nowMs).toISOString(), settings.lockoutThreshold, new Date(nowMs + settings.lockoutMaxMs).toISOString());
+        if (attempt === undefined) {
+          const cur = await repo.getAdminUser(user.id);
+          lockedMessage(cur?.lockedUntil ? Date.parse(cur.lockedUntil) : nowMs + settings.lockoutBaseMs);
+        }
+        // Read again inside the slot: the password may have changed while this attempt waited.
+        const current = (await repo.getAdminUser(user.id)) ?? user;
+        const ok = await verifyPassword(password, current.passwordHash);
+        if (!ok) {
+          // Replace the provisional lock with the backoff this failure earns.
+          if (attempt >= settings.lockoutThreshold) await repo.updateAdminUser(user.id, { lockedUntil: new Date(nowMs + lockDuration(attempt)).toISOString() });
+          fail('AuthenticationFailed', 'wrong username or password');
+        }
+        if (!current.enabled) {
+          // The right password of a disabled account is not a guess: undo the claim, refuse the same way.
+          await repo.updateAdminUser(user.id, { failedLogins: 0, lockedUntil: null });
+          fail('AuthenticationFailed', 'wrong username or password');
+        }
+        const now = new Date(nowMs).toISOString();
+        await repo.updateAdminUser(user.id, { failedLogins: 0, lockedUntil: null, lastLoginAt: now });
+        return startSession({ ...current, failedLogins: 0, lockedUntil: null, lastLoginAt: now }, sourceIp);
+      });
     },
 
     /** Ends the session the token belongs to (API keys are revoked, not logged out). */
@@ -286,6 +334,7 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
       let userId: string;
       let via: Principal['via'];
       let credentialId: string;
+      let createdAt: string;
       if (token.startsWith(SESSION_TOKEN_PREFIX)) {
         const s = await repo.getSessionByDigest(digest);
         if (!s) fail('AuthenticationFailed', 'the session is not valid; log in again');
@@ -294,26 +343,30 @@ export function createAdminIdentityService(deps: { repo: AdminUserRepo & AdminSe
           fail('AuthenticationFailed', 'the session has expired; log in again');
         }
         if (Date.parse(s.lastSeenAt) + TOUCH_EVERY_MS <= nowMs) await repo.touchSession(s.id, new Date(nowMs).toISOString());
-        ({ userId, id: credentialId } = s);
+        ({ userId, id: credentialId, createdAt } = s);
         via = 'session';
       } else if (token.startsWith(API_KEY_PREFIX)) {
         const k = await repo.getApiKeyByDigest(digest);
         if (!k || k.revokedAt !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= nowMs)) fail('AuthenticationFailed', 'the API key is not valid');
         if (k.lastUsedAt === null || Date.parse(k.lastUsedAt) + TOUCH_EVERY_MS <= nowMs) await repo.touchApiKey(k.id, new Date(nowMs).toISOString());
-        ({ userId, id: credentialId } = k);
+        ({ userId, id: credentialId, createdAt } = k);
         via = 'api-key';
       } else {
         fail('AuthenticationFailed', 'the token is not valid');
       }
       const user = await repo.getAdminUser(userId);
       if (!user || !user.enabled) fail('AuthenticationFailed', 'the account is disabled');
+      // Re-checked on every call, not only revoked when it happens: a session or API key made
+      // before the account was re-enabled, re-roled or had its password reset is dead, even
+      // if revoking it was missed (a crash between the two writes, an older release).
+      if (Date.parse(createdAt) < Date.parse(user.trustedSince)) fail('AuthenticationFailed', via === 'session' ? 'the session predates a change to the account; log in again' : 'the API key predates a change to its owner account; create a new one');
       return { user: publicUser(user), via, credentialId };
     },
 
     /** Replaces the caller's password; other sessions of the user end, this one stays. */
     async changePassword(principal: Principal, currentPassword: string, newPassword: string): Promise<AdminUser> {
       const user = await mustGetUser(principal.user.id);
-      if (typeof currentPassword !== 'string' || currentPassword.length > MAX_PASSWORD_LENGTH || !(await verify(currentPassword, user.passwordHash))) {
+      if (typeof currentPassword !== 'string' || currentPassword.length > MAX_PASSWORD_LENGTH || !(await verify(currentPassword, user.passwordHash, `user:${user.id}`))) {
         fail('AuthenticationFailed', 'the current password is wrong');
       }
       validatePassword(newPassword);

@@ -22,6 +22,13 @@ export interface AdminUser {
   lastLoginAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /**
+   * When the account last gained the power to vote: its creation, re-enabling, a role
+   * change or a password reset by someone else (not the user's own password change). A vote
+   * on an approval request filed before this instant does not count: whoever created,
+   * re-roled or reset the account may hold its password.
+   */
+  trustedSince: string;
 }
 
 /** The stored user, with its scrypt hash; never leaves the domain. */
@@ -63,7 +70,12 @@ export interface Principal {
   credentialId: string;
 }
 
-/** Actions that an approval rule may put behind a quorum of custodians. */
+/**
+ * Approval rules, named by the effect they guard. A rule covers every change with that
+ * effect, whatever route makes it: `key.disable` also covers narrowing a key's usage and
+ * moving its expiry earlier; `keystore.disable` also covers narrowing a store's regions and
+ * lowering its quota (see approval-actions.ts, `rules`).
+ */
 export type ApprovalAction =
   | 'key.schedule-deletion'
   | 'key.delete-version'
@@ -73,7 +85,12 @@ export type ApprovalAction =
   | 'credential.add'
   | 'credential.revoke'
   | 'policy.change'
-  | 'keystore.aws-config';
+  | 'keystore.aws-config'
+  | 'user.create'
+  | 'user.set-role'
+  | 'user.enable'
+  | 'user.reset-password'
+  | 'approval-rule.change';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -85,6 +102,42 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'credential.revoke',
   'policy.change',
   'keystore.aws-config',
+  'user.create',
+  'user.set-role',
+  'user.enable',
+  'user.reset-password',
+  'approval-rule.change',
+];
+
+/**
+ * What an approval request runs. Most operations are guarded by the rule of the same name;
+ * the others fall under the rule of the action they are equivalent to, when (and only when)
+ * the change has that effect.
+ */
+export type ApprovalOperation =
+  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable'>
+  | 'key.update'
+  | 'keystore.set-regions'
+  | 'keystore.set-quota'
+  | 'user.update';
+
+export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
+  'key.schedule-deletion',
+  'key.delete-version',
+  'key.disable',
+  'key.update',
+  'keystore.disable',
+  'keystore.delete',
+  'keystore.set-regions',
+  'keystore.set-quota',
+  'credential.add',
+  'credential.revoke',
+  'policy.change',
+  'keystore.aws-config',
+  'user.create',
+  'user.update',
+  'user.reset-password',
+  'approval-rule.change',
 ];
 
 /** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */
@@ -110,7 +163,10 @@ export interface ApprovalVote {
 
 export interface ApprovalRequest {
   id: string;
-  action: ApprovalAction;
+  /** What runs when the quorum is reached. */
+  action: ApprovalOperation;
+  /** The rule that put it behind approvals (the strictest, when several apply). */
+  rule: ApprovalAction;
   /** The action's parameters (never secrets). */
   params: Record<string, unknown>;
   /** One line for people: what will happen. */

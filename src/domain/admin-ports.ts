@@ -14,12 +14,19 @@ import type {
 } from './admin-model.js';
 
 export type AdminUserPatch = Partial<
-  Pick<AdminUserRecord, 'role' | 'enabled' | 'mustChangePassword' | 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'passwordChangedAt' | 'lastLoginAt' | 'updatedAt'>
+  Pick<AdminUserRecord, 'role' | 'enabled' | 'mustChangePassword' | 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'passwordChangedAt' | 'lastLoginAt' | 'updatedAt' | 'trustedSince'>
 >;
 
 export interface AdminUserRepo {
   insertAdminUser(u: AdminUserRecord): Promise<void>;
   updateAdminUser(id: string, patch: AdminUserPatch): Promise<void>;
+  /**
+   * Claims one login attempt atomically, before the password is checked: adds one to the
+   * failure count unless the user is locked at `nowIso`, and when the new count reaches
+   * `threshold` sets `lockedUntil` to `provisionalLockIso` in the same statement. Returns
+   * the new count, or undefined when the user is locked (or does not exist).
+   */
+  claimLoginAttempt(id: string, nowIso: string, threshold: number, provisionalLockIso: string): Promise<number | undefined>;
   /** By id or username. */
   getAdminUser(idOrUsername: string): Promise<AdminUserRecord | undefined>;
   listAdminUsers(): Promise<AdminUser[]>;

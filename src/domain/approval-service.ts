@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { fail, isKeyholdError, isoNow, type Clock } from '../base/index.js';
 import type { SealContext } from '../crypto/index.js';
-import { APPROVAL_ACTIONS, type ApprovalAction, type ApprovalRequest, type ApprovalRule, type ApprovalStatus, type Principal } from './admin-model.js';
+import { APPROVAL_OPERATIONS, type AdminUser, type ApprovalOperation, type ApprovalRequest, type ApprovalRule, type ApprovalStatus, type Principal } from './admin-model.js';
 import type { AdminUserRepo, ApprovalRepo } from './admin-ports.js';
 import type { ApprovalActions } from './approval-actions.js';
+import { createApprovalRules, validateApprovalAction, type ApprovalRuleInput } from './approval-rules.js';
 import type { Seal } from './ports.js';
 import { truncate } from './validation.js';
-
-export const MAX_REQUIRED_APPROVALS = 10;
-export const MAX_APPROVAL_TTL_MINUTES = 30 * 24 * 60;
 
 export type Submission = { status: 'executed'; result: unknown } | { status: 'pending'; request: ApprovalRequest };
 
@@ -18,9 +16,26 @@ export function approvalSealContext(id: string): SealContext {
   return { table: 'approval_requests', id, column: 'result' };
 }
 
-export function validateApprovalAction(action: string): ApprovalAction {
-  if (!APPROVAL_ACTIONS.includes(action as ApprovalAction)) fail('ValidationFailed', `'${truncate(action)}' is not an action that approvals can guard (${APPROVAL_ACTIONS.join(', ')})`);
-  return action as ApprovalAction;
+export function validateApprovalOperation(op: string): ApprovalOperation {
+  if (!APPROVAL_OPERATIONS.includes(op as ApprovalOperation)) fail('ValidationFailed', `'${truncate(op)}' is not an operation approvals can run`);
+  return op as ApprovalOperation;
+}
+
+/**
+ * May this account's vote count on request `r`? Only an enabled custodian (among the named
+ * approvers, if any), other than the requester, whose account gained its power to vote
+ * before the request was filed: an account created, re-enabled, re-roled or reset since
+ * then may be in the hands of whoever did that.
+ */
+export function voteIneligibility(u: AdminUser | undefined, r: ApprovalRequest): string | undefined {
+  if (!u || !u.enabled) return 'the account is disabled or gone';
+  if (u.role !== 'custodian') return 'only key custodians decide approval requests';
+  if (u.id === r.requestedBy.userId) return 'you made this request; another custodian must decide it';
+  if (r.approvers !== null && !r.approvers.includes(u.username)) return `you are not among the approvers of this request (${r.approvers.join(', ')})`;
+  if (Date.parse(u.trustedSince) > Date.parse(r.createdAt)) {
+    return 'your account was created, re-enabled, given its role or had its password reset after this request was filed, so your vote would not count';
+  }
+  return undefined;
 }
 
 /**
@@ -38,8 +53,9 @@ export function createApprovalService(deps: {
   defaultTtlMs: number;
 }) {
   const { repo, actions, seal, clock } = deps;
+  const rules = createApprovalRules({ repo, clock });
 
-  function parseParams(action: ApprovalAction, raw: unknown): Record<string, unknown> {
+  function parseParams(action: ApprovalOperation, raw: unknown): Record<string, unknown> {
     const r = actions[action].params.safeParse(raw);
     if (!r.success) fail('ValidationFailed', `invalid parameters for ${action}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     return r.data;
@@ -60,14 +76,10 @@ export function createApprovalService(deps: {
     return settle(r ?? fail('NotFound', `approval request ${truncate(id)} does not exist`));
   }
 
-  async function custodians(): Promise<string[]> {
-    return (await repo.listAdminUsers()).filter((u) => u.enabled && u.role === 'custodian').map((u) => u.username);
-  }
-
   async function execute(r: ApprovalRequest): Promise<void> {
     const spec = actions[r.action];
     try {
-      const result = await spec.run(r.params);
+      const result = await spec.run(r.params, { requestedBy: r.requestedBy });
       const decidedAt = isoNow(clock);
       if (spec.secretResult) {
         const sealed = await seal.seal(Buffer.from(JSON.stringify(result), 'utf8'), approvalSealContext(r.id));
@@ -83,10 +95,15 @@ export function createApprovalService(deps: {
   }
 
   function requireVoter(principal: Principal, r: ApprovalRequest): void {
-    if (principal.user.role !== 'custodian') fail('AccessDenied', 'only key custodians decide approval requests');
-    if (principal.user.id === r.requestedBy.userId) fail('AccessDenied', 'you made this request; another custodian must decide it');
-    if (r.approvers !== null && !r.approvers.includes(principal.user.username)) fail('AccessDenied', `you are not among the approvers of this request (${r.approvers.join(', ')})`);
+    const why = voteIneligibility(principal.user, r);
+    if (why !== undefined) fail('AccessDenied', why);
     if (r.votes.some((v) => v.userId === principal.user.id)) fail('Conflict', 'you already decided this request');
+  }
+
+  /** Approvals that still count now: a voter disabled, demoted or reset since voting is void. */
+  async function validApprovals(r: ApprovalRequest): Promise<number> {
+    const users = new Map((await repo.listAdminUsers()).map((u) => [u.id, u]));
+    return r.votes.filter((v) => v.decision === 'approve' && voteIneligibility(users.get(v.userId), r) === undefined).length;
   }
 
   function requirePending(r: ApprovalRequest): void {
@@ -100,48 +117,44 @@ export function createApprovalService(deps: {
       return repo.getApprovalRule(validateApprovalAction(action));
     },
 
-    async setRule(action: string, input: { required: number; approvers?: string[] | null | undefined; ttlMinutes?: number | null | undefined }, by: Principal): Promise<ApprovalRule> {
-      const a = validateApprovalAction(action);
-      if (!Number.isInteger(input.required) || input.required < 1 || input.required > MAX_REQUIRED_APPROVALS) fail('ValidationFailed', `required approvals must be 1-${MAX_REQUIRED_APPROVALS}`);
-      let approvers: string[] | null = null;
-      if (input.approvers !== undefined && input.approvers !== null) {
-        approvers = [...new Set(input.approvers)].sort();
-        const known = await custodians();
-        const unknown = approvers.filter((n) => !known.includes(n));
-        if (unknown.length) fail('ValidationFailed', `approvers must be enabled key custodians: ${unknown.map((n) => truncate(n)).join(', ')}`);
-        if (approvers.length < input.required) fail('ValidationFailed', `${input.required} approvals cannot come from ${approvers.length} approver(s)`);
-      }
-      const ttl = input.ttlMinutes ?? null;
-      if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_APPROVAL_TTL_MINUTES)) fail('ValidationFailed', `an approval request lives 1-${MAX_APPROVAL_TTL_MINUTES} minutes`);
-      const rule: ApprovalRule = { action: a, required: input.required, approvers, ttlMinutes: ttl, updatedAt: isoNow(clock), updatedBy: by.user.username };
-      await repo.putApprovalRule(rule);
-      return rule;
+    async setRule(action: string, input: ApprovalRuleInput, by: Principal): Promise<ApprovalRule> {
+      return (await rules.apply(action, input, by.user.username))!;
     },
 
     async clearRule(action: string): Promise<void> {
-      const a = validateApprovalAction(action);
-      if (!(await repo.getApprovalRule(a))) fail('NotFound', `no approval rule for ${a}`);
-      await repo.deleteApprovalRule(a);
+      await rules.apply(action, null, '-');
     },
 
-    /** Runs the action now when no rule guards it; otherwise files a pending request. */
-    async submit(principal: Principal, action: ApprovalAction, rawParams: unknown): Promise<Submission> {
-      const spec = actions[action];
-      const params = parseParams(action, rawParams);
-      const rule = await repo.getApprovalRule(action);
-      if (!rule) return { status: 'executed', result: await spec.run(params) };
+    /** Validation of a rule change, shared with the approval-rule.change operation. */
+    rules,
+
+    /**
+     * Runs the operation now when no rule covers its effect; otherwise files a pending
+     * request bound to the ids of the objects it names. When several rules apply, the
+     * strictest (most approvals) governs.
+     */
+    async submit(principal: Principal, action: ApprovalOperation, rawParams: unknown): Promise<Submission> {
+      const spec = actions[validateApprovalOperation(action)];
+      const params = parseParams(action, await spec.bind(parseParams(action, rawParams)));
+      const names = await spec.rules(params);
+      const found = (await Promise.all(names.map((n) => repo.getApprovalRule(n)))).filter((r): r is ApprovalRule => r !== undefined);
+      const rule = found.sort((x, y) => y.required - x.required)[0];
+      const ctx = { requestedBy: { userId: principal.user.id, username: principal.user.username } };
+      if (!rule) return { status: 'executed', result: await spec.run(params, ctx) };
       await spec.check(params);
-      const eligible = (await custodians()).filter((n) => n !== principal.user.username && (rule.approvers === null || rule.approvers.includes(n)));
+      const probe = { requestedBy: ctx.requestedBy, approvers: rule.approvers, createdAt: isoNow(clock) } as ApprovalRequest;
+      const eligible = (await repo.listAdminUsers()).filter((u) => voteIneligibility(u, probe) === undefined);
       if (eligible.length < rule.required) {
-        fail('Conflict', `${action} needs ${rule.required} approval(s) but only ${eligible.length} other custodian(s) can give one; ask an administrator to adjust the rule or add custodians`);
+        fail('Conflict', `${rule.action} needs ${rule.required} approval(s) but only ${eligible.length} other custodian(s) can give one; ask an administrator to adjust the rule or add custodians`);
       }
       const nowMs = clock.now();
       const request: ApprovalRequest = {
         id: randomUUID(),
         action,
+        rule: rule.action,
         params,
         summary: spec.summary(params),
-        requestedBy: { userId: principal.user.id, username: principal.user.username },
+        requestedBy: ctx.requestedBy,
         createdAt: new Date(nowMs).toISOString(),
         expiresAt: new Date(nowMs + (rule.ttlMinutes !== null ? rule.ttlMinutes * 60_000 : deps.defaultTtlMs)).toISOString(),
         required: rule.required,
@@ -174,7 +187,7 @@ export function createApprovalService(deps: {
       const now = await mustGet(id);
       // Expired meanwhile, denied by someone else, or already executing: the vote stands, nothing runs.
       if (now.status !== 'pending') return now;
-      const approvals = now.votes.filter((v) => v.decision === 'approve').length;
+      const approvals = await validApprovals(now);
       if (approvals >= now.required && (await repo.transitionApprovalRequest(now.id, 'pending', 'executing'))) {
         await execute(now);
       }

@@ -18,6 +18,7 @@ export * from './admin-ports.js';
 export * from './admin-identity-service.js';
 export * from './approval-actions.js';
 export * from './approval-service.js';
+export * from './approval-rules.js';
 export * from './lifecycle-scheduler.js';
 export * from './quota-gate.js';
 export * from './telemetry.js';

@@ -6,6 +6,7 @@ import type {
   ApiKeyInfo,
   ApiKeyRecord,
   ApprovalAction,
+  ApprovalOperation,
   ApprovalRequest,
   ApprovalRule,
   ApprovalStatus,
@@ -30,6 +31,7 @@ const toUser = (r: Omit<AdminUsersTable, 'password_hash'>): AdminUser => ({
   lastLoginAt: r.last_login_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  trustedSince: r.trusted_since ?? r.updated_at,
 });
 
 const toSession = (r: AdminSessionsTable): AdminSession => ({
@@ -74,6 +76,7 @@ const USER_COLUMNS = [
   'last_login_at',
   'created_at',
   'updated_at',
+  'trusted_since',
 ] as const;
 
 const API_KEY_COLUMNS = ['id', 'user_id', 'name', 'hint', 'created_at', 'expires_at', 'last_used_at', 'revoked_at'] as const;
@@ -94,6 +97,7 @@ const REQUEST_COLUMNS = [
   'result',
   'secret_result',
   'error',
+  'rule',
 ] as const;
 
 /** Admin users, sessions, API keys and approvals over Kysely (SQLite and PostgreSQL). */
@@ -113,7 +117,8 @@ export function createAdminRepos(db: Kysely<Database>, write: Writer): AdminRepo
   function toRequest(r: Omit<ApprovalRequestsTable, 'result_sealed'>, votes: ApprovalVote[]): ApprovalRequest {
     return {
       id: r.id,
-      action: r.action as ApprovalAction,
+      action: r.action as ApprovalOperation,
+      rule: (r.rule ?? r.action) as ApprovalAction,
       params: JSON.parse(r.params) as Record<string, unknown>,
       summary: r.summary,
       requestedBy: { userId: r.requested_by_id, username: r.requested_by_name },
@@ -149,6 +154,7 @@ export function createAdminRepos(db: Kysely<Database>, write: Writer): AdminRepo
             last_login_at: u.lastLoginAt,
             created_at: u.createdAt,
             updated_at: u.updatedAt,
+            trusted_since: u.trustedSince,
           })
           .execute();
       }),
@@ -165,9 +171,27 @@ export function createAdminRepos(db: Kysely<Database>, write: Writer): AdminRepo
           ...(p.passwordChangedAt !== undefined && { password_changed_at: p.passwordChangedAt }),
           ...(p.lastLoginAt !== undefined && { last_login_at: p.lastLoginAt }),
           ...(p.updatedAt !== undefined && { updated_at: p.updatedAt }),
+          ...(p.trustedSince !== undefined && { trusted_since: p.trustedSince }),
         };
         if (Object.keys(set).length) await db.updateTable('admin_users').set(set).where('id', '=', id).execute();
       }),
+
+    async claimLoginAttempt(id, nowIso, threshold, provisionalLockIso) {
+      // One statement, so concurrent guesses cannot all read the same count: each claims the
+      // next attempt number, and the one that reaches the threshold locks the name for the
+      // others before any of them has been checked.
+      const r = await db
+        .updateTable('admin_users')
+        .set((eb) => ({
+          failed_logins: eb('failed_logins', '+', 1),
+          locked_until: eb.case().when('failed_logins', '>=', threshold - 1).then(provisionalLockIso).else(eb.ref('locked_until')).end(),
+        }))
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', nowIso)]))
+        .returning('failed_logins')
+        .executeTakeFirst();
+      return r?.failed_logins;
+    },
 
     async getAdminUser(idOrUsername) {
       const r = await db
@@ -293,6 +317,7 @@ export function createAdminRepos(db: Kysely<Database>, write: Writer): AdminRepo
           .values({
             id: r.id,
             action: r.action,
+            rule: r.rule,
             params: JSON.stringify(r.params),
             summary: r.summary,
             requested_by_id: r.requestedBy.userId,

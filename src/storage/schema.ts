@@ -72,6 +72,8 @@ export interface AdminUsersTable {
   last_login_at: string | null;
   created_at: string;
   updated_at: string;
+  /** Added by 0006; null only for rows written before it ran (read as updated_at). */
+  trusted_since: string | null;
 }
 
 export interface AdminSessionsTable {
@@ -128,6 +130,8 @@ export interface ApprovalRequestsTable {
   secret_result: string;
   /** JSON {code, message}. */
   error: string | null;
+  /** The rule that guarded the request (0006); null for older rows (= action). */
+  rule: string | null;
 }
 
 export interface ApprovalVotesTable {

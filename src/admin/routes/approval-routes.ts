@@ -3,6 +3,8 @@ import type { ApprovalStatus } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { approvalView, ERROR_RESPONSES, toApprovalView } from '../views.js';
 import type { RouteDeps } from './deps.js';
+import { EXEMPT } from './common.js';
+import { fail } from '../../base/index.js';
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
 const comment = z.object({ comment: z.string().max(1000).optional() }).strict().nullish();
@@ -28,13 +30,16 @@ export function approvalRoutes({ services }: RouteDeps): AdminRoute[] {
       id: 'approvals.get',
       method: 'GET',
       url: '/approvals/:id',
-      access: ['custodian', 'auditor'],
+      access: ['custodian', 'auditor', 'administrator'],
       tag: 'approvals',
       summary: 'Show an approval request',
+      description: 'Administrators see only the requests they made (user changes, rule changes, the AWS configuration export).',
       params: idParams,
       responses: { 200: approvalView, ...ERROR_RESPONSES },
-      async handle({ params }) {
-        return toApprovalView(await approvals.get(params.id));
+      async handle({ params, principal }) {
+        const r = await approvals.get(params.id);
+        if (principal.user.role === 'administrator' && r.requestedBy.userId !== principal.user.id) fail('AccessDenied', 'administrators see only their own approval requests');
+        return toApprovalView(r);
       },
     }),
     defineRoute({
@@ -42,6 +47,7 @@ export function approvalRoutes({ services }: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/approvals/:id/approve',
       access: ['custodian'],
+      approval: EXEMPT.mechanism,
       tag: 'approvals',
       summary: 'Approve; the approval that completes the quorum runs the action (once)',
       description: 'The requester cannot approve their own request (403).',
@@ -60,6 +66,7 @@ export function approvalRoutes({ services }: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/approvals/:id/deny',
       access: ['custodian'],
+      approval: EXEMPT.mechanism,
       tag: 'approvals',
       summary: 'Deny; one denial ends the request',
       params: idParams,
@@ -74,7 +81,8 @@ export function approvalRoutes({ services }: RouteDeps): AdminRoute[] {
       id: 'approvals.cancel',
       method: 'POST',
       url: '/approvals/:id/cancel',
-      access: ['custodian'],
+      access: ['custodian', 'administrator'],
+      approval: EXEMPT.mechanism,
       tag: 'approvals',
       summary: 'Withdraw your own pending request',
       params: idParams,
@@ -88,7 +96,8 @@ export function approvalRoutes({ services }: RouteDeps): AdminRoute[] {
       id: 'approvals.collect',
       method: 'POST',
       url: '/approvals/:id/collect',
-      access: ['custodian'],
+      access: ['custodian', 'administrator'],
+      approval: EXEMPT.mechanism,
       tag: 'approvals',
       summary: 'Collect the secret result of your executed request (once)',
       params: idParams,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { fail } from '../../base/index.js';
 import { defineRoute, SESSION_COOKIE, type AdminRoute } from '../route.js';
 import { apiKeyView, ERROR_RESPONSES, toApiKeyView, toUserView, userView } from '../views.js';
-import { okView } from './common.js';
+import { EXEMPT, okView } from './common.js';
 import type { RouteDeps } from './deps.js';
 
 const loginBody = z
@@ -29,6 +29,7 @@ export function authRoutes({ services, clock }: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/auth/login',
       access: 'public',
+      approval: EXEMPT.self,
       tag: 'auth',
       summary: 'Log in with username and password',
       description: 'After repeated failures the username is locked for a doubling time (429). A user with a one-time password may only change it.',
@@ -58,6 +59,7 @@ export function authRoutes({ services, clock }: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/auth/logout',
       access: 'authenticated',
+      approval: EXEMPT.self,
       duringPasswordChange: true,
       tag: 'auth',
       summary: 'End the current session',
@@ -87,6 +89,7 @@ export function authRoutes({ services, clock }: RouteDeps): AdminRoute[] {
       url: '/auth/password',
       access: 'authenticated',
       duringPasswordChange: true,
+      approval: EXEMPT.self,
       tag: 'auth',
       summary: "Replace the caller's password (ends their other sessions)",
       body: z.object({ currentPassword: z.string().min(1).max(256), newPassword: z.string().min(1).max(256) }).strict(),
@@ -113,6 +116,7 @@ export function authRoutes({ services, clock }: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/auth/api-keys',
       access: 'authenticated',
+      approval: EXEMPT.self,
       tag: 'auth',
       summary: 'Create an API key for automation; it acts with the caller’s role and is shown once',
       body: z.object({ name: z.string().min(1).max(64), expiresInDays: z.number().int().min(1).max(3650).optional() }).strict(),
@@ -130,6 +134,7 @@ export function authRoutes({ services, clock }: RouteDeps): AdminRoute[] {
       method: 'DELETE',
       url: '/auth/api-keys/:id',
       access: 'authenticated',
+      approval: EXEMPT.self,
       tag: 'auth',
       summary: 'Revoke one of the caller’s API keys',
       params: z.object({ id: z.string().min(1).max(64) }),

@@ -27,6 +27,8 @@ export function hsmRoutes({ services }: RouteDeps): AdminRoute[] {
       url: '/hsm/pin',
       // The PIN unlocks the key material in the token: custody, not administration.
       access: ['custodian'],
+      // A pending request would have to hold the PIN, a secret, until it is approved.
+      approval: { exempt: 'stores the PIN for the next start; a secret cannot wait in a pending request, and what is served now does not change' },
       tag: 'hsm',
       summary: 'Store the token user PIN sealed in storage (for hsm.pin_sealed = true)',
       body: z.object({ pin: z.string().min(1).max(256) }).strict(),
@@ -42,6 +44,7 @@ export function hsmRoutes({ services }: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/import/sample-proxy-config',
       access: ['custodian'],
+      approval: { exempt: 'only adds key stores, credentials and keys; what exists is skipped, never changed' },
       tag: 'hsm',
       summary: "Import the AWS sample XKS proxy's settings.toml: key stores, credentials, and its HSM keys by label",
       description: 'The report lists new credentials once (issuedCredentials). The file itself holds SigV4 secrets, so only its size is recorded.',

@@ -3,7 +3,7 @@ import { fail } from '../../base/index.js';
 import { parseUsage, type Key } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, keyDetailView, keyView, pendingApprovalView, toKeyVersionView, toKeyView } from '../views.js';
-import { gated, keyIdParam, nameParam } from './common.js';
+import { EXEMPT, gated, keyIdParam, nameParam } from './common.js';
 import type { RouteDeps } from './deps.js';
 
 const CUSTODIAN = ['custodian'] as const;
@@ -47,6 +47,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keys',
       access: CUSTODIAN,
+      approval: EXEMPT.adds,
       tag: 'keys',
       summary: 'Create an AES-256 key',
       body: z
@@ -70,6 +71,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keys/adopt',
       access: CUSTODIAN,
+      approval: EXEMPT.adds,
       tag: 'keys',
       summary: 'Serve an existing HSM key, found by its PKCS#11 label, as a key (version 1)',
       body: z
@@ -113,18 +115,18 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'PATCH',
       url: '/keys/:keyId',
       access: CUSTODIAN,
+      approval: { rules: ['key.disable'], when: 'the usage loses encrypt or decrypt, or an expiry is set where there was none or moved earlier (the key stops serving, as if disabled)' },
       tag: 'keys',
       summary: 'Change description, tags, usage, rotation schedule or expiry',
+      description: 'A change that stops or narrows service (usage narrowed or none, an earlier expiry) falls under the key.disable approval rule and answers 202 when one is set.',
       params: keyParams,
       body: z.object({ usage: usage.optional(), ...lifecycle }).strict(),
-      responses: { 200: keyView, ...ERROR_RESPONSES },
-      async handle({ params, body }) {
-        const { usage: u, ...rest } = body;
+      responses: { 200: keyView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        const { usage: u, ...rest } = input.body;
         if (u === undefined && Object.keys(rest).length === 0) fail('ValidationFailed', 'nothing to change');
-        let k = await keys.get(params.keyId);
-        if (Object.keys(rest).length) k = await keys.update(params.keyId, rest);
-        if (u !== undefined) k = await keys.setUsage(params.keyId, parseUsage(u));
-        return view(k);
+        if (u !== undefined) parseUsage(u);
+        return gated(deps, input, 'key.update', { keyId: input.params.keyId, ...(u !== undefined ? { usage: u } : {}), ...rest }, (r) => view(r as Key));
       },
     }),
     defineRoute({
@@ -132,6 +134,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keys/:keyId/enable',
       access: CUSTODIAN,
+      approval: EXEMPT.restores,
       tag: 'keys',
       summary: 'Enable a key',
       params: keyParams,
@@ -159,6 +162,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keys/:keyId/rotate',
       access: CUSTODIAN,
+      approval: { exempt: 'adds a version; every older version still decrypts' },
       tag: 'keys',
       summary: 'Add a key version; new encryptions use it, older versions still decrypt',
       params: keyParams,
@@ -190,6 +194,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keys/:keyId/cancel-deletion',
       access: CUSTODIAN,
+      approval: { exempt: 'ends a pending deletion; the key comes back Disabled, so nothing that served stops' },
       tag: 'keys',
       summary: 'Cancel a scheduled deletion; the key comes back Disabled (as in KMS)',
       params: keyParams,

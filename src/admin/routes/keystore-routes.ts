@@ -12,7 +12,7 @@ import {
   toCredentialView,
   toKeyStoreView,
 } from '../views.js';
-import { gated, nameParam } from './common.js';
+import { EXEMPT, gated, nameParam } from './common.js';
 import type { RouteDeps } from './deps.js';
 
 const CUSTODIAN = ['custodian'] as const;
@@ -41,6 +41,7 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keystores',
       access: CUSTODIAN,
+      approval: EXEMPT.adds,
       tag: 'keystores',
       summary: 'Create a key store; its first SigV4 credential is shown once',
       body: z.object({ name: nameParam, prefix: z.string().min(0).max(200), regions: regions.optional() }).strict(),
@@ -86,6 +87,7 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'POST',
       url: '/keystores/:name/enable',
       access: CUSTODIAN,
+      approval: EXEMPT.restores,
       tag: 'keystores',
       summary: 'Enable a key store',
       params: storeParams,
@@ -113,13 +115,14 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'PUT',
       url: '/keystores/:name/regions',
       access: CUSTODIAN,
+      approval: { rules: ['keystore.disable'], when: 'a Region that could call the store before can no longer call it (every key of the store stops serving it)' },
       tag: 'keystores',
       summary: 'Set the AWS Regions whose KMS may call this key store (empty: any)',
       params: storeParams,
       body: z.object({ regions }).strict(),
-      responses: { 200: keyStoreView, ...ERROR_RESPONSES },
-      async handle({ params, body }) {
-        return toKeyStoreView(await keyStores.setRegions(params.name, body.regions));
+      responses: { 200: keyStoreView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        return gated(deps, input, 'keystore.set-regions', { keyStore: input.params.name, regions: input.body.regions }, (r) => toKeyStoreView(r as KeyStore));
       },
     }),
     defineRoute({
@@ -127,13 +130,15 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'PUT',
       url: '/keystores/:name/quota',
       access: CUSTODIAN,
+      approval: { rules: ['keystore.disable'], when: 'a quota is set where there was none, or its rate or burst is lowered (calls that passed are throttled)' },
       tag: 'keystores',
       summary: 'Set the XKS request-rate quota (rps average, burst at once); over it calls get ThrottlingException',
       params: storeParams,
       body: z.object({ rps: z.number().int(), burst: z.number().int().optional() }).strict(),
-      responses: { 200: keyStoreView, ...ERROR_RESPONSES },
-      async handle({ params, body }) {
-        return toKeyStoreView(await keyStores.setQuota(params.name, body));
+      responses: { 200: keyStoreView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        const quota = { rps: input.body.rps, ...(input.body.burst !== undefined ? { burst: input.body.burst } : {}) };
+        return gated(deps, input, 'keystore.set-quota', { keyStore: input.params.name, quota }, (r) => toKeyStoreView(r as KeyStore));
       },
     }),
     defineRoute({
@@ -141,6 +146,7 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       method: 'DELETE',
       url: '/keystores/:name/quota',
       access: CUSTODIAN,
+      approval: { exempt: 'removes throttling; it stops or narrows nothing' },
       tag: 'keystores',
       summary: 'Remove the XKS request-rate quota',
       params: storeParams,
@@ -237,10 +243,12 @@ export function keyStoreRoutes(deps: RouteDeps): AdminRoute[] {
       id: 'keystores.aws-config',
       method: 'POST',
       url: '/keystores/:name/aws-config',
-      access: CUSTODIAN,
+      access: ['administrator'],
       approval: 'keystore.aws-config',
       tag: 'keystores',
       summary: "Export the AWS KMS console's proxy configuration file (contains the secret)",
+      description:
+        'Administrators only: the file holds a live SigV4 secret for the person who connects the key store in the KMS console. Every export is recorded in the audit log; under a keystore.aws-config rule it waits for custodians and the requester collects the file once.',
       params: storeParams,
       body: z.object({ accessKeyId: z.string().min(1).max(64).optional() }).strict().nullish(),
       responses: { 200: proxyConfigView, 202: pendingApprovalView, ...ERROR_RESPONSES },

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { approvalActionSchema, approvalRuleView, ERROR_RESPONSES, toApprovalRuleView } from '../views.js';
-import { nameParam, okView } from './common.js';
+import { gated, nameParam, okView } from './common.js';
+import { pendingApprovalView } from '../views.js';
 import type { RouteDeps } from './deps.js';
+import type { ApprovalRule } from '../../domain/index.js';
 
 const actionParams = z.object({ action: approvalActionSchema });
 
@@ -10,8 +12,8 @@ const actionParams = z.object({ action: approvalActionSchema });
  * Settings: the approval rules. Administrators set them (custodians cannot lower the
  * quorum that guards their own actions); auditors read them.
  */
-export function settingsRoutes({ services }: RouteDeps): AdminRoute[] {
-  const { approvals } = services;
+export function settingsRoutes(deps: RouteDeps): AdminRoute[] {
+  const { approvals } = deps.services;
   return [
     defineRoute({
       id: 'settings.approval-rules.list',
@@ -30,6 +32,7 @@ export function settingsRoutes({ services }: RouteDeps): AdminRoute[] {
       method: 'PUT',
       url: '/settings/approval-rules/:action',
       access: ['administrator'],
+      approval: 'approval-rule.change',
       tag: 'settings',
       summary: 'Require M approvals from custodians (or from named custodians) for an action',
       params: actionParams,
@@ -40,9 +43,11 @@ export function settingsRoutes({ services }: RouteDeps): AdminRoute[] {
           ttlMinutes: z.number().int().min(1).max(43200).nullable().optional(),
         })
         .strict(),
-      responses: { 200: approvalRuleView, ...ERROR_RESPONSES },
-      async handle({ params, body, principal }) {
-        return toApprovalRuleView(await approvals.setRule(params.action, body, principal));
+      responses: { 200: approvalRuleView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        const { required, approvers, ttlMinutes } = input.body;
+        const rule = { required, ...(approvers !== undefined ? { approvers } : {}), ...(ttlMinutes !== undefined ? { ttlMinutes } : {}) };
+        return gated(deps, input, 'approval-rule.change', { action: input.params.action, rule }, (r) => toApprovalRuleView(r as ApprovalRule));
       },
     }),
     defineRoute({
@@ -50,13 +55,13 @@ export function settingsRoutes({ services }: RouteDeps): AdminRoute[] {
       method: 'DELETE',
       url: '/settings/approval-rules/:action',
       access: ['administrator'],
+      approval: 'approval-rule.change',
       tag: 'settings',
       summary: 'Remove an approval rule: the action runs at once again',
       params: actionParams,
-      responses: { 200: okView, ...ERROR_RESPONSES },
-      async handle({ params }) {
-        await approvals.clearRule(params.action);
-        return { ok: true as const };
+      responses: { 200: okView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        return gated(deps, input, 'approval-rule.change', { action: input.params.action, rule: null }, () => ({ ok: true as const }));
       },
     }),
   ];

@@ -5,6 +5,7 @@ import type {
   AdminUser,
   ApiKeyInfo,
   ApprovalAction,
+  ApprovalOperation,
   ApprovalRequest,
   ApprovalRule,
   AuditVerifyReport,
@@ -68,6 +69,7 @@ const toUser = (v: Out<typeof userView>): AdminUser => ({
   failedLogins: v.failedLogins,
   lockedUntil: v.lockedUntil,
   passwordChangedAt: v.passwordChangedAt,
+  trustedSince: v.trustedSince,
   lastLoginAt: v.lastLoginAt,
   createdAt: v.createdAt,
   updatedAt: v.updatedAt,
@@ -79,7 +81,8 @@ export function toApproval(view: unknown): ApprovalRequest {
   const v = view as Out<typeof approvalView>;
   return {
     id: v.id,
-    action: v.action as ApprovalAction,
+    action: v.action as ApprovalOperation,
+    rule: v.rule as ApprovalAction,
     params: v.params,
     summary: v.summary,
     requestedBy: v.requestedBy,
