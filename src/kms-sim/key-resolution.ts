@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { kmsError } from './errors.js';
 import type { Call } from './context.js';
+import { requireCustomerManaged } from './aws-managed.js';
 import type { KmsKey, RegionState } from './model.js';
 
 const KEY_ID_RE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
@@ -38,6 +39,12 @@ export function isKeyId(s: string): boolean {
  * Region is NotFoundException, as KMS answers it.
  */
 export function resolveKey(call: Call, ref: string, opts: { aliases: boolean }): KmsKey {
+  const key = findKey(call, ref, opts);
+  requireCustomerManaged(call, key);
+  return key;
+}
+
+function findKey(call: Call, ref: string, opts: { aliases: boolean }): KmsKey {
   const rs = call.rs;
   const missing = () => kmsError('NotFoundException', `Key '${ref}' does not exist`);
   let m = KEY_ARN_RE.exec(ref);
@@ -56,7 +63,7 @@ export function resolveKey(call: Call, ref: string, opts: { aliases: boolean }):
       name = alias;
     }
     const a = rs.aliases.get(name);
-    if (!a) throw kmsError('NotFoundException', `Alias ${aliasArn(rs.region, rs.accountId, name)} is not found.`);
+    if (!a || a.targetKeyId === undefined) throw kmsError('NotFoundException', `Alias ${aliasArn(rs.region, rs.accountId, name)} is not found.`);
     return byId(rs, a.targetKeyId) ?? throwIt(missing());
   }
   if (!isKeyId(ref)) throw kmsError('NotFoundException', `Invalid keyId ${ref}`);
