@@ -57,6 +57,8 @@ test('PostgreSQL storage migrates, stores key stores, keys, versions and sealed 
         keyStoreId: 'ks1',
         externalId: 'key-1',
         protection: 'software',
+        exportable: false,
+        origin: 'keyhold',
         usage: ['encrypt'],
         enabled: true,
         currentVersion: 1,

@@ -3,7 +3,7 @@
  * never enter a request body except as passwords, so any field whose name looks secret
  * is replaced; what remains is bounded in size.
  */
-const SECRET_FIELD = /pass(word)?|secret|token|api.?key|authorization|cookie|private|pin$/i;
+const SECRET_FIELD = /pass(word)?|secret|token|api.?key|authorization|cookie|private|pin$|material/i;
 const MAX_CHANGE_CHARS = 8192;
 
 export function redact(value: unknown, depth = 0): unknown {

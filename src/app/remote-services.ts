@@ -43,6 +43,8 @@ const toKey = (v: Out<typeof keyView>): Key => ({
   keyStoreId: v.keyStoreId,
   externalId: v.keyId,
   protection: v.protection,
+  exportable: v.exportable,
+  origin: v.origin,
   usage: v.usage,
   enabled: v.enabled,
   currentVersion: v.currentVersion,
@@ -149,7 +151,15 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
     awsConfig: (name, accessKeyId) => api.call<ProxyConfigurationFile>('POST', `/keystores/${seg(name)}/aws-config`, accessKeyId ? { accessKeyId } : {}),
   };
 
-  const keyOps: Omit<KeyService, 'runDue'> = {
+  const keyOps: Omit<KeyService, 'runDue' | 'exportMaterial'> = {
+    async importKey(input) {
+      const { externalId, keyStore, material, ...rest } = input;
+      try {
+        return toKey(await api.call('POST', '/keys/import', { keyId: externalId, keyStore, material: material.toString('base64'), ...rest }));
+      } finally {
+        material.fill(0);
+      }
+    },
     create: async (input) => {
       const { externalId, keyStore, ...rest } = input;
       return toKey(await api.call('POST', '/keys', { keyId: externalId, keyStore, ...rest }));

@@ -23,8 +23,11 @@ export interface GlobalOptions {
   caFile?: string;
 }
 
-/** Key operations the CLI uses (the scheduler's runDue stays inside the server). */
-export type KeyOperations = Omit<KeyService, 'runDue'>;
+/**
+ * Key operations the CLI uses (the scheduler's runDue stays inside the server; raw material
+ * leaves only through the AWS copy path, never to the CLI).
+ */
+export type KeyOperations = Omit<KeyService, 'runDue' | 'exportMaterial'>;
 
 export type AdminUserOperations = Pick<AdminIdentityService, 'createUser' | 'listUsers' | 'getUser' | 'setRole' | 'setEnabled' | 'resetPassword'>;
 

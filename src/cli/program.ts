@@ -8,6 +8,7 @@ import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, Usag
 import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
+import { registerByokCommands } from './byok-commands.js';
 
 export { UsageError };
 
@@ -273,12 +274,14 @@ export function buildProgram(host: CliHost): Command {
     .option('--tag <key=value...>', 'tags (repeatable)')
     .option('--rotation-days <n>', 'rotate automatically every n days')
     .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
-    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' } & LifecycleOptions, cmd: Command) => {
+    .option('--exportable', 'the material may be copied into AWS KMS (off by default; cannot be turned on later)')
+    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm'; exportable?: boolean } & LifecycleOptions, cmd: Command) => {
       const g = globals(cmd);
       const usage = parseUsage(opts.usage);
-      const lc = lifecycleFromOptions(opts);
-      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
-      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
+      const { exportable, ...rest } = opts;
+      const lc = lifecycleFromOptions(rest);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...(exportable ? { exportable: true } : {}), ...lc })), opts.keystore);
+      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}${k.exportable ? ', exportable' : ''}).`);
     });
   key
     .command('adopt <label>')
@@ -306,7 +309,7 @@ export function buildProgram(host: CliHost): Command {
         const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
         return (await s.keys.list(opts.keystore)).map((k) => keyView(k, names.get(k.keyStoreId)));
       });
-      printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'usage', 'enabled', 'currentVersion']));
+      printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'exportable', 'usage', 'enabled', 'currentVersion']));
     });
   key
     .command('show <keyId>')
@@ -325,6 +328,8 @@ export function buildProgram(host: CliHost): Command {
             ['Key id', out.keyId],
             ['Key store', out.keyStore],
             ['Protection', out.protection],
+            ['Exportable', out.exportable ? 'yes (may be copied into AWS KMS)' : 'no (serves XKS only)'],
+            ['Origin', out.origin],
             ['Usage', out.usage.length ? out.usage : 'none (frozen)'],
             ['Enabled', out.enabled],
             ['State', out.state],
@@ -367,6 +372,7 @@ export function buildProgram(host: CliHost): Command {
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });
   registerKeyLifecycleCommands(key, host);
+  registerByokCommands(program, key, host);
   registerAdminCommands(program, host);
   registerApprovalCommands(program, host);
 

@@ -4,6 +4,7 @@ export * from './validation.js';
 export * from './policy.js';
 export * from './keystore-service.js';
 export * from './key-service.js';
+export * from './key-material-transfer.js';
 export * from './directory.js';
 export * from './health-service.js';
 export * from './xks-service.js';

@@ -27,6 +27,10 @@ export interface KeysTable {
   keystore_id: string;
   external_id: string;
   protection: string;
+  /** 0/1; set at creation (migration 0008). */
+  exportable: number;
+  /** keyhold | imported | adopted (migration 0008). */
+  origin: string;
   usage: string;
   enabled: number;
   current_version: number;

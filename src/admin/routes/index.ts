@@ -4,6 +4,7 @@ import type { AdminRoute } from '../route.js';
 import { approvalRoutes } from './approval-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { keyRoutes } from './key-routes.js';
+import { keyImportRoutes } from './key-import-routes.js';
 import { keyStoreRoutes } from './keystore-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { settingsRoutes } from './settings-routes.js';
@@ -40,6 +41,7 @@ export function buildRoutes(deps: RouteDeps): AdminRoute[] {
     ...userRoutes(deps),
     ...settingsRoutes(deps),
     ...keyStoreRoutes(deps),
+    ...keyImportRoutes(deps),
     ...keyRoutes(deps),
     ...approvalRoutes(deps),
     ...hsmRoutes(deps),
