@@ -250,6 +250,26 @@ test('keys: create with lifecycle settings, list, get', async () => {
   assert.equal((await call('GET', '/keys/nope', auditor.token)).status, 404);
 });
 
+test('keys: exportable at creation only; import of existing material (never echoed, never audited)', async () => {
+  const exp = await call<Body>('POST', '/keys', custodian.token, { keyId: 'pay-export', keyStore: 'demo', exportable: true });
+  assert.equal(exp.status, 200, exp.text);
+  assert.equal(exp.body.exportable, true);
+  assert.equal((await call('PATCH', '/keys/pay-key-1', custodian.token, { exportable: true })).status, 400, 'cannot be turned on later');
+  const material = Buffer.alloc(32, 7).toString('base64');
+  const imp = await call<Body>('POST', '/keys/import', custodian.token, { keyId: 'pay-imported', keyStore: 'demo', material, exportable: true, description: 'from the old HSM' });
+  assert.equal(imp.status, 200, imp.text);
+  assert.equal(imp.body.origin, 'imported');
+  assert.equal(imp.body.exportable, true);
+  assert.ok(!imp.text.includes(material));
+  assert.equal((await call('POST', '/keys/import', custodian.token, { keyId: 'pay-short', keyStore: 'demo', material: Buffer.alloc(16).toString('base64') })).status, 400);
+  assert.equal((await call('POST', '/keys/import', custodian.token, { keyId: 'pay-bad', keyStore: 'demo', material: 'not base64!' })).status, 400);
+  assert.equal((await call('POST', '/keys/import', auditor.token, { keyId: 'pay-aud', keyStore: 'demo', material })).status, 403);
+  const imports = h.records.filter((r) => r.action === 'keys.import');
+  assert.ok(imports.length >= 4, 'each import is on record');
+  assert.ok(!JSON.stringify(imports).includes(material), 'the material is not in the audit records');
+  assert.ok(imports.some((r) => JSON.stringify(r).includes('[redacted]')), 'the material field is redacted');
+});
+
 test('keys: update, disable, enable, rotate, delete an old version', async () => {
   const narrowing = { description: 'card data (PCI)', usage: ['decrypt'], rotationPeriodDays: null, expiresAt: null };
   const guarded = await call<{ pendingApproval: Body }>('PATCH', '/keys/pay-key-1', custodian.token, narrowing);

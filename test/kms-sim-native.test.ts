@@ -78,7 +78,9 @@ describe('keys', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ KeyUsage: 'SIGN_VERIFY' }, 'ValidationException'],
       [{ KeySpec: 'SYMMETRIC_DEFAULT', CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT' }, 'ValidationException'],
-      [{ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }, 'UnsupportedOperationException'],
+      [{ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }, 'UnsupportedOperationException'],
+      [{ KeySpec: 'ECC_NIST_P256' }, 'ValidationException'],
+      [{ KeySpec: 'HMAC_256', KeyUsage: 'SIGN_VERIFY' }, 'ValidationException'],
       [{ KeySpec: 'NOT_A_SPEC' }, 'ValidationException'],
       [{ Origin: 'AWS_CLOUDHSM' }, 'UnsupportedOperationException'],
       [{ Policy: 'not json' }, 'MalformedPolicyDocumentException'],
@@ -225,7 +227,9 @@ describe('aliases, tags, policy and paging', () => {
     assert.equal(doc.Statement[0]!.Principal.AWS, `arn:aws:iam::${ACCOUNT}:root`);
     assert.equal(doc.Statement[0]!.Action, 'kms:*');
     const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admin` }, Action: 'kms:*', Resource: '*' }] });
-    await kms.send(new PutKeyPolicyCommand({ KeyId: k.KeyId, PolicyName: 'default', Policy: policy }));
+    // The policy names only role/admin, not the caller: KMS's lockout check refuses it unless bypassed.
+    assert.equal(await errorName(() => kms.send(new PutKeyPolicyCommand({ KeyId: k.KeyId, PolicyName: 'default', Policy: policy }))), 'MalformedPolicyDocumentException');
+    await kms.send(new PutKeyPolicyCommand({ KeyId: k.KeyId, PolicyName: 'default', Policy: policy, BypassPolicyLockoutSafetyCheck: true }));
     assert.equal((await kms.send(new GetKeyPolicyCommand({ KeyId: k.KeyId, PolicyName: 'default' }))).Policy, policy);
     assert.equal(await errorName(() => kms.send(new GetKeyPolicyCommand({ KeyId: k.KeyId, PolicyName: 'other' }))), 'NotFoundException');
     assert.equal(await errorName(() => kms.send(new PutKeyPolicyCommand({ KeyId: k.KeyId, Policy: '{' }))), 'MalformedPolicyDocumentException');

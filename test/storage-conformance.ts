@@ -43,6 +43,8 @@ export function key(keyStoreId: string, over: Partial<Key> = {}): Key {
     keyStoreId,
     externalId: `key-${seq++}`,
     protection: 'software',
+    exportable: false,
+    origin: 'keyhold',
     usage: ['encrypt', 'decrypt'],
     enabled: true,
     currentVersion: 1,

@@ -5,6 +5,7 @@ import type { Storage } from '../src/domain/index.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
 import { storageConformance, type StorageFactory } from './storage-conformance.js';
 import { adminStorageConformance } from './storage-admin-conformance.js';
+import { awsStorageConformance } from './storage-aws-conformance.js';
 
 let pg: ThrowawayPostgres;
 let dbSeq = 0;
@@ -39,6 +40,7 @@ const postgresFactory: StorageFactory = {
 };
 storageConformance('postgres', postgresFactory);
 adminStorageConformance('postgres', postgresFactory);
+awsStorageConformance('postgres', postgresFactory);
 
 const now = '2026-11-25T00:00:00.000Z';
 
@@ -57,6 +59,8 @@ test('PostgreSQL storage migrates, stores key stores, keys, versions and sealed 
         keyStoreId: 'ks1',
         externalId: 'key-1',
         protection: 'software',
+        exportable: false,
+        origin: 'keyhold',
         usage: ['encrypt'],
         enabled: true,
         currentVersion: 1,

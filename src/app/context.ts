@@ -7,10 +7,12 @@ import {
   createApprovalActions,
   createApprovalRules,
   createApprovalService,
+  createAwsConnectionService,
   createKeyService,
   createKeyStoreService,
   type AdminIdentityService,
   type ApprovalService,
+  type AwsConnectionService,
   type Backends,
   type KeyService,
   type KeyStoreService,
@@ -23,6 +25,7 @@ import { hsmPin, type SessionPool } from '../hsm/index.js';
 import { openHsmPool } from './hsm.js';
 import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from '../seal/index.js';
+import { createAwsGateway, proxySettingsFromEnv } from '../aws/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
 export interface AppContext {
@@ -38,6 +41,8 @@ export interface AppContext {
   keys: KeyService;
   identity: AdminIdentityService;
   approvals: ApprovalService;
+  /** AWS connections (the AWS plane, docs/aws.md). */
+  awsConnections: AwsConnectionService;
   close(): Promise<void>;
 }
 
@@ -85,6 +90,8 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const backends: Backends = { software: softwareBackend, ...(hsmBackend ? { hsm: hsmBackend } : {}) };
   const keyStores = createKeyStoreService({ repo: storage, seal, clock });
   const keys = createKeyService({ repo: storage, backends, clock });
+  // HTTPS_PROXY / NO_PROXY are read once, here.
+  const awsConnections = createAwsConnectionService({ repo: storage, seal, clock, gateway: createAwsGateway({ proxy: proxySettingsFromEnv(process.env) }) });
   const a = config.admin;
   const identity = createAdminIdentityService({
     repo: storage,
@@ -108,10 +115,11 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     hsm: pool && hsmBackend ? { pool, backend: hsmBackend } : undefined,
     keyStores,
     keys,
+    awsConnections,
     identity,
     approvals: createApprovalService({
       repo: storage,
-      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }) }),
+      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections }),
       seal,
       clock,
       defaultTtlMs: a.approvalTtlMs,

@@ -1,6 +1,6 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { KeyholdError } from '../base/index.js';
-import { AES256_KEY_BYTES, buildGcmAad, gcmDecrypt, gcmEncrypt, type SealContext } from '../crypto/index.js';
+import { AES256_KEY_BYTES, aesKeyUnwrapPad, buildGcmAad, gcmDecrypt, gcmEncrypt, type SealContext } from '../crypto/index.js';
 import type { KeyVersion } from '../domain/model.js';
 import type { BackendHealth, KeyBackend, MetaRepo, Seal } from '../domain/ports.js';
 
@@ -60,6 +60,25 @@ export function createSoftwareBackend(deps: { seal: Seal; meta: MetaRepo; cacheS
         return { sealedMaterial, hsmLabel: null, hsmId: null };
       } finally {
         raw.fill(0);
+      }
+    },
+
+    async importVersion(key, version, given) {
+      if (given.length !== AES256_KEY_BYTES) throw new KeyholdError('ValidationFailed', `key material must be ${AES256_KEY_BYTES} bytes, not ${given.length}`);
+      return { sealedMaterial: await deps.seal.seal(given, versionSealContext(key.id, version)), hsmLabel: null, hsmId: null };
+    },
+
+    async exportVersion(v) {
+      if (!v.sealedMaterial) throw new KeyholdError('Internal', `key version ${v.keyId}/${v.version} has no software material`);
+      return deps.seal.unseal(v.sealedMaterial, versionSealContext(v.keyId, v.version));
+    },
+
+    async unwrapKey(v, wrapped) {
+      const kek = (await material(v)).export();
+      try {
+        return aesKeyUnwrapPad(kek, wrapped);
+      } finally {
+        kek.fill(0);
       }
     },
 

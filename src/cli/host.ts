@@ -6,6 +6,7 @@ import type {
   ApprovalRule,
   ApprovalStatus,
   AuditReadService,
+  AwsConnectionService,
   KeyService,
   KeyStoreService,
 } from '../domain/index.js';
@@ -23,8 +24,11 @@ export interface GlobalOptions {
   caFile?: string;
 }
 
-/** Key operations the CLI uses (the scheduler's runDue stays inside the server). */
-export type KeyOperations = Omit<KeyService, 'runDue'>;
+/**
+ * Key operations the CLI uses (the scheduler's runDue stays inside the server; raw material
+ * leaves only through the AWS copy path, never to the CLI).
+ */
+export type KeyOperations = Omit<KeyService, 'runDue' | 'exportMaterial'>;
 
 export type AdminUserOperations = Pick<AdminIdentityService, 'createUser' | 'listUsers' | 'getUser' | 'setRole' | 'setEnabled' | 'resetPassword'>;
 
@@ -51,6 +55,13 @@ export interface SessionOperations {
   revokeApiKey(id: string): Promise<ApiKeyInfo>;
 }
 
+/** AWS connections (the secret is write-only: nothing returns it). */
+export type AwsConnectionOperations = Pick<AwsConnectionService, 'create' | 'list' | 'get' | 'update' | 'delete' | 'test'>;
+
+export interface AwsOperations {
+  connections: AwsConnectionOperations;
+}
+
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyOperations;
@@ -63,6 +74,8 @@ export interface ManagementServices {
   admins: AdminUserOperations;
   approvals: ApprovalOperations;
   session: SessionOperations;
+  /** The AWS plane: connections, and the XKS side in AWS KMS. */
+  aws: AwsOperations;
 }
 
 export interface HsmManagement {

@@ -17,12 +17,14 @@ export function registerKeyCommands(program: Command, host: CliHost): Command {
     .option('--tag <key=value...>', 'tags (repeatable)')
     .option('--rotation-days <n>', 'rotate automatically every n days')
     .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
-    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' } & LifecycleOptions, cmd: Command) => {
+    .option('--exportable', 'the material may be copied into AWS KMS (off by default; cannot be turned on later)')
+    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm'; exportable?: boolean } & LifecycleOptions, cmd: Command) => {
       const g = globals(cmd);
       const usage = parseUsage(opts.usage);
-      const lc = lifecycleFromOptions(opts);
-      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
-      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
+      const { exportable, ...rest } = opts;
+      const lc = lifecycleFromOptions(rest);
+      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...(exportable ? { exportable: true } : {}), ...lc })), opts.keystore);
+      printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}${k.exportable ? ', exportable' : ''}).`);
     });
   key
     .command('adopt <label>')
@@ -50,7 +52,7 @@ export function registerKeyCommands(program: Command, host: CliHost): Command {
         const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
         return (await s.keys.list(opts.keystore)).map((k) => keyView(k, names.get(k.keyStoreId)));
       });
-      printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'usage', 'enabled', 'currentVersion']));
+      printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'exportable', 'usage', 'enabled', 'currentVersion']));
     });
   key
     .command('show <keyId>')
@@ -69,6 +71,8 @@ export function registerKeyCommands(program: Command, host: CliHost): Command {
             ['Key id', out.keyId],
             ['Key store', out.keyStore],
             ['Protection', out.protection],
+            ['Exportable', out.exportable ? 'yes (may be copied into AWS KMS)' : 'no (serves XKS only)'],
+            ['Origin', out.origin],
             ['Usage', out.usage.length ? out.usage : 'none (frozen)'],
             ['Enabled', out.enabled],
             ['State', out.state],

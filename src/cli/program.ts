@@ -9,6 +9,8 @@ import { registerKeyCommands } from './key-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 import { registerKeyStoreCommands } from './keystore-commands.js';
 import { registerServerCommands } from './server-commands.js';
+import { registerAwsCommands } from './aws-commands.js';
+import { registerByokCommands } from './byok-commands.js';
 import { UsageError } from './shared.js';
 
 export { UsageError };
@@ -36,10 +38,12 @@ export function buildProgram(host: CliHost): Command {
   registerKeyStoreCommands(program, host);
   const key = registerKeyCommands(program, host);
   registerKeyLifecycleCommands(key, host);
+  registerByokCommands(program, key, host);
   registerAdminCommands(program, host);
   registerApprovalCommands(program, host);
   registerHsmCommands(program, host);
   registerImportCommands(program, host);
   registerAuditCommands(program, key, host);
+  registerAwsCommands(program, host);
   return program;
 }

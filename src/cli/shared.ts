@@ -10,6 +10,8 @@ export function keyView(k: Key, keyStoreName?: string) {
     keyId: k.externalId,
     keyStore: keyStoreName ?? k.keyStoreId,
     protection: k.protection,
+    exportable: k.exportable,
+    origin: k.origin,
     usage: k.usage,
     enabled: k.enabled,
     state: keyState(k),

@@ -22,8 +22,8 @@ export interface AdminAction {
 
 type AdminRecorder = Pick<AuditService, 'admin'>;
 
-/** The key operations a caller may hold (the CLI's view omits the scheduler's runDue). */
-type KeyOperations = Omit<KeyService, 'runDue'>;
+/** The key operations a caller may hold (the CLI's view omits the scheduler's runDue and raw material export). */
+type KeyOperations = Omit<KeyService, 'runDue' | 'exportMaterial'>;
 
 /**
  * Runs one admin action and records it: outcome 'ok' with the change (plus what `after`
@@ -84,6 +84,13 @@ export function auditedKeyService<S extends KeyOperations>(svc: S, audit: AdminR
       const { externalId, keyStore, ...rest } = input;
       return run({ action: 'keys.create', ...key(externalId), keyStore, change: { ...rest } }, () => svc.create(input), (k) => ({ usage: k.usage, protection: k.protection, version: k.currentVersion }));
     },
+    importKey: (input) =>
+      run(
+        // Never the material: only where it came from and what the key may do.
+        { action: 'keys.import', ...key(input.externalId), keyStore: input.keyStore, change: { wrappedWith: input.wrappedWith, exportable: input.exportable ?? false, usage: input.usage } },
+        () => svc.importKey(input),
+        (k) => ({ origin: k.origin, version: k.currentVersion }),
+      ),
     adopt: (input) =>
       run(
         { action: 'keys.adopt', target: input.externalId ?? input.label, keyId: input.externalId, keyStore: input.keyStore, change: { hsmLabel: input.label, usage: input.usage, aadLayout: input.aadLayout } },

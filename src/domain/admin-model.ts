@@ -90,7 +90,9 @@ export type ApprovalAction =
   | 'user.set-role'
   | 'user.enable'
   | 'user.reset-password'
-  | 'approval-rule.change';
+  | 'approval-rule.change'
+  | 'aws.connection.add'
+  | 'aws.connection.update';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -107,6 +109,8 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'user.enable',
   'user.reset-password',
   'approval-rule.change',
+  'aws.connection.add',
+  'aws.connection.update',
 ];
 
 /**
@@ -138,6 +142,8 @@ export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
   'user.update',
   'user.reset-password',
   'approval-rule.change',
+  'aws.connection.add',
+  'aws.connection.update',
 ];
 
 /** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */

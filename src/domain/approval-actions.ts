@@ -1,41 +1,19 @@
 import { z } from 'zod';
 import { fail } from '../base/index.js';
-import type { AdminUser, ApprovalAction, ApprovalOperation, Role } from './admin-model.js';
+import type { AdminUser, ApprovalAction, Role } from './admin-model.js';
 import type { AdminIdentityService } from './admin-identity-service.js';
 import type { ApprovalRuleInput } from './approval-rules.js';
 import type { KeyService } from './key-service.js';
 import type { KeyStoreService } from './keystore-service.js';
 import type { Key, KeyStore } from './model.js';
 import { parsePolicy } from './policy.js';
+import { always, spec, type ApprovalActions } from './approval-spec.js';
+import type { AwsConnectionService } from './aws-connection-service.js';
+import { awsApprovalActions } from './aws-approval-actions.js';
+
+export { always, spec, type ApprovalActionSpec, type ApprovalActions, type ApprovalRunContext } from './approval-spec.js';
 import { EXTERNAL_KEY_ID_RE, NAME_RE, parseUsage, validateDescription, validateExpiry, validateQuota, validateRegions, validateRotationPeriod, validateTags } from './validation.js';
 
-/** Who filed the request: what an operation run after approval acts as. */
-export interface ApprovalRunContext {
-  requestedBy: { userId: string; username: string };
-}
-
-/**
- * The operations an approval request can run, each with:
- * - its parameter schema;
- * - `bind`: resolves the names it was given to the objects' ids, so an approved request acts
- *   on the object it was filed for and never on a later one that took the same name;
- * - `rules`: the approval rules this particular change falls under, judged by its effect
- *   against the object's current state (none: it runs at once);
- * - a check that runs when the request is made (so a request that could never succeed is
- *   refused at once), and the call that runs it.
- */
-export interface ApprovalActionSpec {
-  params: z.ZodType<Record<string, unknown>>;
-  bind(p: Record<string, unknown>): Promise<Record<string, unknown>>;
-  rules(p: Record<string, unknown>): Promise<ApprovalAction[]>;
-  summary(p: Record<string, unknown>): string;
-  check(p: Record<string, unknown>): Promise<void>;
-  run(p: Record<string, unknown>, ctx: ApprovalRunContext): Promise<unknown>;
-  /** The result is a secret: sealed in storage and handed once to the requester. */
-  secretResult?: boolean;
-}
-
-export type ApprovalActions = Record<ApprovalOperation, ApprovalActionSpec>;
 
 const keyId = z.string().regex(EXTERNAL_KEY_ID_RE);
 const keyStore = z.string().regex(NAME_RE);
@@ -56,31 +34,7 @@ const onKey = { keyId, keyUid: objectId.optional() };
 const onStore = { keyStore, keyStoreId: objectId.optional() };
 const onUser = { username, userId: objectId.optional() };
 
-function spec<S extends z.ZodObject>(
-  schema: S,
-  parts: {
-    bind(p: z.infer<S>): Promise<z.infer<S>>;
-    rules(p: z.infer<S>): Promise<ApprovalAction[]>;
-    summary(p: z.infer<S>): string;
-    check(p: z.infer<S>): Promise<void>;
-    run(p: z.infer<S>, ctx: ApprovalRunContext): Promise<unknown>;
-    secretResult?: boolean;
-  },
-): ApprovalActionSpec {
-  return {
-    params: schema.strict() as unknown as z.ZodType<Record<string, unknown>>,
-    bind: async (p) => (await parts.bind(p as z.infer<S>)) as Record<string, unknown>,
-    rules: (p) => parts.rules(p as z.infer<S>),
-    summary: (p) => parts.summary(p as z.infer<S>),
-    check: (p) => parts.check(p as z.infer<S>),
-    run: (p, ctx) => parts.run(p as z.infer<S>, ctx),
-    ...(parts.secretResult ? { secretResult: true } : {}),
-  };
-}
 
-const always =
-  (rule: ApprovalAction) =>
-  async (): Promise<ApprovalAction[]> => [rule];
 
 /** Removing an allowed usage (or all of them) stops part of the key's service. */
 export function narrowsUsage(current: readonly string[], next: readonly string[]): boolean {
@@ -113,6 +67,8 @@ export function createApprovalActions(deps: {
   keys: KeyService;
   identity: Pick<AdminIdentityService, 'getUser' | 'createUser' | 'setRole' | 'setEnabled' | 'resetPassword'>;
   rules: { check(action: string, input: ApprovalRuleInput | null): Promise<void>; apply(action: string, input: ApprovalRuleInput | null, by: string): Promise<unknown> };
+  /** The AWS plane, when this process has one (its operations refuse otherwise). */
+  aws?: AwsConnectionService | undefined;
 }): ApprovalActions {
   const { keyStores, keys, identity } = deps;
 
@@ -343,5 +299,6 @@ export function createApprovalActions(deps: {
       check: (p) => deps.rules.check(p.action, p.rule),
       run: (p, ctx) => deps.rules.apply(p.action, p.rule, ctx.requestedBy.username),
     }),
+    ...awsApprovalActions(deps.aws),
   };
 }

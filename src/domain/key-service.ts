@@ -3,6 +3,7 @@ import { fail, isoNow, type Clock } from '../base/index.js';
 import { keyState, type AadLayout, type Key, type KeyTags, type KeyUsage, type KeyVersion, type Protection } from './model.js';
 import type { KeyBackend, KeyRepo, KeyStoreRepo } from './ports.js';
 import { validateDescription, validateExpiry, validateExternalKeyId, validateRotationPeriod, validateTags } from './validation.js';
+import { createKeyMaterialTransfer } from './key-material-transfer.js';
 
 /** KMS's ScheduleKeyDeletion window: 7–30 days, 30 by default (kms-semantics §2.9). */
 export const MIN_DELETION_WINDOW_DAYS = 7;
@@ -91,9 +92,13 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
   }
 
   return {
-    async create(input: { externalId: string; keyStore: string; usage?: KeyUsage[]; protection?: Protection } & KeyLifecyclePatch): Promise<Key> {
+    ...createKeyMaterialTransfer({ repo, backends, clock }),
+
+    async create(input: { externalId: string; keyStore: string; usage?: KeyUsage[]; protection?: Protection; exportable?: boolean } & KeyLifecyclePatch): Promise<Key> {
       const externalId = validateExternalKeyId(input.externalId);
       const lc = lifecycle(input);
+      const exportable = input.exportable ?? false;
+      if (exportable && input.protection === 'hsm') fail('ValidationFailed', 'HSM keys are generated non-extractable in the token and cannot be exportable; create a software key with --exportable');
       const ks = (await repo.getKeyStore(input.keyStore)) ?? fail('KeyStoreNotFound', `key store '${input.keyStore}' does not exist`);
       if (await repo.getKeyByExternalId(externalId)) fail('Conflict', `key id '${externalId}' is already used on this endpoint`);
       const protection = input.protection ?? 'software';
@@ -106,6 +111,8 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
         keyStoreId: ks.id,
         externalId,
         protection,
+        exportable,
+        origin: 'keyhold',
         usage: input.usage ?? ['encrypt', 'decrypt'],
         enabled: true,
         currentVersion: 1,
@@ -153,6 +160,8 @@ export function createKeyService(deps: { repo: KeyRepo & Pick<KeyStoreRepo, 'get
         keyStoreId: ks.id,
         externalId,
         protection: 'hsm',
+        exportable: false,
+        origin: 'adopted',
         usage: input.usage ?? ['encrypt', 'decrypt'],
         enabled: true,
         currentVersion: 1,

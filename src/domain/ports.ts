@@ -5,6 +5,7 @@
 import type { GcmOutput, SealContext } from '../crypto/index.js';
 import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyUsage, KeyVersion, Protection } from './model.js';
 import type { AdminRepo } from './admin-ports.js';
+import type { AwsRepo } from './aws-ports.js';
 
 /** Root of trust: wraps every secret before it reaches storage. */
 export interface Seal {
@@ -41,6 +42,15 @@ export interface KeyBackend {
   encrypt(version: KeyVersion, plaintext: Uint8Array, gcmAad: Uint8Array): Promise<GcmOutput>;
   /** Plaintext, or undefined when the tag does not verify. */
   decrypt(version: KeyVersion, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, gcmAad: Uint8Array): Promise<Buffer | undefined>;
+  /** A version made from material brought in (`keyhold key import`), sealed at once. Software keys only. */
+  importVersion?(key: Pick<Key, 'id' | 'externalId'>, version: number, material: Uint8Array): Promise<Pick<KeyVersion, 'sealedMaterial' | 'hsmLabel' | 'hsmId'>>;
+  /**
+   * The raw material of a version, for copying an exportable key into AWS KMS. The caller
+   * checks that the key is exportable and wipes the bytes after use.
+   */
+  exportVersion?(version: KeyVersion): Promise<Buffer>;
+  /** RFC 5649 unwrap under this version's material (the key as a key-encryption key); undefined when it does not verify. */
+  unwrapKey?(version: KeyVersion, wrapped: Uint8Array): Promise<Buffer | undefined>;
   /** Deep check: a test encryption on a dedicated key. */
   selfTest(): Promise<BackendHealth>;
   /** Backends whose material has its own attributes (HSM) report them for GetKeyMetadata. */
@@ -116,7 +126,7 @@ export interface ChangeFeed {
   notify(): Promise<void>;
 }
 
-export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo, AdminRepo {
+export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo, AdminRepo, AwsRepo {
   readonly changes: ChangeFeed;
   /** A cheap round trip, for health. */
   ping(): Promise<void>;

@@ -7,6 +7,7 @@ import { kmsError } from './errors.js';
 import { op, wireTime, type Call, type Operation } from './context.js';
 import { aliasArn, resolveKey } from './key-resolution.js';
 import { paginate, pageFields } from './pagination.js';
+import { keyKind } from './key-specs.js';
 import { int, str } from './schemas.js';
 import type { Alias, KmsKey } from './model.js';
 
@@ -25,6 +26,11 @@ function targetOf(call: Call, ref: string): KmsKey {
   const key = resolveKey(call, ref, { aliases: false });
   if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
   return key;
+}
+
+function typeOf(key: KmsKey): string {
+  const kind = keyKind(key.keySpec);
+  return kind === 'rsa' || kind === 'ecc' ? 'asymmetric' : kind;
 }
 
 function aliasesOf(call: Call, keyId: string): Alias[] {
@@ -51,10 +57,13 @@ export const aliasOperations: Record<string, Operation> = {
     checkName(input.AliasName);
     const alias = call.rs.aliases.get(input.AliasName);
     if (!alias) throw missingAlias(call, input.AliasName);
-    // Old and new targets must have the same type and usage; every simulated key is a
-    // symmetric ENCRYPT_DECRYPT key, so any target qualifies.
     const key = targetOf(call, input.TargetKeyId);
     call.entry.keyArn = key.arn;
+    // Old and new targets must have the same type (symmetric, asymmetric, HMAC) and usage.
+    const old = alias.targetKeyId !== undefined ? call.rs.keys.get(alias.targetKeyId) : undefined;
+    if (old && (typeOf(old) !== typeOf(key) || old.keyUsage !== key.keyUsage)) {
+      throw kmsError('ValidationException', `${input.AliasName} points to a ${typeOf(old)} ${old.keyUsage} key; it cannot move to ${key.arn}, a ${typeOf(key)} ${key.keyUsage} key.`);
+    }
     if (alias.targetKeyId !== key.id && aliasesOf(call, key.id).length >= MAX_ALIASES_PER_KEY) {
       throw kmsError('LimitExceededException', `A KMS key can have at most ${MAX_ALIASES_PER_KEY} aliases.`);
     }

@@ -30,6 +30,7 @@ import { cryptoProxyError } from './proxy-outcomes.js';
 import { keyRequestMetadata, proxyCall } from './proxy-calls.js';
 import { blob, encryptionContext, grantTokens, int, oneOf, str } from './schemas.js';
 import type { KmsKey } from './model.js';
+import { rsaDecrypt, rsaEncrypt } from './asymmetric-operations.js';
 
 const MAX_PLAINTEXT = 4096;
 const MAX_CIPHERTEXT = 6144;
@@ -38,9 +39,19 @@ const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_O
 const recipient = () => z.object({ KeyEncryptionAlgorithm: z.string().optional(), AttestationDocument: z.string().optional() });
 
 function checkAlgorithm(key: KmsKey, algorithm: string | undefined): void {
+  requireSymmetric(key);
   if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
     throw kmsError('InvalidKeyUsageException', `${key.arn} is a symmetric key; the encryption algorithm ${algorithm} is not valid for it.`);
   }
+}
+
+/** Symmetric operations on RSA, ECC or HMAC keys are InvalidKeyUsageException in KMS. */
+function requireSymmetric(key: KmsKey): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${key.arn} is a ${key.keySpec} key with usage ${key.keyUsage}; this operation needs a symmetric encryption key.`);
+}
+
+function isRsaEncryptionKey(key: KmsKey): boolean {
+  return key.keySpec.startsWith('RSA_') && key.keyUsage === 'ENCRYPT_DECRYPT';
 }
 
 function rejectRecipient(r: unknown): void {
@@ -155,6 +166,11 @@ const encrypt = op(
     const key = resolveKey(call, input.KeyId, { aliases: true });
     noteKey(call, key);
     requireUsable(call.rs, key);
+    if (isRsaEncryptionKey(key)) {
+      const ct = rsaEncrypt(key, input.EncryptionAlgorithm, input.Plaintext);
+      if (input.DryRun) dryRun();
+      return { CiphertextBlob: ct.toString('base64'), KeyId: key.arn, EncryptionAlgorithm: input.EncryptionAlgorithm };
+    }
     checkAlgorithm(key, input.EncryptionAlgorithm);
     if (input.DryRun) dryRun();
     const sealed = await sealUnder(call, key, input.Plaintext, input.EncryptionContext, 'Encrypt');
@@ -174,6 +190,18 @@ const decrypt = op(
   }),
   async (call, input) => {
     rejectRecipient(input.Recipient);
+    // Asymmetric ciphertexts carry no key id: Decrypt needs the KeyId of the RSA key.
+    const named = input.KeyId !== undefined ? resolveKey(call, input.KeyId, { aliases: true }) : undefined;
+    if (named && isRsaEncryptionKey(named)) {
+      noteKey(call, named);
+      requireUsable(call.rs, named);
+      if (input.DryRun) dryRun();
+      const pt = rsaDecrypt(named, input.EncryptionAlgorithm, input.CiphertextBlob);
+      const out = { Plaintext: pt.toString('base64'), KeyId: named.arn, EncryptionAlgorithm: input.EncryptionAlgorithm };
+      wipe(pt);
+      return out;
+    }
+    if (named) requireSymmetric(named);
     if (input.EncryptionAlgorithm !== undefined && input.EncryptionAlgorithm !== 'SYMMETRIC_DEFAULT') {
       throw kmsError('IncorrectKeyException', `The ciphertext was not produced with the encryption algorithm ${input.EncryptionAlgorithm}.`);
     }
@@ -204,6 +232,7 @@ function dataKeyOperation(withPlaintext: boolean, kmsOperation: string): Operati
       const key = resolveKey(call, input.KeyId, { aliases: true });
       noteKey(call, key);
       requireUsable(call.rs, key);
+      requireSymmetric(key);
       if (input.DryRun) dryRun();
       const size = input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32);
       const dataKey = randomBytes(size);

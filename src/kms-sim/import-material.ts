@@ -5,7 +5,7 @@
  * expiration model, re-import of the same material, new material for on-demand rotation),
  * and DeleteImportedKeyMaterial (immediate, reversible → PendingImport).
  */
-import { constants, createDecipheriv, generateKeyPair, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { constants, createDecipheriv, createPrivateKey, generateKeyPair, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { wipe } from '../base/index.js';
@@ -16,6 +16,7 @@ import { resolveKey } from './key-resolution.js';
 import { allMaterialImported } from './key-state.js';
 import { blob, oneOf, str } from './schemas.js';
 import type { KmsKey } from './model.js';
+import { specInfo, type SimKeySpec } from './key-specs.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 const DAY_MS = 86_400_000;
@@ -31,6 +32,22 @@ const MODULUS_BITS: Record<string, number> = { RSA_2048: 2048, RSA_3072: 3072, R
 function requireImportable(key: KmsKey): void {
   if (key.customKeyStoreId !== undefined) throw kmsError('UnsupportedOperationException', `${key.arn} is in a custom key store; you cannot import key material into it.`);
   if (key.origin !== 'EXTERNAL') throw kmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`);
+}
+
+/** Why `material` cannot be the material of a key of `spec`, or undefined when it fits. */
+function materialProblem(spec: SimKeySpec, material: Buffer): string | undefined {
+  const info = specInfo(spec);
+  if (info.kind === 'symmetric') return material.length === MATERIAL_BYTES ? undefined : `Key material for a SYMMETRIC_DEFAULT key must be exactly ${MATERIAL_BYTES} bytes.`;
+  if (info.kind === 'hmac') return material.length === info.hmacBytes ? undefined : `Key material for a ${spec} key must be exactly ${info.hmacBytes} bytes.`;
+  let k: KeyObject;
+  try {
+    k = createPrivateKey({ key: material, format: 'der', type: 'pkcs8' });
+  } catch {
+    return `Key material for a ${spec} key must be a DER-encoded PKCS#8 private key.`;
+  }
+  const d = k.asymmetricKeyDetails;
+  const fits = info.kind === 'rsa' ? k.asymmetricKeyType === 'rsa' && d?.modulusLength === info.rsaBits : k.asymmetricKeyType === 'ec' && d?.namedCurve === info.curve;
+  return fits ? undefined : `The private key is not a ${spec} key.`;
 }
 
 function unwrap(privateKey: KeyObject, algorithm: string, wrapped: Buffer): Buffer | undefined {
@@ -123,9 +140,14 @@ const importKeyMaterial = op(
 
     const material = unwrap(params.privateKey, params.wrappingAlgorithm, input.EncryptedKeyMaterial);
     if (!material) throw kmsError('InvalidCiphertextException', 'KMS could not unwrap the encrypted key material with the wrapping key of this import token.');
-    if (material.length !== MATERIAL_BYTES) {
+    const problem = materialProblem(key.keySpec, material);
+    if (problem !== undefined) {
       wipe(material);
-      throw kmsError('IncorrectKeyMaterialException', `Key material for a SYMMETRIC_DEFAULT key must be exactly ${MATERIAL_BYTES} bytes.`);
+      throw kmsError('IncorrectKeyMaterialException', problem);
+    }
+    if (importType === 'NEW_KEY_MATERIAL' && key.materials.length > 0 && key.keySpec !== 'SYMMETRIC_DEFAULT') {
+      wipe(material);
+      throw kmsError('UnsupportedOperationException', `${key.arn} is a ${key.keySpec} key; only symmetric keys take new key material.`);
     }
     const id = materialId(key.id, material);
     const existing = key.materials.find((m) => m.id === id);

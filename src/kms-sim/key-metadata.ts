@@ -1,6 +1,8 @@
 /** KeyMetadata as CreateKey and DescribeKey return it (kms-semantics §2.4). */
 import { wireTime } from './context.js';
 import { currentMaterial, effectiveState } from './key-state.js';
+import { algorithmFields } from './key-specs.js';
+import { keyArn } from './key-resolution.js';
 import type { KmsKey, RegionState } from './model.js';
 
 export function keyMetadata(rs: RegionState, key: KmsKey): Record<string, unknown> {
@@ -12,13 +14,13 @@ export function keyMetadata(rs: RegionState, key: KmsKey): Record<string, unknow
     CreationDate: wireTime(key.createdAt),
     Enabled: state === 'Enabled',
     Description: key.description,
-    KeyUsage: 'ENCRYPT_DECRYPT',
+    KeyUsage: key.keyUsage,
     KeyState: state,
     Origin: key.origin,
-    KeyManager: 'CUSTOMER',
-    CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
-    KeySpec: 'SYMMETRIC_DEFAULT',
-    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    KeyManager: key.keyManager,
+    CustomerMasterKeySpec: key.keySpec,
+    KeySpec: key.keySpec,
+    ...algorithmFields(key.keySpec, key.keyUsage),
     MultiRegion: key.multiRegion,
   };
   if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) md.DeletionDate = wireTime(key.deletionDate);
@@ -31,10 +33,15 @@ export function keyMetadata(rs: RegionState, key: KmsKey): Record<string, unknow
   }
   if (key.customKeyStoreId !== undefined) md.CustomKeyStoreId = key.customKeyStoreId;
   if (key.xksKeyId !== undefined) md.XksKeyConfiguration = { Id: key.xksKeyId };
-  if (key.multiRegion) {
-    md.MultiRegionConfiguration = { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: key.arn, Region: key.region }, ReplicaKeys: [] };
+  if (key.mrk) {
+    const { primaryRegion, replicaRegions } = key.mrk;
+    md.MultiRegionConfiguration = {
+      MultiRegionKeyType: primaryRegion === key.region ? 'PRIMARY' : 'REPLICA',
+      PrimaryKey: { Arn: keyArn(primaryRegion, key.accountId, key.id), Region: primaryRegion },
+      ReplicaKeys: replicaRegions.map((r) => ({ Arn: keyArn(r, key.accountId, key.id), Region: r })),
+    };
   }
-  if (key.origin !== 'EXTERNAL_KEY_STORE') {
+  if (key.origin !== 'EXTERNAL_KEY_STORE' && key.keySpec === 'SYMMETRIC_DEFAULT') {
     const current = currentMaterial(key);
     if (current) md.CurrentKeyMaterialId = current.id;
   }

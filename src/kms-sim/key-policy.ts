@@ -1,11 +1,14 @@
 /**
  * Key policies (kms-semantics §2.8): one policy per key, named `default`. The simulator keeps
- * and checks the document (JSON with statements, 32 KB quota) but does not evaluate it:
- * every configured caller is treated as an administrator of its own account.
+ * and checks the document (JSON with statements, 32 KB quota) but does not evaluate it for
+ * access: every configured caller is treated as an administrator of its own account. It does
+ * make KMS's lockout safety check: without BypassPolicyLockoutSafetyCheck, a new policy must
+ * still let the caller call PutKeyPolicy (directly, or through the account root, which
+ * delegates to IAM).
  */
 import { z } from 'zod';
 import { kmsError } from './errors.js';
-import { op, type Operation } from './context.js';
+import { op, type Call, type Operation } from './context.js';
 import { resolveKey } from './key-resolution.js';
 import { int, str } from './schemas.js';
 
@@ -45,6 +48,51 @@ export function checkPolicy(policy: string): void {
   }
 }
 
+type Json = Record<string, unknown>;
+
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : v === undefined ? [] : [v];
+}
+
+function glob(pattern: string, value: string): boolean {
+  const escaped = pattern.replace(/[.+^$()|[\]{}\\]/g, (c) => `\\${c}`);
+  return new RegExp('^' + escaped.replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i').test(value);
+}
+
+function principalMatches(principal: unknown, call: Call): boolean {
+  if (principal === '*') return true;
+  if (principal === null || typeof principal !== 'object') return false;
+  const { accountId, principalArn } = call.caller;
+  return asList((principal as Json).AWS).some((p) => p === '*' || p === principalArn || p === accountId || p === `arn:aws:iam::${accountId}:root`);
+}
+
+/** Whether one statement, with no condition, applies to `action` on `resource` for the caller. */
+function statementApplies(s: Json, call: Call, action: string, resource: string): boolean {
+  const principal = s.Principal !== undefined ? principalMatches(s.Principal, call) : s.NotPrincipal !== undefined ? !principalMatches(s.NotPrincipal, call) : false;
+  const act = s.Action !== undefined ? asList(s.Action).some((a) => typeof a === 'string' && glob(a, action)) : s.NotAction !== undefined ? !asList(s.NotAction).some((a) => typeof a === 'string' && glob(a, action)) : false;
+  const res = s.Resource !== undefined ? asList(s.Resource).some((r) => typeof r === 'string' && glob(r, resource)) : s.NotResource !== undefined ? !asList(s.NotResource).some((r) => typeof r === 'string' && glob(r, resource)) : false;
+  return principal && act && res;
+}
+
+/**
+ * KMS's lockout safety check: the policy must let the caller call kms:PutKeyPolicy later.
+ * An Allow counts only without conditions (it may not apply); a Deny without conditions that
+ * covers the caller defeats it.
+ */
+export function checkLockout(call: Call, policy: string, keyArnValue = '*'): void {
+  const doc = JSON.parse(policy) as Json;
+  const statements = asList(doc.Statement).filter((s): s is Json => s !== null && typeof s === 'object');
+  const applies = (s: Json) => s.Condition === undefined && statementApplies(s, call, 'kms:PutKeyPolicy', keyArnValue);
+  const allowed = statements.some((s) => s.Effect === 'Allow' && applies(s));
+  const denied = statements.some((s) => s.Effect === 'Deny' && applies(s));
+  if (!allowed || denied) {
+    throw kmsError(
+      'MalformedPolicyDocumentException',
+      `The new key policy will not allow you to update the key policy in the future (${call.caller.principalArn} could not call kms:PutKeyPolicy). Set BypassPolicyLockoutSafetyCheck only if you mean it.`,
+    );
+  }
+}
+
 function requireDefaultName(name: string | undefined): void {
   if (name !== undefined && name !== 'default') throw kmsError('NotFoundException', `No such policy exists: ${name}. The only key policy name is default.`);
 }
@@ -64,6 +112,7 @@ export const keyPolicyOperations: Record<string, Operation> = {
       call.entry.keyArn = key.arn;
       requireDefaultName(input.PolicyName);
       checkPolicy(input.Policy);
+      if (!input.BypassPolicyLockoutSafetyCheck) checkLockout(call, input.Policy, key.arn);
       key.policy = input.Policy;
       return {};
     },

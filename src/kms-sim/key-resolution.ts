@@ -2,31 +2,19 @@
  * Identifiers and how a `KeyId` parameter finds a key (kms-semantics §2.2): key id, key ARN,
  * and, only for the operations that accept them, alias name and alias ARN.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { kmsError } from './errors.js';
 import type { Call } from './context.js';
+import { requireCustomerManaged } from './aws-managed.js';
+
+import { aliasArn } from './arns.js';
+
+export { aliasArn, keyArn, newCustomKeyStoreId, newKeyId } from './arns.js';
 import type { KmsKey, RegionState } from './model.js';
 
 const KEY_ID_RE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const KEY_ARN_RE = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key\/(.+)$/;
 const ALIAS_ARN_RE = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(alias\/.+)$/;
 
-export function newKeyId(multiRegion: boolean): string {
-  return multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
-}
-
-/** `cks-` and 17 hex characters, like KMS. */
-export function newCustomKeyStoreId(): string {
-  return `cks-${randomBytes(9).toString('hex').slice(0, 17)}`;
-}
-
-export function keyArn(region: string, accountId: string, keyId: string): string {
-  return `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
-}
-
-export function aliasArn(region: string, accountId: string, aliasName: string): string {
-  return `arn:aws:kms:${region}:${accountId}:${aliasName}`;
-}
 
 export function isKeyId(s: string): boolean {
   return KEY_ID_RE.test(s);
@@ -38,6 +26,12 @@ export function isKeyId(s: string): boolean {
  * Region is NotFoundException, as KMS answers it.
  */
 export function resolveKey(call: Call, ref: string, opts: { aliases: boolean }): KmsKey {
+  const key = findKey(call, ref, opts);
+  requireCustomerManaged(call, key);
+  return key;
+}
+
+function findKey(call: Call, ref: string, opts: { aliases: boolean }): KmsKey {
   const rs = call.rs;
   const missing = () => kmsError('NotFoundException', `Key '${ref}' does not exist`);
   let m = KEY_ARN_RE.exec(ref);
@@ -56,7 +50,7 @@ export function resolveKey(call: Call, ref: string, opts: { aliases: boolean }):
       name = alias;
     }
     const a = rs.aliases.get(name);
-    if (!a) throw kmsError('NotFoundException', `Alias ${aliasArn(rs.region, rs.accountId, name)} is not found.`);
+    if (!a || a.targetKeyId === undefined) throw kmsError('NotFoundException', `Alias ${aliasArn(rs.region, rs.accountId, name)} is not found.`);
     return byId(rs, a.targetKeyId) ?? throwIt(missing());
   }
   if (!isKeyId(ref)) throw kmsError('NotFoundException', `Invalid keyId ${ref}`);

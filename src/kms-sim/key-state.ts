@@ -47,6 +47,8 @@ export function applyTimeEffects(rs: RegionState, now: number): void {
       rs.keys.delete(key.id);
       for (const [name, a] of rs.aliases) if (a.targetKeyId === key.id) rs.aliases.delete(name);
       for (const [token, p] of rs.importTokens) if (p.keyId === key.id) rs.importTokens.delete(token);
+      for (const [id, g] of rs.grants) if (g.keyId === key.id) rs.grants.delete(id);
+      if (key.mrk) key.mrk.replicaRegions = key.mrk.replicaRegions.filter((r) => r !== rs.region);
       for (const m of key.materials) m.bytes?.fill(0);
       continue;
     }
@@ -73,7 +75,7 @@ export function applyTimeEffects(rs: RegionState, now: number): void {
 /** New KMS-generated material becomes current; the old stays for decryption. */
 export function rotateAwsKmsKey(key: KmsKey, at: number, type: 'AUTOMATIC' | 'ON_DEMAND'): void {
   for (const m of key.materials) if (m.state === 'CURRENT') m.state = 'NON_CURRENT';
-  const bytes = randomBytes(32);
+  const bytes = randomBytes(32); // only symmetric keys rotate
   key.materials.push({ id: materialId(key.id, bytes), bytes, state: 'CURRENT', rotatedAt: at, rotationType: type });
 }
 

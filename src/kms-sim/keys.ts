@@ -1,16 +1,18 @@
 /**
  * KMS keys: CreateKey for the AWS_KMS, EXTERNAL and EXTERNAL_KEY_STORE origins, DescribeKey,
  * ListKeys, Enable/DisableKey, Schedule/CancelKeyDeletion, UpdateKeyDescription
- * (kms-semantics §2.4, §2.9, §5.3). The simulator makes symmetric encryption keys only.
+ * (kms-semantics §2.4, §2.9, §5.3). Key specs: symmetric, RSA, the NIST and secp256k1
+ * curves, and HMAC (key-specs.ts); keys in an external key store are symmetric only.
  */
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { kmsError } from './errors.js';
 import { op, wireTime, type Call, type Operation } from './context.js';
 import { requireStore } from './custom-key-stores.js';
 import { materialId } from './key-material.js';
 import { keyMetadata } from './key-metadata.js';
-import { checkPolicy, defaultKeyPolicy, policySchema } from './key-policy.js';
+import { checkLockout, checkPolicy, defaultKeyPolicy, policySchema } from './key-policy.js';
+import { checkSpecUsage, generateMaterial, isSimulatedSpec, type SimKeySpec, type SimKeyUsage } from './key-specs.js';
+import { describeAwsManagedAlias } from './aws-managed.js';
 import { keyArn, newKeyId, resolveKey } from './key-resolution.js';
 import { allMaterialImported, requireNotPendingDeletion } from './key-state.js';
 import { paginate, pageFields } from './pagination.js';
@@ -32,7 +34,14 @@ const XKS_KEY_ID_RE = /^[a-zA-Z0-9-_.]+$/;
 
 export const keyIdParam = () => str(1, 2048);
 
-function newKey(call: Call, id: string, origin: Origin, input: { Description?: string | undefined; Policy?: string | undefined; Tags?: { TagKey: string; TagValue: string }[] | undefined; MultiRegion?: boolean | undefined }): KmsKey {
+export interface NewKeyInput {
+  Description?: string | undefined;
+  Policy?: string | undefined;
+  Tags?: { TagKey: string; TagValue: string }[] | undefined;
+  MultiRegion?: boolean | undefined;
+}
+
+export function newKey(call: Call, id: string, origin: Origin, input: NewKeyInput, spec: SimKeySpec = 'SYMMETRIC_DEFAULT', usage: SimKeyUsage = 'ENCRYPT_DECRYPT'): KmsKey {
   const rs = call.rs;
   return {
     id,
@@ -42,7 +51,11 @@ function newKey(call: Call, id: string, origin: Origin, input: { Description?: s
     createdAt: call.sim.clock.now(),
     description: input.Description ?? '',
     origin,
+    keySpec: spec,
+    keyUsage: usage,
+    keyManager: 'CUSTOMER',
     multiRegion: input.MultiRegion ?? false,
+    mrk: input.MultiRegion ? { primaryRegion: rs.region, replicaRegions: [] } : undefined,
     state: 'Enabled',
     deletionDate: undefined,
     customKeyStoreId: undefined,
@@ -55,8 +68,8 @@ function newKey(call: Call, id: string, origin: Origin, input: { Description?: s
   };
 }
 
-function freshMaterial(keyId: string) {
-  const bytes = randomBytes(32);
+async function freshMaterial(keyId: string, spec: SimKeySpec = 'SYMMETRIC_DEFAULT') {
+  const bytes = await generateMaterial(spec);
   return { id: materialId(keyId, bytes), bytes, state: 'CURRENT' as const };
 }
 
@@ -79,15 +92,13 @@ const createKey = op(
       throw kmsError('ValidationException', 'You cannot specify both KeySpec and CustomerMasterKeySpec. Use KeySpec.');
     }
     const spec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
-    const usage = input.KeyUsage ?? 'ENCRYPT_DECRYPT';
     const origin = input.Origin ?? 'AWS_KMS';
-    if (spec === 'SYMMETRIC_DEFAULT' && usage !== 'ENCRYPT_DECRYPT') {
-      throw kmsError('ValidationException', `KeyUsage ${usage} is not compatible with KeySpec SYMMETRIC_DEFAULT.`);
+    if (spec !== 'SYMMETRIC_DEFAULT' && origin === 'EXTERNAL_KEY_STORE') throw kmsError('UnsupportedOperationException', `KeySpec ${spec} is not supported for keys in an external key store.`);
+    if (!isSimulatedSpec(spec)) throw kmsError('UnsupportedOperationException', `KeySpec ${spec} is not simulated by this KMS simulator.`);
+    if (input.KeyUsage === 'KEY_AGREEMENT' || input.KeyUsage === 'ENCAPSULATE_DECAPSULATE') {
+      throw kmsError('UnsupportedOperationException', `KeyUsage ${input.KeyUsage} is not simulated by this KMS simulator.`);
     }
-    if (spec !== 'SYMMETRIC_DEFAULT') {
-      if (origin === 'EXTERNAL_KEY_STORE') throw kmsError('UnsupportedOperationException', `KeySpec ${spec} is not supported for keys in an external key store.`);
-      throw kmsError('UnsupportedOperationException', `This KMS simulator supports only SYMMETRIC_DEFAULT keys; ${spec} is not simulated.`);
-    }
+    const usage = checkSpecUsage(spec, input.KeyUsage ?? 'ENCRYPT_DECRYPT');
     if (origin === 'AWS_CLOUDHSM') throw kmsError('UnsupportedOperationException', 'This KMS simulator has no AWS CloudHSM key stores.');
     if (origin !== 'EXTERNAL_KEY_STORE' && input.XksKeyId !== undefined) {
       throw kmsError('ValidationException', 'XksKeyId is valid only when Origin is EXTERNAL_KEY_STORE.');
@@ -95,7 +106,10 @@ const createKey = op(
     if (origin !== 'EXTERNAL_KEY_STORE' && input.CustomKeyStoreId !== undefined) {
       throw kmsError('ValidationException', 'CustomKeyStoreId is valid only when Origin is AWS_CLOUDHSM or EXTERNAL_KEY_STORE.');
     }
-    if (input.Policy !== undefined) checkPolicy(input.Policy);
+    if (input.Policy !== undefined) {
+      checkPolicy(input.Policy);
+      if (!input.BypassPolicyLockoutSafetyCheck) checkLockout(call, input.Policy);
+    }
     checkNewTags(new Map(), input.Tags ?? []);
 
     const rs = call.rs;
@@ -129,14 +143,14 @@ const createKey = op(
       checkStore(); // the store may have changed while the proxy answered
       key.customKeyStoreId = store.id;
       key.xksKeyId = xksKeyId;
-      key.materials.push(freshMaterial(key.id)); // the HBK: KMS-side material of the double encryption
+      key.materials.push(await freshMaterial(key.id)); // the HBK: KMS-side material of the double encryption
       rs.keys.set(key.id, key);
       return { KeyMetadata: keyMetadata(rs, key) };
     }
 
-    const key = newKey(call, newKeyId(input.MultiRegion ?? false), origin, input);
+    const key = newKey(call, newKeyId(input.MultiRegion ?? false), origin, input, spec, usage);
     call.entry.keyArn = key.arn;
-    if (origin === 'AWS_KMS') key.materials.push(freshMaterial(key.id));
+    if (origin === 'AWS_KMS') key.materials.push(await freshMaterial(key.id, spec));
     else key.state = 'PendingImport';
     rs.keys.set(key.id, key);
     return { KeyMetadata: keyMetadata(rs, key) };
@@ -144,7 +158,8 @@ const createKey = op(
 );
 
 const describeKey = op(z.object({ KeyId: keyIdParam(), GrantTokens: grantTokens().optional() }), async (call, input) => {
-  const key = resolveKey(call, input.KeyId, { aliases: true });
+  // An AWS service's DescribeKey on its predefined alias creates the AWS-managed key.
+  const key = (await describeAwsManagedAlias(call, input.KeyId)) ?? resolveKey(call, input.KeyId, { aliases: true });
   call.entry.keyArn = key.arn;
   return { KeyMetadata: keyMetadata(call.rs, key) };
 });

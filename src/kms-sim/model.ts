@@ -3,6 +3,7 @@
  * import parameters. Plain data; the operation modules change it. Times are epoch ms.
  */
 import type { KeyObject } from 'node:crypto';
+import type { SimKeySpec, SimKeyUsage } from './key-specs.js';
 
 export type ConnectionState = 'CONNECTED' | 'CONNECTING' | 'DISCONNECTED' | 'DISCONNECTING' | 'FAILED';
 
@@ -49,7 +50,10 @@ export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EX
 export interface KeyMaterial {
   /** 64 lower-case hex; for XKS keys an internal id of the KMS-side (HBK) material. */
   id: string;
-  /** The 32 bytes; undefined while imported material is deleted or expired. */
+  /**
+   * The 32 bytes (HMAC keys: the spec's length; asymmetric keys: a DER PKCS#8 private key);
+   * undefined while imported material is deleted or expired.
+   */
   bytes: Buffer | undefined;
   state: 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION';
   /** EXTERNAL keys only. */
@@ -69,7 +73,13 @@ export interface KmsKey {
   createdAt: number;
   description: string;
   origin: Origin;
+  keySpec: SimKeySpec;
+  keyUsage: SimKeyUsage;
+  /** AWS-managed keys (behind `alias/aws/*`) are read-only for the customer. */
+  keyManager: 'CUSTOMER' | 'AWS';
   multiRegion: boolean;
+  /** Multi-Region keys: one object shared by the primary and all its replicas. */
+  mrk?: MultiRegionSet | undefined;
   state: StoredKeyState;
   deletionDate: number | undefined;
   customKeyStoreId: string | undefined;
@@ -82,9 +92,16 @@ export interface KmsKey {
   rotation: { enabled: boolean; periodDays: number; nextRotation: number | undefined; onDemandCount: number };
 }
 
+/** The Regions of one multi-Region key; the key id is the same in each. */
+export interface MultiRegionSet {
+  primaryRegion: string;
+  replicaRegions: string[];
+}
+
 export interface Alias {
   name: string;
-  targetKeyId: string;
+  /** Undefined for a predefined `alias/aws/*` alias whose AWS-managed key does not exist yet. */
+  targetKeyId: string | undefined;
   createdAt: number;
   updatedAt: number;
 }
@@ -106,6 +123,22 @@ export interface RegionState {
   /** By import token (hex). */
   importTokens: Map<string, ImportParameters>;
   lastImportParametersAt: number | undefined;
+  /** By grant id. */
+  grants: Map<string, Grant>;
+}
+
+export interface Grant {
+  id: string;
+  /** Opaque; what CreateGrant returned (RetireGrant accepts it). */
+  token: string;
+  keyId: string;
+  name: string | undefined;
+  createdAt: number;
+  granteePrincipal: string;
+  retiringPrincipal: string | undefined;
+  issuingAccount: string;
+  operations: string[];
+  constraints: { EncryptionContextSubset?: Record<string, string> | undefined; EncryptionContextEquals?: Record<string, string> | undefined } | undefined;
 }
 
 /** Who is calling, from the SigV4 credential. */

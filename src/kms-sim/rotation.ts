@@ -16,6 +16,7 @@ const DAY_MS = 86_400_000;
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 
 function requireRotatable(rs: RegionState, key: KmsKey, allowExternal: boolean): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('UnsupportedOperationException', `${key.arn} is a ${key.keySpec} key; only symmetric encryption keys rotate in KMS.`);
   if (key.origin === 'EXTERNAL_KEY_STORE') throw kmsError('UnsupportedOperationException', `${key.arn} is in an external key store; KMS cannot rotate it.`);
   if (key.origin === 'EXTERNAL' && !allowExternal) throw kmsError('UnsupportedOperationException', `${key.arn} has imported key material; automatic rotation is not supported.`);
   const state = effectiveState(rs, key);
@@ -47,6 +48,7 @@ export const rotationOperations: Record<string, Operation> = {
     const key = resolveKey(call, input.KeyId, { aliases: true });
     call.entry.keyArn = key.arn;
     if (key.origin !== 'AWS_KMS') throw kmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin}; automatic rotation does not apply to it.`);
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('UnsupportedOperationException', `${key.arn} is a ${key.keySpec} key; automatic rotation does not apply to it.`);
     if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     const onDemand = key.materials.filter((m) => m.rotationType === 'ON_DEMAND').map((m) => m.rotatedAt!);
     return {

@@ -10,6 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { gcmDecrypt, gcmEncrypt } from '../crypto/index.js';
 import { systemClock, type Clock } from '../base/index.js';
 import { aliasOperations } from './aliases.js';
+import { asymmetricOperations } from './asymmetric-operations.js';
+import { seedAwsManagedAliases } from './aws-managed.js';
+import { grantOperations } from './grants.js';
+import { replicationOperations } from './replication.js';
 import { createCallerAuth, type SimCredential } from './caller-auth.js';
 import { cryptoOperations } from './crypto-operations.js';
 import { customKeyStoreOperations, runHealthChecks } from './custom-key-stores.js';
@@ -66,6 +70,9 @@ const OPERATIONS: Record<string, Operation> = {
   ...importOperations,
   ...cryptoOperations,
   ...rotationOperations,
+  ...asymmetricOperations,
+  ...grantOperations,
+  ...replicationOperations,
 };
 
 export const SUPPORTED_OPERATIONS: readonly string[] = Object.keys(OPERATIONS).sort();
@@ -117,7 +124,8 @@ export function createKmsSimulator(opts: KmsSimulatorOptions): KmsSimulator {
       const id = `${accountId}/${region}`;
       let rs = regions.get(id);
       if (!rs) {
-        rs = { accountId, region, stores: new Map(), keys: new Map(), aliases: new Map(), importTokens: new Map(), lastImportParametersAt: undefined };
+        rs = { accountId, region, stores: new Map(), keys: new Map(), aliases: new Map(), importTokens: new Map(), lastImportParametersAt: undefined, grants: new Map() };
+        seedAwsManagedAliases(rs, clock.now());
         regions.set(id, rs);
       }
       return rs;

@@ -1,10 +1,11 @@
 import { Migrator, type Kysely } from 'kysely';
 import { KeyholdError, ownedCopy } from '../base/index.js';
-import type { AadLayout, CredentialInfo, Key, KeyStore, KeyTags, KeyUsage, KeyVersion, Protection, RateQuota, SecondaryPolicy } from '../domain/model.js';
+import type { AadLayout, CredentialInfo, Key, KeyOrigin, KeyStore, KeyTags, KeyUsage, KeyVersion, Protection, RateQuota, SecondaryPolicy } from '../domain/model.js';
 import type { ChangeFeed, LiveCredential, NewCredential, Storage } from '../domain/ports.js';
 import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersionsTable } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { createAdminRepos } from './admin-storage.js';
+import { createAwsRepos } from './aws-storage.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -58,6 +59,8 @@ const toKey = (r: KeysTable): Key => ({
   keyStoreId: r.keystore_id,
   externalId: r.external_id,
   protection: r.protection as Protection,
+  exportable: r.exportable === 1,
+  origin: r.origin as KeyOrigin,
   usage: r.usage === '' ? [] : (r.usage.split(',') as KeyUsage[]),
   enabled: r.enabled === 1,
   currentVersion: r.current_version,
@@ -119,6 +122,7 @@ export function createKyselyStorage(parts: DialectParts): Storage {
 
   return {
     ...createAdminRepos(db, quietWrite),
+    ...createAwsRepos(db, quietWrite),
 
     changes,
 
@@ -224,6 +228,8 @@ export function createKyselyStorage(parts: DialectParts): Storage {
               keystore_id: key.keyStoreId,
               external_id: key.externalId,
               protection: key.protection,
+              exportable: key.exportable ? 1 : 0,
+              origin: key.origin,
               usage: key.usage.join(','),
               enabled: key.enabled ? 1 : 0,
               current_version: key.currentVersion,

@@ -4,6 +4,8 @@ import { audit } from './migrations/0002-audit.js';
 import { admin } from './migrations/0003-admin.js';
 import { quota } from './migrations/0004-quota.js';
 import { approvalBinding } from './migrations/0006-approval-binding.js';
+import { aws } from './migrations/0007-aws.js';
+import { byok } from './migrations/0008-byok.js';
 
 /**
  * One migration set for every SQL dialect Keyhold supports. Types are kept to the common
@@ -17,6 +19,8 @@ export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvid
     '0003_admin': admin(binaryType),
     '0004_quota': quota(),
     '0006_approval_binding': approvalBinding(),
+    '0007_aws': aws(binaryType),
+    '0008_byok': byok(binaryType),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,6 +1,6 @@
 /** What the route modules are given: services, clock, metrics and the OpenAPI document. */
 import type { Clock } from '../../base/index.js';
-import type { AdminIdentityService, ApprovalService, KeyService, KeyStoreService } from '../../domain/index.js';
+import type { AdminIdentityService, ApprovalService, AwsConnectionService, KeyService, KeyStoreService } from '../../domain/index.js';
 
 export interface AdminServices {
   identity: AdminIdentityService;
@@ -11,6 +11,12 @@ export interface AdminServices {
   hsm?: { status(): Promise<object>; setPin(pin: string): Promise<void> } | undefined;
   /** Import of the AWS sample proxy's settings.toml (key stores, credentials, HSM keys). */
   importSampleProxyConfig?(text: string, opts: { dryRun: boolean }): Promise<object>;
+  /** The AWS plane (connections, the XKS side in AWS). */
+  aws?: AwsAdminServices | undefined;
+}
+
+export interface AwsAdminServices {
+  connections: Pick<AwsConnectionService, 'list' | 'get' | 'delete' | 'test' | 'sealPending'>;
 }
 
 /** Prometheus text exposition (src/metrics). */

@@ -3,13 +3,15 @@ import type { RouteDeps } from './deps.js';
 import { approvalRoutes } from './approval-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { keyRoutes } from './key-routes.js';
+import { keyImportRoutes } from './key-import-routes.js';
 import { keyStoreRoutes } from './keystore-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { settingsRoutes } from './settings-routes.js';
 import { userRoutes } from './user-routes.js';
 import { hsmRoutes } from './hsm-routes.js';
+import { awsRoutes } from './aws-routes.js';
 
-export type { AdminServices, MetricsSource, RouteDeps } from './deps.js';
+export type { AdminServices, AwsAdminServices, MetricsSource, RouteDeps } from './deps.js';
 
 /** The whole route table: what the server registers, documents and the role matrix test walks. */
 export function buildRoutes(deps: RouteDeps): AdminRoute[] {
@@ -18,9 +20,11 @@ export function buildRoutes(deps: RouteDeps): AdminRoute[] {
     ...userRoutes(deps),
     ...settingsRoutes(deps),
     ...keyStoreRoutes(deps),
+    ...keyImportRoutes(deps),
     ...keyRoutes(deps),
     ...approvalRoutes(deps),
     ...hsmRoutes(deps),
+    ...awsRoutes(deps),
     ...metaRoutes(deps),
   ];
 }

@@ -56,6 +56,7 @@ export function keyRoutes(deps: RouteDeps): AdminRoute[] {
           keyStore: nameParam,
           usage: usage.optional(),
           protection: z.enum(['software', 'hsm']).optional(),
+          exportable: z.boolean().optional().describe('the material may be copied into AWS KMS; off by default and cannot be turned on later'),
           ...lifecycle,
         })
         .strict(),

@@ -23,6 +23,7 @@ import type {
 } from '../../domain/index.js';
 import { KeyholdError } from '../../base/index.js';
 import { createApiClient, type ApiClient } from './api-client.js';
+import { remoteAwsOperations } from './remote-aws.js';
 
 type Out<T extends z.ZodType> = z.output<T>;
 
@@ -44,6 +45,8 @@ const toKey = (v: Out<typeof keyView>): Key => ({
   keyStoreId: v.keyStoreId,
   externalId: v.keyId,
   protection: v.protection,
+  exportable: v.exportable,
+  origin: v.origin,
   usage: v.usage,
   enabled: v.enabled,
   currentVersion: v.currentVersion,
@@ -152,7 +155,15 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
     awsConfig: (name, accessKeyId) => api.call<ProxyConfigurationFile>('POST', `/keystores/${seg(name)}/aws-config`, accessKeyId ? { accessKeyId } : {}),
   };
 
-  const keyOps: Omit<KeyService, 'runDue'> = {
+  const keyOps: Omit<KeyService, 'runDue' | 'exportMaterial'> = {
+    async importKey(input) {
+      const { externalId, keyStore, material, ...rest } = input;
+      try {
+        return toKey(await api.call('POST', '/keys/import', { keyId: externalId, keyStore, material: material.toString('base64'), ...rest }));
+      } finally {
+        material.fill(0);
+      }
+    },
     create: async (input) => {
       const { externalId, keyStore, ...rest } = input;
       return toKey(await api.call('POST', '/keys', { keyId: externalId, keyStore, ...rest }));
@@ -193,6 +204,7 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
   return {
     keyStores,
     keys: keyOps,
+    aws: remoteAwsOperations(api),
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {
       status: () => api.call<object>('GET', '/hsm'),
