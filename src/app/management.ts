@@ -2,6 +2,8 @@
 import type { HsmManagement, ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
 import { storeSealedPin } from './hsm.js';
+import { clusterStatusFromStorage } from './cluster-node.js';
+import { fail } from '../base/index.js';
 import { importSampleProxyConfig } from './sample-proxy-import.js';
 
 function hsmManagement(ctx: AppContext): HsmManagement | undefined {
@@ -21,8 +23,14 @@ function hsmManagement(ctx: AppContext): HsmManagement | undefined {
   };
 }
 
-export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig'> {
+export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig' | 'cluster'> {
   return {
+    cluster: {
+      status: () =>
+        ctx.config.storage.type === 'postgres'
+          ? clusterStatusFromStorage(ctx.config, ctx.storage)
+          : fail('Unsupported', 'this data directory uses SQLite: one node, no cluster registry (storage.type = "postgres" makes a cluster)'),
+    },
     keyStores: ctx.keyStores,
     keys: ctx.keys,
     hsm: hsmManagement(ctx),

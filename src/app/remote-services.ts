@@ -8,6 +8,7 @@ import type {
   ApprovalRequest,
   ApprovalRule,
   AuditVerifyReport,
+  ClusterStatus,
   CredentialInfo,
   ExportedAuditRecord,
   IssuedCredential,
@@ -198,6 +199,7 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       },
     },
     importSampleProxyConfig: (text, opts) => api.call<object>('POST', '/import/sample-proxy-config', { text, dryRun: opts.dryRun }),
+    cluster: { status: () => api.call<ClusterStatus>('GET', '/cluster') },
     audit: {
       verify: () => api.call<AuditVerifyReport>('GET', '/audit/verify'),
       usage: (keyId) => api.call<KeyUsageView>('GET', `/keys/${seg(keyId)}/usage`),

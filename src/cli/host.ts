@@ -6,6 +6,7 @@ import type {
   ApprovalRule,
   ApprovalStatus,
   AuditReadService,
+  ClusterStatus,
   KeyService,
   KeyStoreService,
 } from '../domain/index.js';
@@ -63,6 +64,8 @@ export interface ManagementServices {
   admins: AdminUserOperations;
   approvals: ApprovalOperations;
   session: SessionOperations;
+  /** The cluster registry: every node, its heartbeat, version and health (keyhold cluster status). */
+  cluster: { status(): Promise<ClusterStatus> };
 }
 
 export interface HsmManagement {

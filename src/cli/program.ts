@@ -7,6 +7,7 @@ import { fields, printer, table } from './output.js';
 import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
+import { registerClusterCommands } from './cluster-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 
 export { UsageError };
@@ -369,6 +370,7 @@ export function buildProgram(host: CliHost): Command {
   registerKeyLifecycleCommands(key, host);
   registerAdminCommands(program, host);
   registerApprovalCommands(program, host);
+  registerClusterCommands(program, host);
 
   const hsm = program.command('hsm').description('the PKCS#11 token configured in [hsm]');
   hsm

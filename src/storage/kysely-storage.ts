@@ -5,6 +5,7 @@ import type { ChangeFeed, LiveCredential, NewCredential, Storage } from '../doma
 import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersionsTable } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { createAdminRepos } from './admin-storage.js';
+import { createClusterRepo } from './cluster-repo.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -121,6 +122,8 @@ export function createKyselyStorage(parts: DialectParts): Storage {
     ...createAdminRepos(db, quietWrite),
 
     changes,
+
+    cluster: createClusterRepo(db, parts.binaryType),
 
     async ping() {
       await db.selectFrom('meta').select('name').limit(1).execute();

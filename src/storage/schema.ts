@@ -139,6 +139,22 @@ export interface ApprovalVotesTable {
   at: string;
 }
 
+export interface ClusterNodesTable {
+  id: string;
+  address: string;
+  version: string;
+  started_at: string;
+  heartbeat_ms: number;
+  ekm: string;
+}
+
+export interface ClusterLeasesTable {
+  name: string;
+  holder: string;
+  expires_ms: number;
+  fence: number;
+}
+
 export interface Database {
   keystores: KeyStoresTable;
   credentials: CredentialsTable;
@@ -151,4 +167,6 @@ export interface Database {
   approval_rules: ApprovalRulesTable;
   approval_requests: ApprovalRequestsTable;
   approval_votes: ApprovalVotesTable;
+  cluster_nodes: ClusterNodesTable;
+  cluster_leases: ClusterLeasesTable;
 }

@@ -62,6 +62,11 @@ export interface XksServerOptions {
    * before their body is read (see overload.ts). Health checks are never shed.
    */
   overload?: OverloadLimits | undefined;
+  /**
+   * Whether this node can serve (cluster custody): when it returns a reason, GET /ping
+   * answers 503 with it, so a load balancer takes the node out of rotation.
+   */
+  unready?: () => string | undefined;
 }
 
 export interface XksServer {
@@ -214,8 +219,9 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     const path = q < 0 ? url : url.slice(0, q);
 
     if (path === '/ping' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('pong');
+      const reason = opts.unready?.();
+      res.writeHead(reason ? 503 : 200, { 'content-type': 'text/plain' });
+      res.end(reason ?? 'pong');
       return;
     }
 
