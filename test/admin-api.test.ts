@@ -394,8 +394,17 @@ test('audit: verify, records a page at a time, and key usage (details in audit-a
   assert.equal(usage.body.keyId, 'demo-key');
 });
 
-/** Routes that need a PKCS#11 token: they succeed in admin-hsm.test.ts, against SoftHSM2. */
-const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt'];
+test('GET /cluster on SQLite says there is no cluster registry', async () => {
+  const r = await call<Body>('GET', '/cluster', auditor.token);
+  assert.equal(r.status, 501);
+  assert.match(JSON.stringify(r.body), /SQLite: one node, no cluster registry/);
+});
+
+/**
+ * Routes that need a PKCS#11 token succeed in admin-hsm.test.ts, against SoftHSM2; the
+ * cluster registry in cluster-postgres.test.ts, against PostgreSQL.
+ */
+const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt', 'cluster.status'];
 
 test('every operation in the OpenAPI document succeeded at least once in this file', async () => {
   const doc = await call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>('GET', '/openapi.json', undefined);

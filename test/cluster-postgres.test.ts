@@ -2,7 +2,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from './support/keyhold-harness.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { eventually, runCli } from './support/keyhold-harness.js';
+import { startAdminHarness } from './support/admin-harness.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
 import { startCluster, startTcpProxy, type ClusterNode, type TestCluster } from './support/cluster-nodes.js';
 import { xksClient, type XksClient } from './support/xks-client.js';
@@ -179,5 +182,34 @@ test('two nodes: the fleet, one scheduler owner, a key disabled on one node refu
     cb.close();
     await c.dispose();
     await proxy.close();
+  }
+});
+
+test('GET /api/v1/cluster and keyhold cluster status --server show the registry of a server on PostgreSQL', async () => {
+  const url = await pg.createDatabase('cluster_api');
+  const env = { KEYHOLD_STORAGE_TYPE: 'postgres', KEYHOLD_STORAGE_URL: url, KEYHOLD_NODE_ID: 'api-node' };
+  const h = await startAdminHarness({ env });
+  try {
+    const auditor = await h.provision('auditor', 'erin');
+    const r = await h.api.call<{ self: string; fleetSize: number; nodes: { id: string; live: boolean; version: string; ekm: { id: string; healthStatus: string }[] }[]; custody: { ok: boolean } }>('GET', '/api/v1/cluster', { token: auditor.token });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.self, 'api-node');
+    assert.equal(r.body.fleetSize, 1);
+    assert.equal(r.body.custody.ok, true);
+    assert.deepEqual(r.body.nodes.map((n) => [n.id, n.live]), [['api-node', true]]);
+    assert.deepEqual(r.body.nodes[0]!.ekm.map((e) => [e.id, e.healthStatus]), [['api-node/software', 'ACTIVE']]);
+
+    const tokenFile = join(h.dataDir, 'token');
+    writeFileSync(tokenFile, auditor.apiKey, { mode: 0o600 });
+    const caFile = join(h.dataDir, 'tls', 'server.crt');
+    const cli = await runCli(['--server', h.url, '--token-file', tokenFile, '--ca-file', caFile, 'cluster', 'status']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /Live nodes:\s+1/);
+    assert.match(cli.stdout, /api-node \(this\)/);
+    const local = await runCli(['--data-dir', h.dataDir, '--json', 'cluster', 'status'], { env });
+    assert.equal(local.code, 0, local.stderr);
+    assert.deepEqual((JSON.parse(local.stdout) as { nodes: { id: string }[] }).nodes.map((n) => n.id), ['api-node']);
+  } finally {
+    await h.dispose();
   }
 });

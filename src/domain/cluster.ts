@@ -162,8 +162,13 @@ export function createClusterMember(o: ClusterMemberOptions) {
   const live = () => nodes.filter((n) => n.ageMs <= o.nodeTimeoutMs);
 
   return {
-    /** One heartbeat now; then one every heartbeatMs. */
+    /**
+     * Waits (up to the lease) for the change feed to connect, so custody holds from the
+     * first call; then one heartbeat now and one every heartbeatMs.
+     */
     async start(): Promise<void> {
+      const t0 = clock.now();
+      while (!o.changesConnected() && clock.now() - t0 < o.leaseMs) await new Promise((r) => setTimeout(r, 20));
       await runTick();
       timer = setInterval(() => void runTick(), o.heartbeatMs);
       timer.unref();

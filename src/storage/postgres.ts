@@ -33,7 +33,8 @@ export function pgConnectionOptions(url: string): pg.ClientConfig {
  * pool discards the broken client when it is released.
  */
 export function resilientPool(url: string, max: number, onError?: (e: unknown) => void): pg.Pool {
-  const pool = new pg.Pool({ ...pgConnectionOptions(url), max });
+  // Idle connections stay open: a fresh connection inside a call's 250 ms is what we avoid.
+  const pool = new pg.Pool({ ...pgConnectionOptions(url), max, idleTimeoutMillis: 0 });
   pool.on('error', (e) => onError?.(e));
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
