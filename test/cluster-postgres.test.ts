@@ -2,8 +2,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { eventually, runCli } from './support/keyhold-harness.js';
 import { startAdminHarness } from './support/admin-harness.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
@@ -29,6 +33,18 @@ function ping(node: ClusterNode, caPem: string): Promise<{ status: number; text:
     });
     r.on('error', reject);
     r.end();
+  });
+}
+
+/** SHA-256 fingerprint of the certificate a node presents on a new TLS handshake. */
+function servedFingerprint(node: ClusterNode): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: node.port, servername: 'localhost', rejectUnauthorized: false }, () => {
+      const fp = s.getPeerX509Certificate()?.fingerprint256 ?? '';
+      s.destroy();
+      resolve(fp);
+    });
+    s.on('error', reject);
   });
 }
 
@@ -175,6 +191,28 @@ test('two nodes: the fleet, one scheduler owner, a key disabled on one node refu
     assert.equal((await a.cli(['key', 'enable', keyId])).code, 0);
     await eventually(async () => assert.equal((await cb.encrypt(keyId, { plaintext: Buffer.from('x') })).status, 200), 5000, 50);
     assert.ok(b.running() && a.running());
+
+    // One certificate for the cluster: installed once through node A's CLI, served by both
+    // nodes within seconds; removed, both serve their files again.
+    const fileFp = new X509Certificate(c.caPem).fingerprint256;
+    assert.equal(await servedFingerprint(b), fileFp);
+    const dir = mkdtempSync(join(tmpdir(), 'keyhold-cert-'));
+    try {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'xks.key'), '-out', join(dir, 'xks.crt'), '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '30'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const installed = await a.json<{ fingerprint256: string }>(['tls', 'install', '--cert', join(dir, 'xks.crt'), '--key', join(dir, 'xks.key')]);
+      assert.equal(installed.fingerprint256, new X509Certificate(readFileSync(join(dir, 'xks.crt'))).fingerprint256);
+      for (const n of [a, b]) await eventually(async () => assert.equal(await servedFingerprint(n), installed.fingerprint256), 10_000, 100);
+      // Calls keep working under the new certificate (the client trusts it now).
+      const cNew = xksClient({ url: b.url, caPem: readFileSync(join(dir, 'xks.crt'), 'utf8'), uriPath: c.demo.uriPath, credential: c.demo.credential });
+      assert.equal((await cNew.encrypt(keyId, { plaintext: Buffer.from('new cert') })).status, 200);
+      cNew.close();
+      assert.equal((await a.cli(['tls', 'remove'])).code, 0);
+      for (const n of [a, b]) await eventually(async () => assert.equal(await servedFingerprint(n), fileFp), 10_000, 100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
     const v = await a.json<{ ok: boolean }>(['audit', 'verify']);
     assert.equal(v.ok, true);
   } finally {

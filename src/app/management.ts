@@ -3,6 +3,7 @@ import type { HsmManagement, ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
 import { storeSealedPin } from './hsm.js';
 import { clusterStatusFromStorage } from './cluster-node.js';
+import { installCertificate, installedCertificate, removeCertificate } from './cluster-tls.js';
 import { fail } from '../base/index.js';
 import { importSampleProxyConfig } from './sample-proxy-import.js';
 
@@ -23,8 +24,13 @@ function hsmManagement(ctx: AppContext): HsmManagement | undefined {
   };
 }
 
-export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig' | 'cluster'> {
+export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig' | 'cluster' | 'tls'> {
   return {
+    tls: {
+      install: (certPem, keyPem) => installCertificate({ meta: ctx.storage, seal: ctx.seal, now: ctx.clock.now() }, certPem, keyPem),
+      remove: () => removeCertificate(ctx.storage),
+      status: async () => ({ installed: (await installedCertificate(ctx.storage)) ?? null }),
+    },
     cluster: {
       status: () =>
         ctx.config.storage.type === 'postgres'

@@ -19,6 +19,8 @@ import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type
 import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
 import { createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { clusterMembership, guardedRecord } from './cluster-node.js';
+import { watchInstalledCertificate } from './cluster-tls.js';
+import { tlsRoutes } from '../admin/routes/tls-routes.js';
 import { clusterRoutes } from '../admin/routes/cluster-routes.js';
 import type { ClusterMember, EkmEntry } from '../domain/index.js';
 import { createAuditLogSink } from './admin-audit.js';
@@ -175,8 +177,14 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       ),
       unready: () => (member && !member.custodyOk() ? 'this node has lost its custody lease (no contact with PostgreSQL)' : undefined),
     });
+    // A certificate installed in storage (keyhold tls install) wins over the files, on every node.
+    const installedTls = watchInstalledCertificate({ meta: context.storage, seal: context.seal, log, use: (pair) => xks.useCertificate(pair) });
+    await installedTls.poke();
+    directory.onRefresh(() => void installedTls.poke());
     metrics.setSources({
       certificateNotAfter: () => {
+        const installed = installedTls.notAfter();
+        if (installed) return installed;
         try {
           return certificateExpiry(config.xks.tls.certFile);
         } catch {
@@ -232,11 +240,13 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           log,
           version: opts.version ?? '0.1.0',
           metrics: opts.metrics ?? { render: renderMetrics },
-          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...clusterRoutes({ status: member ? () => member.status() : undefined }), ...(opts.adminRoutes ?? [])],
+          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...clusterRoutes({ status: member ? () => member.status() : undefined }),
+            ...tlsRoutes({ tls: management.tls }), ...(opts.adminRoutes ?? [])],
         });
         adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       }
     } catch (e) {
+      installedTls.stop();
       await member?.stop();
       await admin?.close().catch(() => undefined);
       await metricsListener?.close();
@@ -263,6 +273,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       metrics,
       metricsAddress,
       async close() {
+        installedTls.stop();
         await member?.stop();
         await running.stop();
         await admin?.close();

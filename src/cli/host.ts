@@ -66,6 +66,22 @@ export interface ManagementServices {
   session: SessionOperations;
   /** The cluster registry: every node, its heartbeat, version and health (keyhold cluster status). */
   cluster: { status(): Promise<ClusterStatus> };
+  /** The XKS certificate for every node, its key sealed in storage (keyhold tls install). */
+  tls: TlsManagement;
+}
+
+export interface InstalledCertificateInfo {
+  subject: string;
+  issuer: string;
+  dnsNames: string[];
+  notAfter: string;
+  fingerprint256: string;
+}
+
+export interface TlsManagement {
+  install(certPem: string, keyPem: string): Promise<InstalledCertificateInfo>;
+  remove(): Promise<void>;
+  status(): Promise<{ installed: InstalledCertificateInfo | null }>;
 }
 
 export interface HsmManagement {

@@ -8,6 +8,7 @@ import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, Usag
 import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerTlsCommands } from './tls-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 
 export { UsageError };
@@ -371,6 +372,7 @@ export function buildProgram(host: CliHost): Command {
   registerAdminCommands(program, host);
   registerApprovalCommands(program, host);
   registerClusterCommands(program, host);
+  registerTlsCommands(program, host);
 
   const hsm = program.command('hsm').description('the PKCS#11 token configured in [hsm]');
   hsm
