@@ -1,5 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { operationsOf, pathMatcher, startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
 
 /**
@@ -420,8 +426,57 @@ test('audit: verify, records a page at a time, and key usage (details in audit-a
   assert.equal(usage.body.keyId, 'demo-key');
 });
 
-/** Routes that need a PKCS#11 token: they succeed in admin-hsm.test.ts, against SoftHSM2. */
-const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt'];
+test('tls: an administrator installs the cluster certificate (key sealed), everyone reads it, bad pairs change nothing, removal goes back to the files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyhold-tls-'));
+  try {
+    const make = (name: string) => {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-subj', '/CN=xks.example.com', '-addext', 'subjectAltName=DNS:xks.example.com', '-days', '3650'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return { cert: readFileSync(join(dir, `${name}.crt`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
+    };
+    const one = make('one');
+    const two = make('two');
+    assert.deepEqual((await call<Body>('GET', '/tls', auditor.token)).body, { installed: null });
+    assert.equal((await call('PUT', '/tls', custodian.token, { certificatePem: one.cert, privateKeyPem: one.key })).status, 403);
+    const mismatch = await call<Body>('PUT', '/tls', h.admin.token, { certificatePem: one.cert, privateKeyPem: two.key });
+    assert.equal(mismatch.status, 400);
+    assert.match(JSON.stringify(mismatch.body), /does not belong to the certificate/);
+    assert.equal((await call('PUT', '/tls', h.admin.token, { certificatePem: 'not a certificate', privateKeyPem: one.key })).status, 400);
+    assert.deepEqual((await call<Body>('GET', '/tls', auditor.token)).body, { installed: null }, 'a refused pair changes nothing');
+    const ok = await call<{ dnsNames: string[]; fingerprint256: string }>('PUT', '/tls', h.admin.token, { certificatePem: one.cert, privateKeyPem: one.key });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.body.dnsNames, ['xks.example.com']);
+    assert.equal(new X509Certificate(one.cert).fingerprint256, ok.body.fingerprint256);
+    const read = await call<{ installed: { fingerprint256: string } }>('GET', '/tls', auditor.token);
+    assert.equal(read.body.installed.fingerprint256, ok.body.fingerprint256);
+    // The private key is stored sealed, never as PEM, and never recorded.
+    assert.doesNotMatch(JSON.stringify(h.records), /PRIVATE KEY/);
+    const db = new Database(h.dbPath, { readonly: true });
+    try {
+      const row = db.prepare("SELECT value FROM meta WHERE name = 'tls.xks'").get() as { value: string };
+      assert.doesNotMatch(row.value, /PRIVATE KEY/);
+      assert.ok(!row.value.includes(one.key.split('\n')[1]!));
+    } finally {
+      db.close();
+    }
+    assert.equal((await call('DELETE', '/tls', h.admin.token)).status, 200);
+    assert.deepEqual((await call<Body>('GET', '/tls', auditor.token)).body, { installed: null });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GET /cluster on SQLite says there is no cluster registry', async () => {
+  const r = await call<Body>('GET', '/cluster', auditor.token);
+  assert.equal(r.status, 501);
+  assert.match(JSON.stringify(r.body), /SQLite: one node, no cluster registry/);
+});
+
+/**
+ * Routes that need a PKCS#11 token succeed in admin-hsm.test.ts, against SoftHSM2; the
+ * cluster registry in cluster-postgres.test.ts, against PostgreSQL.
+ */
+const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt', 'cluster.status'];
 
 test('every operation in the OpenAPI document succeeded at least once in this file', async () => {
   const doc = await call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>('GET', '/openapi.json', undefined);

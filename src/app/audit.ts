@@ -150,6 +150,11 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
     audit: auditedAuditReads(audit, who),
     aws: { ...base.aws, connections: auditedAwsConnections(base.aws.connections, audit, who) },
     hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
+    tls: {
+      ...base.tls,
+      install: (cert, key) => auditAdminAction(audit, who, { action: 'tls.install', target: 'xks' }, () => base.tls.install(cert, key), (c) => ({ fingerprint256: c.fingerprint256, notAfter: c.notAfter })),
+      remove: () => auditAdminAction(audit, who, { action: 'tls.remove', target: 'xks' }, () => base.tls.remove()),
+    },
     importSampleProxyConfig: (text, opts) =>
       opts.dryRun
         ? base.importSampleProxyConfig(text, opts)

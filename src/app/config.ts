@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
@@ -43,6 +43,7 @@ export interface Config {
   /** Plain-HTTP Prometheus listener (GET /metrics), off unless listen is set. */
   metrics: { listen: HostPort | undefined };
   audit: AuditConfig;
+  cluster: ClusterConfig;
   admin: AdminConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
@@ -58,6 +59,21 @@ export interface AuditConfig {
   syslog:
     | { transport: 'udp' | 'tcp' | 'tls'; host: string; port: number; caFile: string | undefined; appName: string; facility: number; queueSize: number }
     | undefined;
+}
+
+/** Several nodes on one PostgreSQL (docs/deployment.md). Used when storage.type = "postgres". */
+export interface ClusterConfig {
+  /** This node's name in the registry (default: audit.node_id, then the host name). */
+  nodeId: string;
+  /** The XKS address other nodes and operators see (default: the XKS listen address). */
+  advertise: string | undefined;
+  heartbeatMs: number;
+  /** Custody lease: past it without hearing from PostgreSQL, the node refuses crypto. */
+  leaseMs: number;
+  /** A node silent for longer is out of the fleet. */
+  nodeTimeoutMs: number;
+  /** The longest an XKS answer waits for its audit commit before it is refused. */
+  auditDeadlineMs: number;
 }
 
 /** The admin listener, admin identity and the lifecycle scheduler. */
@@ -164,6 +180,19 @@ const fileSchema = z
       })
       .strict()
       .prefault({}),
+    cluster: z
+      .object({
+        node_id: printable(128).optional(),
+        advertise: z.string().min(1).max(255).optional(),
+        heartbeat_ms: z.coerce.number().int().min(100).max(10_000).default(1000),
+        lease_ms: z.coerce.number().int().min(500).max(60_000).default(5000),
+        node_timeout_ms: z.coerce.number().int().min(300).max(60_000).default(3000),
+        audit_deadline_ms: z.coerce.number().int().min(20).max(10_000).default(200),
+      })
+      .strict()
+      .refine((c) => c.lease_ms >= 2 * c.heartbeat_ms, { message: 'lease_ms must be at least twice heartbeat_ms', path: ['lease_ms'] })
+      .refine((c) => c.node_timeout_ms >= 2 * c.heartbeat_ms, { message: 'node_timeout_ms must be at least twice heartbeat_ms', path: ['node_timeout_ms'] })
+      .prefault({}),
     admin: z
       .object({
         enabled: z.boolean().default(true),
@@ -209,6 +238,8 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
   KEYHOLD_AUDIT_ENABLED: 'audit.enabled',
   KEYHOLD_AUDIT_DURABLE: 'audit.durable',
+  KEYHOLD_NODE_ID: 'cluster.node_id',
+  KEYHOLD_CLUSTER_ADVERTISE: 'cluster.advertise',
   KEYHOLD_HSM_MODULE: 'hsm.module',
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
@@ -299,6 +330,14 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
         facility: f.audit.syslog.facility,
         queueSize: f.audit.syslog.queue_size,
       },
+    },
+    cluster: {
+      nodeId: f.cluster.node_id ?? f.audit.node_id ?? hostname(),
+      advertise: f.cluster.advertise,
+      heartbeatMs: f.cluster.heartbeat_ms,
+      leaseMs: f.cluster.lease_ms,
+      nodeTimeoutMs: f.cluster.node_timeout_ms,
+      auditDeadlineMs: f.cluster.audit_deadline_ms,
     },
     admin: {
       enabled: f.admin.enabled,
@@ -408,6 +447,19 @@ shed_queue_ms = ${DEFAULT_OVERLOAD_LIMITS.maxQueueMs}
 [health]
 interval_seconds = 15
 max_age_seconds = 60
+
+[cluster]
+# Used with storage.type = "postgres": every node registers and heartbeats, health reports the
+# live fleet, one node at a time runs scheduled work. Give every node its own node_id.
+# node_id = "keyhold-a"         # default: audit.node_id, then the host name (also KEYHOLD_NODE_ID)
+# advertise = "10.0.1.10:443"   # default: the XKS listen address
+heartbeat_ms = 1000
+# Custody lease: a node that has not reached PostgreSQL (and its change feed) for this long
+# refuses key operations and reports UNAVAILABLE, so it cannot use a key disabled elsewhere.
+lease_ms = 5000
+node_timeout_ms = 3000
+# An XKS answer that waits longer than this for its audit commit is refused (InternalException).
+audit_deadline_ms = 200
 
 [admin]
 # The admin REST API (/api/v1, OpenAPI at /api/v1/openapi.json). Keep it on loopback or a

@@ -2,6 +2,9 @@
 import type { HsmManagement, ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
 import { importSampleProxyConfig, storeSealedPin } from '../hsm/index.js';
+import { clusterStatusFromStorage } from './cluster-node.js';
+import { installCertificate, installedCertificate, removeCertificate } from './cluster-tls.js';
+import { fail } from '../base/index.js';
 
 function hsmManagement(ctx: AppContext): HsmManagement | undefined {
   if (!ctx.config.hsm) return undefined;
@@ -20,8 +23,19 @@ function hsmManagement(ctx: AppContext): HsmManagement | undefined {
   };
 }
 
-export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig'> {
+export function managementServices(ctx: AppContext): Pick<ManagementServices, 'keyStores' | 'keys' | 'hsm' | 'importSampleProxyConfig' | 'cluster' | 'tls'> {
   return {
+    tls: {
+      install: (certPem, keyPem) => installCertificate({ meta: ctx.storage, seal: ctx.seal, now: ctx.clock.now() }, certPem, keyPem),
+      remove: () => removeCertificate(ctx.storage),
+      status: async () => ({ installed: (await installedCertificate(ctx.storage)) ?? null }),
+    },
+    cluster: {
+      status: () =>
+        ctx.config.storage.type === 'postgres'
+          ? clusterStatusFromStorage(ctx.config, ctx.storage)
+          : fail('Unsupported', 'this data directory uses SQLite: one node, no cluster registry (storage.type = "postgres" makes a cluster)'),
+    },
     keyStores: ctx.keyStores,
     keys: ctx.keys,
     hsm: hsmManagement(ctx),

@@ -17,7 +17,12 @@ import {
 } from '../domain/index.js';
 import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
-import { createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
+import { createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
+import { clusterMembership, guardedRecord } from './cluster-node.js';
+import { watchInstalledCertificate } from './cluster-tls.js';
+import { tlsRoutes } from '../admin/routes/tls-routes.js';
+import { clusterRoutes } from '../admin/routes/cluster-routes.js';
+import type { ClusterMember, EkmEntry } from '../domain/index.js';
 import { createAuditLogSink } from './admin-audit.js';
 import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
 import { managementServices } from './management.js';
@@ -35,6 +40,8 @@ export interface RunningKeyhold {
   admin: AdminServer | undefined;
   adminAddress: AddressInfo | undefined;
   scheduler: LifecycleScheduler;
+  /** This node in the cluster registry (PostgreSQL storage only). */
+  cluster: ClusterMember | undefined;
   metrics: Metrics;
   /** The plain-HTTP [metrics] listener, when this process runs it. */
   metricsAddress: AddressInfo | undefined;
@@ -104,20 +111,44 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     directory.onRefresh(() => {
       for (const b of Object.values(context.backends)) b?.evict?.();
     });
+    // In a cluster (PostgreSQL) this node registers, heartbeats, holds the custody lease and
+    // competes for the scheduler lease; worker 0 of each node competes.
+    let ownEkm: EkmEntry[] = [];
+    const owned: { scheduler?: LifecycleScheduler } = {};
+    const membership = clusterMembership(config, context.storage, {
+      log,
+      clock,
+      version: opts.version ?? '0.1.0',
+      ekm: () => ownEkm,
+      owner: worker.index === 0 ? { start: () => owned.scheduler?.start(), stop: async () => owned.scheduler?.stop() } : undefined,
+    });
+    const member = membership?.member;
     const health = createHealthService({
       backends: Object.values(context.backends).filter((b) => b !== undefined),
       storagePing: () => context.storage.ping(),
-      fleetSize: () => 1,
+      fleetSize: () => member?.fleetSize() ?? 1,
       clock,
       maxAgeMs: config.health.maxAgeMs,
       intervalMs: config.health.intervalMs,
+      cluster: member && { nodeId: config.cluster.nodeId, otherEkms: () => member.otherEkms(), custodyOk: () => member.custodyOk() },
       onCheck: (r) => {
+        ownEkm = r.ekmFleetDetails;
         const bad = r.ekmFleetDetails.filter((e) => e.healthStatus !== 'ACTIVE');
         if (bad.length) log.warn({ event: 'health', ekm: bad }, 'key backend not fully healthy');
       },
     });
     await health.check();
     health.start();
+    const clusterGauges = member
+      ? registerClusterGauges(metrics.registry, {
+          fleetSize: () => member.fleetSize(),
+          custodyOk: () => member.custodyOk(),
+          schedulerOwner: () => member.isOwner(),
+          changesConnected: () => context.storage.changes.connected?.() ?? true,
+        })
+      : undefined;
+    // The first heartbeat before the listener: custody holds from the first call.
+    await member?.start();
     const renderMetrics = worker.count > 1 ? joinClusterMetrics(metrics.registry) : () => metrics.render();
     const backends: Backends = { ...context.backends, ...(context.backends.hsm ? { hsm: timed(context.backends.hsm, metrics) } : {}) };
     const service = createXksService({ directory, backends, health, clock });
@@ -136,12 +167,24 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       overload: config.xks.overload,
       // Health checks are never throttled: KMS would read a refused health check as an outage.
       admit: (ks, route) => {
-        if (route.operation !== 'health') quota.admit(ks);
+        if (route.operation === 'health') return;
+        member?.assertCustody();
+        quota.admit(ks);
       },
-      beforeRespond: withExtra(recordCall(auditHook(config, audit, log), metrics), opts.beforeRespond),
+      beforeRespond: withExtra(
+        recordCall(member ? guardedRecord(auditHook(config, audit, log), { member, deadlineMs: config.cluster.auditDeadlineMs, gauges: clusterGauges }) : auditHook(config, audit, log), metrics),
+        opts.beforeRespond,
+      ),
+      unready: () => (member && !member.custodyOk() ? 'this node has lost its custody lease (no contact with PostgreSQL)' : undefined),
     });
+    // A certificate installed in storage (keyhold tls install) wins over the files, on every node.
+    const installedTls = watchInstalledCertificate({ meta: context.storage, seal: context.seal, log, use: (pair) => xks.useCertificate(pair) });
+    await installedTls.poke();
+    directory.onRefresh(() => void installedTls.poke());
     metrics.setSources({
       certificateNotAfter: () => {
+        const installed = installedTls.notAfter();
+        if (installed) return installed;
         try {
           return certificateExpiry(config.xks.tls.certFile);
         } catch {
@@ -157,6 +200,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       ...(context.hsm ? { hsmPool: () => context.hsm!.pool.stats() } : {}),
     });
     const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
+    if (membership && !config.cluster.advertise) membership.self.address = `${config.xks.listen.host}:${xksAddress.port}`;
 
     const adminAudit = opts.adminAudit ?? createAuditLogSink(audit.service);
     const management = managementServices(context);
@@ -168,6 +212,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       clock,
       intervalMs: config.admin.schedulerIntervalMs,
       log,
+      ...(member ? { mayRun: () => member.isOwner() } : {}),
     });
     let admin: AdminServer | undefined;
     let adminAddress: AddressInfo | undefined;
@@ -196,11 +241,14 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           log,
           version: opts.version ?? '0.1.0',
           metrics: opts.metrics ?? { render: renderMetrics },
-          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...(opts.adminRoutes ?? [])],
+          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...clusterRoutes({ status: member ? () => member.status() : undefined }),
+            ...tlsRoutes({ tls: management.tls }), ...(opts.adminRoutes ?? [])],
         });
         adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       }
     } catch (e) {
+      installedTls.stop();
+      await member?.stop();
       await admin?.close().catch(() => undefined);
       await metricsListener?.close();
       await xks.close();
@@ -208,7 +256,10 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       directory.close();
       throw e;
     }
-    if (worker.index === 0) scheduler.start();
+    // In a cluster the scheduler starts when this node takes the lease (its next heartbeat).
+    owned.scheduler = scheduler;
+    if (worker.index === 0 && (!member || member.isOwner())) scheduler.start();
+    const running = scheduler;
     return {
       context,
       directory,
@@ -218,11 +269,14 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       xksAddress,
       admin,
       adminAddress,
-      scheduler,
+      scheduler: running,
+      cluster: member,
       metrics,
       metricsAddress,
       async close() {
-        await scheduler.stop();
+        installedTls.stop();
+        await member?.stop();
+        await running.stop();
         await admin?.close();
         await metricsListener?.close();
         await xks.close();

@@ -7,6 +7,7 @@ import type {
   ApprovalStatus,
   AuditReadService,
   AwsConnectionService,
+  ClusterStatus,
   KeyService,
   KeyStoreService,
 } from '../domain/index.js';
@@ -76,6 +77,24 @@ export interface ManagementServices {
   session: SessionOperations;
   /** The AWS plane: connections, and the XKS side in AWS KMS. */
   aws: AwsOperations;
+  /** The cluster registry: every node, its heartbeat, version and health (keyhold cluster status). */
+  cluster: { status(): Promise<ClusterStatus> };
+  /** The XKS certificate for every node, its key sealed in storage (keyhold tls install). */
+  tls: TlsManagement;
+}
+
+export interface InstalledCertificateInfo {
+  subject: string;
+  issuer: string;
+  dnsNames: string[];
+  notAfter: string;
+  fingerprint256: string;
+}
+
+export interface TlsManagement {
+  install(certPem: string, keyPem: string): Promise<InstalledCertificateInfo>;
+  remove(): Promise<void>;
+  status(): Promise<{ installed: InstalledCertificateInfo | null }>;
 }
 
 export interface HsmManagement {

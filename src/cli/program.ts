@@ -6,6 +6,8 @@ import type { CliHost } from './host.js';
 import { registerHsmCommands } from './hsm-commands.js';
 import { registerImportCommands } from './import-commands.js';
 import { registerKeyCommands } from './key-commands.js';
+import { registerClusterCommands } from './cluster-commands.js';
+import { registerTlsCommands } from './tls-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 import { registerKeyStoreCommands } from './keystore-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -43,6 +45,8 @@ export function buildProgram(host: CliHost): Command {
   registerApprovalCommands(program, host);
   registerHsmCommands(program, host);
   registerImportCommands(program, host);
+  registerClusterCommands(program, host);
+  registerTlsCommands(program, host);
   registerAuditCommands(program, key, host);
   registerAwsCommands(program, host);
   return program;

@@ -38,6 +38,12 @@ export function createHealthService(deps: {
   /** Budget for one backend self-test; slower counts as DEGRADED. */
   slowMs?: number;
   onCheck?: (r: HealthReport) => void;
+  /**
+   * In a cluster: this node's id (its EKM entries are named "<node>/<backend>", unique in
+   * the fleet), the other live nodes' entries, and the custody lease. Without custody the
+   * node cannot serve: every entry of its own reads UNAVAILABLE, at once.
+   */
+  cluster?: { nodeId: string; otherEkms: () => HealthReport['ekmFleetDetails']; custodyOk: () => boolean } | undefined;
 }): HealthService {
   const maxAge = deps.maxAgeMs ?? 60_000;
   const slowMs = deps.slowMs ?? 100;
@@ -63,7 +69,7 @@ export function createHealthService(deps: {
           xksProxyModel: `${PRODUCT.model} ${PRODUCT.version}`,
           ekmVendor: deps.ekmVendor ?? PRODUCT.vendor,
           ekmFleetDetails: results.slice(0, 10).map((r) => ({
-            id: r.id,
+            id: deps.cluster ? `${deps.cluster.nodeId}/${r.id}` : r.id,
             model: r.model,
             // Without storage, keys not yet cached cannot be served: degraded, not down.
             healthStatus: !storageOk && r.status === 'ACTIVE' ? 'DEGRADED' : r.status,
@@ -80,10 +86,18 @@ export function createHealthService(deps: {
     return inflight;
   }
 
+  /** The cached check as the fleet sees it now: live fleet size, custody, other nodes' EKMs. */
+  function inCluster(r: HealthReport): HealthReport {
+    const c = deps.cluster;
+    if (!c) return r;
+    const own = c.custodyOk() ? r.ekmFleetDetails : r.ekmFleetDetails.map((e) => ({ ...e, healthStatus: 'UNAVAILABLE' as const }));
+    return { ...r, xksProxyFleetSize: Math.max(1, deps.fleetSize()), ekmFleetDetails: [...own, ...c.otherEkms()].slice(0, 10) };
+  }
+
   return {
     async report() {
-      if (last && deps.clock.now() - last.checkedAt <= maxAge) return last;
-      return check();
+      if (last && deps.clock.now() - last.checkedAt <= maxAge) return inCluster(last);
+      return inCluster(await check());
     },
     check,
     start() {

@@ -29,3 +29,4 @@ export * from './aws-errors.js';
 export * from './aws-connection-service.js';
 export * from './aws-audit.js';
 export * from './aws-iam-policy.js';
+export * from './cluster.js';

@@ -14,7 +14,8 @@ export type LifecycleScheduler = ReturnType<typeof createLifecycleScheduler>;
  * The server's housekeeping loop: rotates keys whose rotation is due, destroys keys whose
  * deletion date has passed, expires overdue approval requests and purges dead sessions.
  * Every key change it makes is recorded as an admin action by "system". Runs do not
- * overlap; on several nodes the storage's optimistic checks keep a key from rotating twice.
+ * overlap. In a cluster only the node holding the lease runs passes (src/domain/cluster.ts),
+ * and the storage's optimistic checks still keep a key from rotating twice.
  */
 export function createLifecycleScheduler(deps: {
   keys: Pick<KeyService, 'runDue'>;
@@ -24,6 +25,8 @@ export function createLifecycleScheduler(deps: {
   clock: Clock;
   intervalMs: number;
   log: Logger;
+  /** In a cluster: whether this node holds the background-work lease right now; a pass runs only then. */
+  mayRun?: () => boolean;
 }) {
   const { clock, log } = deps;
   let timer: NodeJS.Timeout | undefined;
@@ -48,6 +51,7 @@ export function createLifecycleScheduler(deps: {
   }
 
   async function run(): Promise<LifecycleRun> {
+    if (deps.mayRun && !deps.mayRun()) return { rotated: [], destroyed: [], failed: [], expiredApprovals: 0, purgedSessions: 0 };
     const work = await deps.keys.runDue();
     for (const k of work.rotated) await deps.audit.recordAdminAction(record('keys.rotate.scheduled', k, 'ok', { reason: 'rotation period elapsed' }));
     for (const k of work.destroyed) await deps.audit.recordAdminAction(record('keys.destroy', k, 'ok', { reason: 'deletion waiting period elapsed' }));

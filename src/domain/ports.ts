@@ -6,6 +6,7 @@ import type { GcmOutput, SealContext } from '../crypto/index.js';
 import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyUsage, KeyVersion, Protection } from './model.js';
 import type { AdminRepo } from './admin-ports.js';
 import type { AwsRepo } from './aws-ports.js';
+import type { ClusterRepo } from './cluster.js';
 
 /** Root of trust: wraps every secret before it reaches storage. */
 export interface Seal {
@@ -122,12 +123,16 @@ export interface MetaRepo {
 /** Tells long-running processes that another process changed the data. */
 export interface ChangeFeed {
   subscribe(listener: () => void): () => void;
+  /** False while the feed cannot hear changes made elsewhere (its connection is down). Default: always connected. */
+  connected?(): boolean;
   /** Announce a change made by this process (for stores that do not detect it themselves). */
   notify(): Promise<void>;
 }
 
 export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo, AdminRepo, AwsRepo {
   readonly changes: ChangeFeed;
+  /** The registry of nodes and leases shared by a cluster (src/domain/cluster.ts). */
+  readonly cluster: ClusterRepo;
   /** A cheap round trip, for health. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersions
 import { migrationProvider } from './migrations.js';
 import { createAdminRepos } from './admin-storage.js';
 import { createAwsRepos } from './aws-storage.js';
+import { createClusterRepo } from './cluster-repo.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -125,6 +126,8 @@ export function createKyselyStorage(parts: DialectParts): Storage {
     ...createAwsRepos(db, quietWrite),
 
     changes,
+
+    cluster: createClusterRepo(db, parts.binaryType),
 
     async ping() {
       await db.selectFrom('meta').select('name').limit(1).execute();

@@ -6,6 +6,7 @@ import { quota } from './migrations/0004-quota.js';
 import { approvalBinding } from './migrations/0006-approval-binding.js';
 import { aws } from './migrations/0007-aws.js';
 import { byok } from './migrations/0008-byok.js';
+import { cluster } from './migrations/0009-cluster.js';
 
 /**
  * One migration set for every SQL dialect Keyhold supports. Types are kept to the common
@@ -21,6 +22,7 @@ export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvid
     '0006_approval_binding': approvalBinding(),
     '0007_aws': aws(binaryType),
     '0008_byok': byok(binaryType),
+    '0009_cluster': cluster(),
   };
   return { getMigrations: async () => migrations };
 }

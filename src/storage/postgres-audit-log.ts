@@ -21,6 +21,7 @@ import {
   type AuditUsageDbRow,
   type Tail,
 } from './audit-batch.js';
+import { resilientPool } from './postgres.js';
 
 // int8 (seq, count) as a JS number, as storage/postgres.ts does: far below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -41,7 +42,9 @@ function values(rows: number, cols: number, from = 1): string {
  * and resolves them after COMMIT, which synchronous_commit makes durable.
  */
 export function openPostgresAuditLog(opts: { url: string; poolSize?: number }): AuditStore {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 4 });
+  // A dropped connection (database restart, failover) fails its query and is replaced on next
+  // use; without the pool's listeners the 'error' event would end the process.
+  const pool = resilientPool(opts.url, opts.poolSize ?? 4);
   const sinks = new Set<AuditStoreSink>();
 
   const keys: AuditKeyRepo = {

@@ -190,6 +190,22 @@ export interface AwsKeyLinksTable {
   created_at: string;
 }
 
+export interface ClusterNodesTable {
+  id: string;
+  address: string;
+  version: string;
+  started_at: string;
+  heartbeat_ms: number;
+  ekm: string;
+}
+
+export interface ClusterLeasesTable {
+  name: string;
+  holder: string;
+  expires_ms: number;
+  fence: number;
+}
+
 export interface Database {
   keystores: KeyStoresTable;
   credentials: CredentialsTable;
@@ -205,4 +221,6 @@ export interface Database {
   aws_connections: AwsConnectionsTable;
   aws_keystore_links: AwsKeyStoreLinksTable;
   aws_key_links: AwsKeyLinksTable;
+  cluster_nodes: ClusterNodesTable;
+  cluster_leases: ClusterLeasesTable;
 }

@@ -9,7 +9,7 @@ import type { KeyStore, RequestContext } from '../domain/model.js';
 import type { CallFacts, XksService } from '../domain/xks-service.js';
 import { safeErrorMessage, toXksError, type XksErrorName } from './errors.js';
 import { routeXks, type XksOperation, type XksRoute } from './router.js';
-import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type TlsFiles } from './tls.js';
+import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type CertificatePair, type TlsFiles } from './tls.js';
 import { parseDecrypt, parseEncrypt, parseHealth, parseMetadata, type XksLimits } from './wire.js';
 import { createOverloadGuard, type OverloadLimits, type OverloadStats, type ShedReason } from './overload.js';
 
@@ -62,6 +62,11 @@ export interface XksServerOptions {
    * before their body is read (see overload.ts). Health checks are never shed.
    */
   overload?: OverloadLimits | undefined;
+  /**
+   * Whether this node can serve (cluster custody): when it returns a reason, GET /ping
+   * answers 503 with it, so a load balancer takes the node out of rotation.
+   */
+  unready?: () => string | undefined;
 }
 
 export interface XksServer {
@@ -69,6 +74,11 @@ export interface XksServer {
   /** The overload guard's view (undefined without one): in flight, event-loop delay, refusals. */
   overloadStats(): OverloadStats | undefined;
   listen(host: string, port: number): Promise<AddressInfo>;
+  /**
+   * Serves this certificate and key from the next handshake on (installed cluster-wide with
+   * keyhold tls install); undefined goes back to the files. Established connections stay.
+   */
+  useCertificate(pair: CertificatePair | undefined): void;
   close(): Promise<void>;
 }
 
@@ -163,7 +173,8 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   server.requestTimeout = 15_000;
   enforceClientSubjects(server, opts.tls.clientSubjects ?? [], log);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(err, socket, log));
-  const stopWatching = watchCertificates(server, opts.tls, log);
+  let installed: CertificatePair | undefined;
+  const stopWatching = watchCertificates(server, opts.tls, log, 1000, () => installed);
 
   /** `now`: write at once (the answer is already part of a group released together). */
   function send(res: ServerResponse, status: number, body: object, extra?: Record<string, string>, now = false): void {
@@ -214,8 +225,9 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     const path = q < 0 ? url : url.slice(0, q);
 
     if (path === '/ping' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('pong');
+      const reason = opts.unready?.();
+      res.writeHead(reason ? 503 : 200, { 'content-type': 'text/plain' });
+      res.end(reason ?? 'pong');
       return;
     }
 
@@ -373,6 +385,11 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   return {
     server,
     overloadStats: () => guard?.stats(),
+    useCertificate(pair) {
+      // Fails (and keeps the current context) on a pair that does not load.
+      server.setSecureContext(loadSecureContextOptions(opts.tls, pair));
+      installed = pair;
+    },
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

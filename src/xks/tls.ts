@@ -25,10 +25,17 @@ export interface TlsFiles {
   clientSubjects?: readonly string[] | undefined;
 }
 
-export function loadSecureContextOptions(files: TlsFiles): SecureContextOptions {
+/** A certificate and key held in memory (installed cluster-wide, sealed in storage). */
+export interface CertificatePair {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** The listener's TLS options: the installed pair when there is one, else the files. */
+export function loadSecureContextOptions(files: TlsFiles, installed?: CertificatePair): SecureContextOptions {
   try {
-    const cert = readFileSync(files.certFile);
-    const key = readFileSync(files.keyFile);
+    const cert = installed?.cert ?? readFileSync(files.certFile);
+    const key = installed?.key ?? readFileSync(files.keyFile);
     new X509Certificate(cert); // fail early on a file that is not a certificate
     return {
       cert,
@@ -75,11 +82,11 @@ export function enforceClientSubjects(server: Server, subjects: readonly string[
 }
 
 /** Reloads certificate and key when either file changes; new handshakes use the new pair. */
-export function watchCertificates(server: Server, files: TlsFiles, log: Logger, intervalMs = 1000): () => void {
+export function watchCertificates(server: Server, files: TlsFiles, log: Logger, intervalMs = 1000, installed: () => CertificatePair | undefined = () => undefined): () => void {
   const paths = [files.certFile, files.keyFile, ...(files.clientCaFile ? [files.clientCaFile] : [])];
   const reload = () => {
     try {
-      server.setSecureContext(loadSecureContextOptions(files));
+      server.setSecureContext(loadSecureContextOptions(files, installed()));
       log.info({ event: 'tls_reloaded', certFile: files.certFile }, 'TLS certificate reloaded');
     } catch (e) {
       log.error({ event: 'tls_reload_failed', err: e instanceof Error ? e.message : String(e) }, 'TLS reload failed; keeping the previous certificate');

@@ -8,6 +8,11 @@ export interface ThrowawayPostgres {
   url: string;
   /** Creates another empty database on the same cluster and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /** `pg_ctl stop -m immediate`: every connection dies at once, as in a crash or failover. */
+  crash(): Promise<void>;
+  /** Starts the server again on the same port and data directory (after crash()). */
+  restart(): Promise<void>;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -54,20 +59,32 @@ export async function startPostgres(): Promise<ThrowawayPostgres> {
   };
   run('initdb', ['-D', data, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8']);
   const port = await freePort();
-  const [c, a] = asPgUser(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=on']);
-  const server = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 20_000;
-    const tick = () => {
-      const r = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], { encoding: 'utf8' });
-      if (r.status === 0) return resolve();
-      if (Date.now() > deadline || server.exitCode !== null) return reject(new Error(`postgres did not start:\n${log}`));
-      setTimeout(tick, 100);
-    };
-    tick();
-  });
+  let server!: ReturnType<typeof spawn>;
+  const launch = async () => {
+    const [c, a] = asPgUser(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=on']);
+    server = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const s = server;
+    s.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + 20_000;
+      const tick = () => {
+        const r = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], { encoding: 'utf8' });
+        if (r.status === 0) return resolve();
+        if (Date.now() > deadline || s.exitCode !== null) return reject(new Error(`postgres did not start:\n${log}`));
+        setTimeout(tick, 100);
+      };
+      tick();
+    });
+  };
+  const halt = () =>
+    new Promise<void>((resolve) => {
+      if (server.exitCode !== null) return resolve();
+      server.once('exit', () => resolve());
+      // runuser does not forward signals: ask pg_ctl to stop the postmaster directly.
+      run('pg_ctl', ['-D', data, 'stop', '-m', 'immediate', '-w']);
+    });
+  await launch();
   const urlFor = (db: string) => `postgres://${user}@127.0.0.1:${port}/${db}`;
   const psql = (sql: string) => {
     const r = spawnSync(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
@@ -80,13 +97,11 @@ export async function startPostgres(): Promise<ThrowawayPostgres> {
       psql(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
       return urlFor(name);
     },
+    port,
+    crash: halt,
+    restart: launch,
     async stop() {
-      await new Promise<void>((resolve) => {
-        if (server.exitCode !== null) return resolve();
-        server.once('exit', () => resolve());
-        // runuser does not forward signals: ask pg_ctl to stop the postmaster directly.
-        run('pg_ctl', ['-D', data, 'stop', '-m', 'immediate', '-w']);
-      });
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };

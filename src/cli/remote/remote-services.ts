@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { apiKeyView, approvalRuleView, approvalView, credentialView, keyDetailView, keyStoreView, keyView, userView } from '../../admin/views.js';
-import type { ManagementServices, LoginResult } from '../host.js';
+import type { InstalledCertificateInfo, ManagementServices, LoginResult } from '../host.js';
 import type {
   AdminUser,
   ApiKeyInfo,
@@ -9,6 +9,7 @@ import type {
   ApprovalRequest,
   ApprovalRule,
   AuditVerifyReport,
+  ClusterStatus,
   CredentialInfo,
   ExportedAuditRecord,
   IssuedCredential,
@@ -213,6 +214,14 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       },
     },
     importSampleProxyConfig: (text, opts) => api.call<object>('POST', '/import/sample-proxy-config', { text, dryRun: opts.dryRun }),
+    cluster: { status: () => api.call<ClusterStatus>('GET', '/cluster') },
+    tls: {
+      install: (certificatePem, privateKeyPem) => api.call<InstalledCertificateInfo>('PUT', '/tls', { certificatePem, privateKeyPem }),
+      async remove() {
+        await api.call('DELETE', '/tls');
+      },
+      status: () => api.call<{ installed: InstalledCertificateInfo | null }>('GET', '/tls'),
+    },
     audit: {
       verify: () => api.call<AuditVerifyReport>('GET', '/audit/verify'),
       usage: (keyId) => api.call<KeyUsageView>('GET', `/keys/${seg(keyId)}/usage`),
