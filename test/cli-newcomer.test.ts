@@ -1,9 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './support/keyhold-harness.js';
+import { get } from 'node:https';
+import { runCli, startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
 import { createSoftHsm } from './support/softhsm.js';
 
 /**
@@ -25,6 +27,15 @@ function scratch(): string {
 }
 const env = { KEYHOLD_LOG_LEVEL: 'warn', KEYHOLD_WORKERS: '1' };
 
+function ping(h: KeyholdHarness): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(`${h.url}/ping`, { ca: h.caPem }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
 test('a failed init (HSM seal, no PIN source) leaves nothing behind, and the next init works', async () => {
   const token = hsm.addToken();
   for (const existing of [false, true]) {
@@ -39,4 +50,95 @@ test('a failed init (HSM seal, no PIN source) leaves nothing behind, and the nex
     assert.equal(again.code, 0, again.stderr);
     assert.equal((JSON.parse(again.stdout) as { seal: string }).seal, 'keyfile');
   }
+});
+
+test('a second start on a running data directory is refused with one clear line; the first keeps serving', async () => {
+  const h = await startKeyhold({ demo: false });
+  try {
+    const second = await runCli(['--data-dir', h.dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { env });
+    assert.equal(second.code, 1, second.stdout + second.stderr);
+    assert.match(second.stderr, new RegExp(`^keyhold: keyhold is already running on ${h.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid \\d+, since [^)]*XKS on 127\\.0\\.0\\.1:${h.port}`));
+    assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr);
+    // With worker processes too.
+    const workers = await runCli(['--data-dir', h.dataDir, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--workers', '2'], { env });
+    assert.equal(workers.code, 1);
+    assert.match(workers.stderr, /already running/);
+    assert.equal(await ping(h), 200, 'the first server still answers');
+    // A server that died without cleaning up (kill -9) leaves a stale lock: the next start takes it over.
+    await h.kill();
+    assert.ok(existsSync(join(h.dataDir, 'keyhold.pid')));
+    await h.start();
+    assert.equal(await ping(h), 200);
+  } finally {
+    await h.dispose();
+  }
+});
+
+test('start on a data directory that was never initialised creates nothing, with or without workers', async () => {
+  const root = scratch();
+  for (const workers of ['1', '2']) {
+    const wrong = join(root, `typo-${workers}`);
+    const r = await runCli(['--data-dir', wrong, 'start', '--workers', workers, '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^keyhold: the data directory .* is not initialised; run: keyhold init/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(existsSync(wrong), false, `${wrong} must not be created`);
+  }
+});
+
+test('a port in use is one line naming the listener and the address, without a stack trace', async () => {
+  const dir = join(scratch(), 'data');
+  assert.equal((await runCli(['--data-dir', dir, 'init', '--no-demo'], { env })).code, 0);
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as AddressInfo).port;
+  try {
+    for (const [flag, listener] of [['--xks-listen', 'XKS'], ['--admin-listen', 'admin API']] as const) {
+      for (const workers of ['1', '2']) {
+        const other = flag === '--xks-listen' ? '--admin-listen' : '--xks-listen';
+        const r = await runCli(['--data-dir', dir, 'start', '--workers', workers, flag, `127.0.0.1:${port}`, other, '127.0.0.1:0'], { env });
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr.trim(), `keyhold: the ${listener} listener cannot listen on 127.0.0.1:${port}: the address is already in use (another keyhold or another program listens there); choose another address with ${flag === '--xks-listen' ? 'xks.listen (--xks-listen)' : 'admin.listen (--admin-listen)'}`, `workers ${workers}`);
+      }
+    }
+  } finally {
+    busy.close();
+  }
+});
+
+test('configuration errors name their real source: a flag, an environment variable or the file', async () => {
+  const dir = join(scratch(), 'data');
+  assert.equal((await runCli(['--data-dir', dir, 'init', '--no-demo'], { env })).code, 0);
+  const flag = await runCli(['--data-dir', dir, 'start', '--xks-listen', 'nonsense'], { env });
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /xks\.listen \(from --xks-listen\): 'nonsense' is not HOST:PORT/);
+  assert.doesNotMatch(flag.stderr, /keyhold\.toml/);
+  const fromEnv = await runCli(['--data-dir', dir, 'key', 'list'], { env: { ...env, KEYHOLD_SEAL_TYPE: 'bogus' } });
+  assert.equal(fromEnv.code, 2);
+  assert.match(fromEnv.stderr, /seal\.type \(from the environment variable KEYHOLD_SEAL_TYPE\)/);
+  assert.doesNotMatch(fromEnv.stderr, /keyhold\.toml/);
+  const toml = join(dir, 'keyhold.toml');
+  writeFileSync(toml, readFileSync(toml, 'utf8').replace(/^level = .*$/m, 'level = "loud"'));
+  const inFile = await runCli(['--data-dir', dir, 'key', 'list'], { env: { KEYHOLD_LOG_LEVEL: '' } });
+  assert.equal(inFile.code, 2);
+  assert.match(inFile.stderr, new RegExp(`log\\.level \\(in ${toml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`));
+});
+
+test('a usage error prints its line, the usage and where to read more, not the whole help', async () => {
+  const r = await runCli(['key', 'create'], { env });
+  assert.equal(r.code, 2);
+  assert.deepEqual(r.stderr.trim().split('\n'), ["error: required option '--keystore <name>' not specified", 'Usage: keyhold key create [options] <keyId>', 'More: keyhold key create --help']);
+  const unknown = await runCli(['keystore', 'bogus'], { env });
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr.trim().split('\n').length, 3, unknown.stderr);
+});
+
+test('keyhold help keystore aws-config shows that command\'s help', async () => {
+  const r = await runCli(['help', 'keystore', 'aws-config'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: keyhold keystore aws-config \[options\] <keystore>/);
+  assert.match(r.stdout, /--access-key-id/);
+  const nope = await runCli(['help', 'keystore', 'nope'], { env });
+  assert.equal(nope.code, 2);
+  assert.match(nope.stderr, /unknown command 'keystore nope'/);
 });

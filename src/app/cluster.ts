@@ -4,6 +4,7 @@ import type { Logger } from '../base/index.js';
 import { createMetricsListener, serveClusterMetrics, type MetricsListener } from '../metrics/index.js';
 import type { Config } from './config.js';
 import { openStorage } from './context.js';
+import { listenAs } from './listen.js';
 
 /**
  * `keyhold start --workers N`: a primary process that forks N workers with node:cluster.
@@ -69,7 +70,7 @@ export async function startCluster(config: Readonly<Config>, log: Logger, count:
   let metricsAddress: AddressInfo | undefined;
   if (config.metrics.listen) {
     metricsListener = createMetricsListener({ render: () => metrics.render(), contentType: metrics.contentType, log });
-    metricsAddress = await metricsListener.listen(config.metrics.listen.host, config.metrics.listen.port);
+    metricsAddress = await listenAs('metrics', 'metrics.listen', config.metrics.listen.host, config.metrics.listen.port, () => metricsListener!.listen(config.metrics.listen!.host, config.metrics.listen!.port));
   }
 
   const byIndex = new Map<number, Worker>();
@@ -102,7 +103,8 @@ export async function startCluster(config: Readonly<Config>, log: Logger, count:
       w.once('exit', (code, signal) => {
         if (seen.has(i)) return;
         for (const other of byIndex.values()) if (other !== w && !other.isDead()) other.process.kill('SIGTERM');
-        reject(Object.assign(new Error(`worker ${i} exited before it was ready (${signal ?? `exit code ${code}`})`), { exitCode: code ?? 1 }));
+        // A worker that exited (rather than being killed) printed why.
+        reject(Object.assign(new Error(`worker ${i} exited before it was ready (${signal ?? `exit code ${code}`})`), { exitCode: code || 1, reported: signal === null }));
       });
     }
   }).catch(async (e: unknown) => {

@@ -244,6 +244,20 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
 
+/** The command-line flags that set a setting (`keyhold init` and `keyhold start`), for error messages. */
+const FLAG_FOR: Record<string, string> = {
+  'xks.listen': '--xks-listen',
+  'xks.workers': '--workers',
+  'admin.listen': '--admin-listen',
+  'seal.type': '--seal',
+  'seal.hsm_key_label': '--hsm-seal-key-label',
+  'hsm.module': '--hsm-module',
+  'hsm.token_label': '--hsm-token-label',
+  'hsm.pin_env': '--hsm-pin-env',
+  'hsm.pin_file': '--hsm-pin-file',
+  'hsm.profile': '--hsm-profile',
+};
+
 function setDotted(obj: Record<string, unknown>, dotted: string, value: string): void {
   const [section, key] = dotted.split('.') as [string, string];
   const s = (obj[section] ??= {}) as Record<string, unknown>;
@@ -264,13 +278,27 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       throw new KeyholdError('ConfigInvalid', `cannot read ${configFile}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  for (const [name, dotted] of Object.entries(ENV_OVERRIDES)) if (env[name] !== undefined && env[name] !== '') setDotted(raw, dotted, env[name]!);
-  for (const [dotted, value] of Object.entries(inputs.overrides ?? {})) if (value !== undefined) setDotted(raw, dotted, value);
+  // Where each setting came from, so a problem names the flag or variable, not the file.
+  const source = new Map<string, string>();
+  for (const [name, dotted] of Object.entries(ENV_OVERRIDES)) {
+    if (env[name] === undefined || env[name] === '') continue;
+    setDotted(raw, dotted, env[name]!);
+    source.set(dotted, `from the environment variable ${name}`);
+  }
+  for (const [dotted, value] of Object.entries(inputs.overrides ?? {})) {
+    if (value === undefined) continue;
+    setDotted(raw, dotted, value);
+    source.set(dotted, `from ${FLAG_FOR[dotted] ?? 'a command-line flag'}`);
+  }
 
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'}: ${i.message}`).join('\n');
-    throw new KeyholdError('ConfigInvalid', `invalid configuration${configFile ? ' in ' + configFile : ''}:\n${problems}`);
+    const where = (path: PropertyKey[]) => {
+      const dotted = path.slice(0, 2).join('.');
+      return source.get(dotted) ?? (configFile ? `in ${configFile}` : 'default');
+    };
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'} (${where(i.path)}): ${i.message}`).join('\n');
+    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n${problems}`);
   }
   const f = parsed.data;
   const base = configFile ? dirname(configFile) : dataDir;

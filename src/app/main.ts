@@ -4,11 +4,13 @@ import { buildProgram } from '../cli/program.js';
 import { runCli } from '../cli/run.js';
 import { registerKmsSimCommand } from '../kms-sim/cli.js';
 import type { CliHost, GlobalOptions } from '../cli/host.js';
+import { KeyholdError } from '../base/index.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';
 import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
 import { startBanner } from './banner.js';
+import { acquireRunLock } from './run-lock.js';
 import { reportReady, startCluster, workerRole } from './cluster.js';
 import { localServices } from './local-services.js';
 import { auditedManagement, cliActor, openAudit, type AppAudit } from './audit.js';
@@ -27,12 +29,20 @@ const host: CliHost = {
     const cfg = config(opts, { 'xks.listen': opts.xksListen, 'admin.listen': opts.adminListen, 'xks.workers': opts.workers });
     const role = workerRole();
     let initialised: InitSummary | undefined;
-    if (!role && opts.initIfAbsent && !(await isInitialised(cfg))) initialised = await initDataDir(cfg, { demo: true, actor: cliActor() });
+    if (!role && !(await isInitialised(cfg))) {
+      // Nothing is created for a data directory that was never initialised (a mistyped --data-dir).
+      if (!opts.initIfAbsent) throw new KeyholdError('SealError', `the data directory ${cfg.dataDir} is not initialised; run: keyhold init (or keyhold start --init-if-absent)`);
+      initialised = await initDataDir(cfg, { demo: true, actor: cliActor() });
+    }
+    // One server per data directory (workers share their primary's).
+    const lock = role ? undefined : acquireRunLock(cfg.dataDir);
     const log = createLogger(cfg);
     const t0 = performance.now();
     const announce = (xks: AddressInfo, admin: AddressInfo | undefined, demoPresent: boolean, extra: object = {}) => {
       process.stdout.write(startBanner(cfg, xks, { present: demoPresent, credential: initialised?.demo?.credential }, { address: admin, bootstrap: initialised?.admin }));
-      log.info({ event: 'started', xks: `${xks.address}:${xks.port}`, admin: admin ? `${admin.address}:${admin.port}` : null, ...extra, readyMs: Math.round(performance.now() - t0) }, 'keyhold ready');
+      const listeners = { xks: `${xks.address}:${xks.port}`, admin: admin ? `${admin.address}:${admin.port}` : null };
+      lock?.ready({ ...listeners, ...extra });
+      log.info({ event: 'started', ...listeners, ...extra, readyMs: Math.round(performance.now() - t0) }, 'keyhold ready');
     };
     if (!role && cfg.xks.workers > 1) {
       let c: Awaited<ReturnType<typeof startCluster>>;
@@ -42,7 +52,7 @@ const host: CliHost = {
         // A worker that failed to start printed its own error; exit with its code.
         const code = (e as { exitCode?: number }).exitCode;
         if (code === undefined) throw e;
-        process.stderr.write(`keyhold: ${e instanceof Error ? e.message : String(e)}\n`);
+        if (!(e as { reported?: boolean }).reported) process.stderr.write(`keyhold: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = code || 1;
         return;
       }

@@ -28,6 +28,7 @@ import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
+import { listenAs } from './listen.js';
 import { unredacted } from './logging.js';
 
 export interface RunningKeyhold {
@@ -199,7 +200,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       throttled: () => quota.throttled(),
       ...(context.hsm ? { hsmPool: () => context.hsm!.pool.stats() } : {}),
     });
-    const xksAddress = await xks.listen(config.xks.listen.host, config.xks.listen.port);
+    const xksAddress = await listenAs('XKS', 'xks.listen (--xks-listen)', config.xks.listen.host, config.xks.listen.port, () => xks.listen(config.xks.listen.host, config.xks.listen.port));
     if (membership && !config.cluster.advertise) membership.self.address = `${config.xks.listen.host}:${xksAddress.port}`;
 
     const adminAudit = opts.adminAudit ?? createAuditLogSink(audit.service);
@@ -222,7 +223,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       // In a cluster the primary serves [metrics] listen, for all workers.
       if (config.metrics.listen && worker.count === 1) {
         metricsListener = createMetricsListener({ render: renderMetrics, contentType: metrics.contentType, log });
-        metricsAddress = await metricsListener.listen(config.metrics.listen.host, config.metrics.listen.port);
+        metricsAddress = await listenAs('metrics', 'metrics.listen', config.metrics.listen.host, config.metrics.listen.port, () => metricsListener!.listen(config.metrics.listen!.host, config.metrics.listen!.port));
       }
       if (config.admin.enabled && worker.index === 0) {
         admin = await createAdminServer({
@@ -244,7 +245,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...clusterRoutes({ status: member ? () => member.status() : undefined }),
             ...tlsRoutes({ tls: management.tls }), ...(opts.adminRoutes ?? [])],
         });
-        adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
+        adminAddress = await listenAs('admin API', 'admin.listen (--admin-listen)', config.admin.listen.host, config.admin.listen.port, () => admin!.listen(config.admin.listen.host, config.admin.listen.port));
       }
     } catch (e) {
       installedTls.stop();
