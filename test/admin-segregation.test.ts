@@ -91,6 +91,8 @@ test('votes of accounts created, re-enabled, re-roled or reset after the request
   await call('PATCH', '/users/dan', h.admin.token, { enabled: false });
   const eve = await call<Body>('POST', `/approvals/${id}/approve`, c.eve!.apiKey);
   assert.equal(eve.body.status, 'pending', 'one valid approval of two');
+  assert.equal(eve.body.approvals, 1, 'the request shows the approvals that count');
+  assert.equal((eve.body.votes as Body[]).length, 2, 'and every vote cast');
   assert.equal((await call<Body>('GET', '/keys/quorum-key', c.ana!.apiKey)).body.state, 'Enabled');
   assert.equal((await call<Body>('POST', `/approvals/${id}/approve`, c.fay!.apiKey)).body.status, 'executed', 'a second valid vote completes it');
   await clear('key.schedule-deletion');

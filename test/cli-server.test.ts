@@ -118,6 +118,36 @@ test('a guarded action waits for approval (exit code 4) and runs when another cu
   await json('admin', ['approval', 'rule', 'clear', 'key.schedule-deletion']);
 });
 
+test('keystore aws-config through the server: administrators only, and behind approval when a rule says so', async () => {
+  const custodian = await as('alice', ['keystore', 'aws-config', 'demo']);
+  assert.equal(custodian.code, 1);
+  assert.match(custodian.stderr, /the custodian role may not call POST/);
+  const direct = await json<{ XksProxyUriPath: string }>('admin', ['keystore', 'aws-config', 'demo']);
+  assert.equal(direct.XksProxyUriPath, '/demo/kms/xks/v1');
+
+  await json('admin', ['approval', 'rule', 'set', 'keystore.aws-config', '--required', '1']);
+  const waiting = await as('admin', ['--json', 'keystore', 'aws-config', 'demo']);
+  assert.equal(waiting.code, 4, waiting.stderr);
+  const id = String((JSON.parse(waiting.stdout) as { pendingApproval: Body }).pendingApproval.id);
+  assert.equal((await json('bob', ['approval', 'approve', id])).status, 'executed');
+  const file = await json<{ XksProxyUriPath: string; XksProxyAuthenticationCredential: Body }>('admin', ['approval', 'collect', id]);
+  assert.equal(file.XksProxyUriPath, '/demo/kms/xks/v1');
+  assert.ok(file.XksProxyAuthenticationCredential.RawSecretAccessKey);
+  await json('admin', ['approval', 'rule', 'clear', 'keystore.aws-config']);
+});
+
+test('admin user add behind a user.create rule: custodians approve, the administrator collects the password', async () => {
+  await json('admin', ['approval', 'rule', 'set', 'user.create', '--required', '1']);
+  const waiting = await as('admin', ['--json', 'admin', 'user', 'add', 'zoe', '--role', 'auditor']);
+  assert.equal(waiting.code, 4, waiting.stderr);
+  const id = String((JSON.parse(waiting.stdout) as { pendingApproval: Body }).pendingApproval.id);
+  assert.equal((await json('alice', ['approval', 'approve', id])).status, 'executed');
+  const issued = await json<{ user: Body; oneTimePassword: string }>('admin', ['approval', 'collect', id]);
+  assert.equal(issued.user.username, 'zoe');
+  assert.ok(issued.oneTimePassword.length >= 12);
+  await json('admin', ['approval', 'rule', 'clear', 'user.create']);
+});
+
 test('tokens come from KEYHOLD_TOKEN too, API keys work for automation, and logout ends a session', async () => {
   const created = await json<{ apiKey: string }>('alice', ['admin', 'api-key', 'create', 'pipeline']);
   const viaEnv = await h.cli(['--server', h.adminUrl, '--json', 'whoami'], { env: { KEYHOLD_TOKEN: created.apiKey } });

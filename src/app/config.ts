@@ -88,6 +88,10 @@ export interface AdminConfig {
   lockoutMaxMs: number;
   /** log2 of scrypt's N for admin passwords. */
   passwordHashCost: number;
+  /** Password checks that may wait for a hashing slot; beyond it a login is answered 429. */
+  loginQueueSize: number;
+  /** Password checks one client address may have running or waiting. */
+  loginChecksPerAddress: number;
   approvalTtlMs: number;
   schedulerIntervalMs: number;
 }
@@ -206,6 +210,8 @@ const fileSchema = z
         lockout_base_seconds: z.number().int().min(1).max(3600).default(60),
         lockout_max_seconds: z.number().int().min(1).max(86400).default(900),
         password_hash_cost: z.number().int().min(14).max(20).default(17),
+        login_queue_size: z.number().int().min(0).max(1000).default(16),
+        login_checks_per_address: z.number().int().min(1).max(1000).default(4),
         approval_ttl_minutes: z.number().int().min(1).max(43200).default(1440),
         scheduler_interval_seconds: z.number().min(1).max(3600).default(60),
       })
@@ -377,6 +383,8 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       lockoutBaseMs: f.admin.lockout_base_seconds * 1000,
       lockoutMaxMs: f.admin.lockout_max_seconds * 1000,
       passwordHashCost: f.admin.password_hash_cost,
+      loginQueueSize: f.admin.login_queue_size,
+      loginChecksPerAddress: f.admin.login_checks_per_address,
       approvalTtlMs: f.admin.approval_ttl_minutes * 60_000,
       schedulerIntervalMs: f.admin.scheduler_interval_seconds * 1000,
     },
@@ -504,6 +512,10 @@ lockout_base_seconds = 60
 lockout_max_seconds = 900
 # scrypt cost for admin passwords: N = 2^password_hash_cost, r = 8, p = 1 (17 = 128 MiB per check).
 password_hash_cost = 17
+# Password checks waiting for one of the two hashing slots, and the share one client address
+# may hold; beyond them a login is answered 429 at once (behind a proxy, all share one address).
+login_queue_size = 16
+login_checks_per_address = 4
 # How long an approval request waits for its quorum (a rule may set its own).
 approval_ttl_minutes = 1440
 # How often the server rotates due keys, destroys keys past their deletion date and expires requests.

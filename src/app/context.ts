@@ -103,6 +103,8 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
       lockoutBaseMs: a.lockoutBaseMs,
       lockoutMaxMs: a.lockoutMaxMs,
       passwordHash: { ln: a.passwordHashCost, r: 8, p: 1 },
+      maxQueuedHashes: a.loginQueueSize,
+      maxHashesPerAddress: a.loginChecksPerAddress,
     },
   });
   return {

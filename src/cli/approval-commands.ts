@@ -26,7 +26,7 @@ function describe(r: ApprovalRequest): string {
       ['Rule', r.rule],
       ['Requested by', `${r.requestedBy.username} at ${r.createdAt}`],
       ['Status', r.status],
-      ['Approvals', `${r.votes.filter((v) => v.decision === 'approve').length} of ${r.required}${r.approvers ? ` (from ${r.approvers.join(', ')})` : ''}`],
+      ['Approvals', `${r.countedApprovals ?? r.votes.filter((v) => v.decision === 'approve').length} of ${r.required}${r.approvers ? ` (from ${r.approvers.join(', ')})` : ''}`],
       ['Expires', r.expiresAt],
       ...(r.error ? ([['Error', `${r.error.code}: ${r.error.message}`]] as [string, unknown][]) : []),
       ...(r.secretResult === 'available' ? ([['Result', `secret; the requester collects it once: keyhold approval collect ${r.id}`]] as [string, unknown][]) : []),

@@ -185,6 +185,11 @@ export interface ApprovalRequest {
   approvers: string[] | null;
   status: ApprovalStatus;
   votes: ApprovalVote[];
+  /**
+   * Approvals that count now (voters still enabled custodians, trusted before the request);
+   * set by the approval service when it hands a request out, absent in storage.
+   */
+  countedApprovals?: number;
   decidedAt: string | null;
   /** What the action returned, when it is not secret. */
   result: unknown;

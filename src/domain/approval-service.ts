@@ -73,7 +73,17 @@ export function createApprovalService(deps: {
 
   async function mustGet(id: string): Promise<ApprovalRequest> {
     const r = typeof id === 'string' && id.length <= 64 ? await repo.getApprovalRequest(id) : undefined;
-    return settle(r ?? fail('NotFound', `approval request ${truncate(id)} does not exist`));
+    const settled = await settle(r ?? fail('NotFound', `approval request ${truncate(id)} does not exist`));
+    return { ...settled, countedApprovals: countApprovals(settled, await usersById()) };
+  }
+
+  async function usersById(): Promise<Map<string, AdminUser>> {
+    return new Map((await repo.listAdminUsers()).map((u) => [u.id, u]));
+  }
+
+  /** Approvals that still count: a voter disabled, demoted or reset since voting is void. */
+  function countApprovals(r: ApprovalRequest, users: Map<string, AdminUser>): number {
+    return r.votes.filter((v) => v.decision === 'approve' && voteIneligibility(users.get(v.userId), r) === undefined).length;
   }
 
   async function execute(r: ApprovalRequest): Promise<void> {
@@ -98,12 +108,6 @@ export function createApprovalService(deps: {
     const why = voteIneligibility(principal.user, r);
     if (why !== undefined) fail('AccessDenied', why);
     if (r.votes.some((v) => v.userId === principal.user.id)) fail('Conflict', 'you already decided this request');
-  }
-
-  /** Approvals that still count now: a voter disabled, demoted or reset since voting is void. */
-  async function validApprovals(r: ApprovalRequest): Promise<number> {
-    const users = new Map((await repo.listAdminUsers()).map((u) => [u.id, u]));
-    return r.votes.filter((v) => v.decision === 'approve' && voteIneligibility(users.get(v.userId), r) === undefined).length;
   }
 
   function requirePending(r: ApprovalRequest): void {
@@ -172,7 +176,8 @@ export function createApprovalService(deps: {
 
     async list(filter: { status?: ApprovalStatus | undefined; limit?: number | undefined } = {}): Promise<ApprovalRequest[]> {
       const rows = await repo.listApprovalRequests({ ...(filter.status && filter.status !== 'expired' ? { status: filter.status } : {}), limit: filter.limit ?? 200 });
-      const settled = await Promise.all(rows.map(settle));
+      const users = await usersById();
+      const settled = (await Promise.all(rows.map(settle))).map((r) => ({ ...r, countedApprovals: countApprovals(r, users) }));
       return filter.status ? settled.filter((r) => r.status === filter.status) : settled;
     },
 
@@ -187,7 +192,7 @@ export function createApprovalService(deps: {
       const now = await mustGet(id);
       // Expired meanwhile, denied by someone else, or already executing: the vote stands, nothing runs.
       if (now.status !== 'pending') return now;
-      const approvals = await validApprovals(now);
+      const approvals = now.countedApprovals ?? 0;
       if (approvals >= now.required && (await repo.transitionApprovalRequest(now.id, 'pending', 'executing'))) {
         await execute(now);
       }

@@ -96,6 +96,7 @@ export function toApproval(view: unknown): ApprovalRequest {
     approvers: v.approvers,
     status: v.status,
     votes: v.votes,
+    countedApprovals: v.approvals,
     decidedAt: v.decidedAt,
     result: v.result,
     secretResult: v.secretResult,
