@@ -56,6 +56,10 @@ export interface AuditConfig {
   /** true: an XKS answer waits until its record is committed. */
   durable: boolean;
   nodeId: string | undefined;
+  /** The chain this node's writer appends to ('main' unless a cluster gives each node its own). */
+  chain: string;
+  /** How often the server sends a signed head checkpoint to syslog, in ms (0: never). */
+  checkpointIntervalMs: number;
   maxBatch: number;
   commitDelayMs: number;
   syslog:
@@ -150,6 +154,11 @@ const fileSchema = z
         enabled: flag.default(true),
         durable: flag.default(true),
         node_id: printable(255).optional(),
+        chain: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a chain id is 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit')
+          .default('main'),
+        checkpoint_interval_seconds: z.number().int().min(0).max(86_400).default(300),
         max_batch: z.number().int().min(1).max(10_000).default(1000),
         commit_delay_ms: z.number().min(0).max(100).default(0),
         syslog: z
@@ -212,6 +221,7 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_SEAL_KEY_FILE: 'seal.key_file',
   KEYHOLD_AUDIT_ENABLED: 'audit.enabled',
   KEYHOLD_AUDIT_DURABLE: 'audit.durable',
+  KEYHOLD_AUDIT_CHAIN: 'audit.chain',
   KEYHOLD_HSM_MODULE: 'hsm.module',
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
@@ -291,6 +301,8 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       enabled: f.audit.enabled,
       durable: f.audit.durable,
       nodeId: f.audit.node_id,
+      chain: f.audit.chain,
+      checkpointIntervalMs: f.audit.checkpoint_interval_seconds * 1000,
       maxBatch: f.audit.max_batch,
       commitDelayMs: f.audit.commit_delay_ms,
       syslog: f.audit.syslog && {
@@ -439,6 +451,9 @@ enabled = true
 # durable = true answers an XKS call only once its record is committed.
 durable = true
 # node_id = "keyhold-1"   # default: the host name
+# chain = "main"          # a cluster gives each node its own chain (e.g. its node id); see docs/architecture.md
+# With [audit.syslog]: a signed head checkpoint is sent this often (0 = never).
+checkpoint_interval_seconds = 300
 #
 # Forward every record to syslog (RFC 5424), best effort (a bounded queue; drops are counted).
 # [audit.syslog]

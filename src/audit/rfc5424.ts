@@ -42,6 +42,24 @@ export function formatRfc5424(e: AuditEntry, h: SyslogHeader): string {
   return `<${pri}>1 ${time} ${headerField(h.hostname, 255)} ${headerField(h.appName, 48)} ${headerField(h.procId, 128)} ${headerField(e.record.kind, 32)} - ${BOM}${msg}`;
 }
 
+/** A signed head checkpoint as `keyhold audit checkpoint` prints it (see domain/audit-service.ts). */
+export interface SignedCheckpoint {
+  time: string;
+}
+
+/**
+ * A checkpoint as a syslog message: MSGID "checkpoint", severity notice, the signed document
+ * as the message. A receiver keeps these outside Keyhold; `keyhold audit verify --checkpoint`
+ * takes any one of them (the message after the BOM) and proves the log still holds
+ * everything up to it.
+ */
+export function formatRfc5424Checkpoint(doc: SignedCheckpoint, h: SyslogHeader): string {
+  if (!Number.isInteger(h.facility) || h.facility < 0 || h.facility > 23) throw new RangeError(`syslog facility ${h.facility} is not 0..23`);
+  const pri = h.facility * 8 + SEVERITY.notice;
+  const time = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/.test(doc.time) ? doc.time : '-';
+  return `<${pri}>1 ${time} ${headerField(h.hostname, 255)} ${headerField(h.appName, 48)} ${headerField(h.procId, 128)} checkpoint - ${BOM}${JSON.stringify(doc)}`;
+}
+
 /** Octet-counting framing for stream transports (RFC 6587 §3.4.1, RFC 5425 §4.3): "LEN SP MSG". */
 export function octetCountingFrame(message: string): Buffer {
   const body = Buffer.from(message, 'utf8');

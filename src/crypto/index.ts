@@ -9,3 +9,4 @@ export * from './audit-chain.js';
 export * from './sample-proxy-aad.js';
 export * from './password-hash.js';
 export * from './tokens.js';
+export * from './audit-signing.js';

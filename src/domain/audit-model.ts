@@ -70,25 +70,6 @@ export interface AuditEntry {
   mac: string;
 }
 
-/** Columns kept beside the canonical body so exports can filter without parsing every row. */
-export interface AuditIndexColumns {
-  at: string;
-  kind: AuditRecord['kind'];
-  keyId: string | null;
-  keyStore: string | null;
-  kmsRequestId: string | null;
-}
-
-export function auditIndexColumns(r: AuditRecord): AuditIndexColumns {
-  return {
-    at: r.time,
-    kind: r.kind,
-    keyId: r.keyId ?? null,
-    keyStore: r.keyStore ?? null,
-    kmsRequestId: r.kind === 'xks' ? (r.kmsRequestId ?? null) : null,
-  };
-}
-
 /**
  * One line of the key usage view: calls by one principal through one KMS key to one key,
  * per XKS operation, KMS operation and outcome ('ok' or the errorName).
