@@ -46,7 +46,13 @@ export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inlin
     // Before anything is served: refuse a wiped chain (tampering suspected), start this
     // writer's chain if it is new, rebuild usage rows that have no MAC yet.
     const bare = createAuditService({ sink, reader: store.reader, key, node, clock: ctx.clock, maintenance: store.maintenance });
-    await openAuditChain({ key, chain, node, clock: ctx.clock, maintenance: store.maintenance, reader: store.reader, rebuildUsage: (c) => bare.rebuildUsage(c) });
+    try {
+      await openAuditChain({ key, chain, node, clock: ctx.clock, maintenance: store.maintenance, reader: store.reader, rebuildUsage: (c) => bare.rebuildUsage(c) });
+    } catch (e) {
+      // The server fails closed. The CLI goes on, so that verify and export can say what is
+      // wrong; its appends refuse a wiped chain all the same (the appender checks the tail).
+      if (opts.mode === 'thread') throw e;
+    }
     const syslog = cfg.syslog ? openSyslog(cfg.syslog, opts.log) : undefined;
     const forwarders: AuditForwarder[] = syslog ? [syslog] : [];
     const service = createAuditService({ sink, reader: store.reader, key, node, clock: ctx.clock, forwarders, maintenance: store.maintenance });
