@@ -17,9 +17,10 @@ import {
 } from '../domain/index.js';
 import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
-import { createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
+import { auditDiskGauges, createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { createAuditLogSink } from './admin-audit.js';
 import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
+import { auditRetentionTask, watchAuditDisk } from './audit-retention.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
@@ -45,6 +46,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Where admin actions are recorded (default: the audit log). */
   adminAudit?: AdminAuditSink;
+  /** The audit chain this node appends to (default: [audit] chain, 'main'); one per node in a cluster. */
+  auditChain?: string;
   /** Prometheus text for GET /metrics on the admin listener. */
   metrics?: MetricsSource;
   /** More routes for the admin API (the audit log's are always there). */
@@ -94,7 +97,12 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const worker = opts.worker ?? { index: 0, count: 1 };
     const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
     context.hsm?.pool.setTelemetry(metrics.hsm);
-    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit });
+    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit, chain: opts.auditChain });
+    const auditDisk =
+      config.storage.type === 'sqlite'
+        ? watchAuditDisk({ path: config.storage.path, minFreeBytes: config.audit.diskMinFreeBytes, minFreeRatio: config.audit.diskMinFreeRatio, intervalMs: config.health.intervalMs, log, onReading: auditDiskGauges(metrics.registry) })
+        : undefined;
+    await auditDisk?.check().catch(() => undefined);
     const directory = await createDirectory({
       repo: context.storage,
       seal: context.seal,
@@ -111,6 +119,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       clock,
       maxAgeMs: config.health.maxAgeMs,
       intervalMs: config.health.intervalMs,
+      degradedBy: () => auditDisk?.degradedBy(),
       onCheck: (r) => {
         const bad = r.ekmFleetDetails.filter((e) => e.healthStatus !== 'ACTIVE');
         if (bad.length) log.warn({ event: 'health', ekm: bad }, 'key backend not fully healthy');
@@ -164,6 +173,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       keys: context.keys,
       approvals: context.approvals,
       identity: context.identity,
+      housekeeping: config.audit.retentionMs > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,
       audit: adminAudit,
       clock,
       intervalMs: config.admin.schedulerIntervalMs,
@@ -221,6 +231,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       metrics,
       metricsAddress,
       async close() {
+        auditDisk?.stop();
         await scheduler.stop();
         await admin?.close();
         await metricsListener?.close();

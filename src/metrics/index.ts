@@ -1,3 +1,4 @@
 export * from './metrics.js';
 export * from './cluster.js';
 export * from './listener.js';
+export * from './audit-disk.js';
