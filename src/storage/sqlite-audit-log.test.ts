@@ -27,8 +27,15 @@ async function freshLog(): Promise<{ path: string; storage: Storage; log: Sqlite
   const log = openSqliteAuditLog({ path });
   const keyBytes = randomBytes(32);
   // The key and the root chain's first record, as loadAuditKey writes them.
+  // (The key's row is a data change, once: wait until the storage has seen it.)
+  const seen = new Promise<void>((resolveSeen) => {
+    const unsubscribe = storage.changes.subscribe(() => {
+      unsubscribe();
+      resolveSeen();
+    });
+  });
   await log.keys.initSealedAuditKey(Buffer.from('sealed-key-stand-in'), { key: createSecretKey(keyBytes), genesis: genesisRecord() });
-  await new Promise((r) => setTimeout(r, 50)); // the storage has seen the key's row
+  await seen;
   return { path, storage, log, keyBytes };
 }
 
