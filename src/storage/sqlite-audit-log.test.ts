@@ -29,7 +29,10 @@ async function freshLog(): Promise<{ path: string; storage: Storage; log: Sqlite
   // The key and the root chain's first record, as loadAuditKey writes them.
   // (The key's row is a data change, once: wait until the storage has seen it.)
   const seen = new Promise<void>((resolveSeen) => {
+    // A timer that keeps the event loop alive meanwhile (the storage's poll timer does not).
+    const fallback = setTimeout(resolveSeen, 5000);
     const unsubscribe = storage.changes.subscribe(() => {
+      clearTimeout(fallback);
       unsubscribe();
       resolveSeen();
     });
