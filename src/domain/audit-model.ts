@@ -64,6 +64,8 @@ export type AuditRecord = XksAuditRecord | AdminAuditRecord;
 
 /** A record as it sits in the chain (hex MACs; see crypto/audit-chain.ts). */
 export interface AuditEntry {
+  /** The chain the record is in (see docs/architecture.md); seq counts within it. */
+  chain?: string | undefined;
   seq: number;
   record: AuditRecord;
   prev: string;

@@ -166,12 +166,12 @@ export function tailOf(head: Tail | undefined, last: Tail | undefined): Tail | u
   return head && (!last || head.seq >= last.seq) ? head : last;
 }
 
-export function entriesOf(records: readonly AuditRecord[], r: { firstSeq: number; prev: Uint8Array; macs: Uint8Array }): AuditEntry[] {
+export function entriesOf(records: readonly AuditRecord[], r: { firstSeq: number; prev: Uint8Array; macs: Uint8Array }, chain: string): AuditEntry[] {
   const macs = Buffer.from(r.macs.buffer, r.macs.byteOffset, r.macs.byteLength);
   let prev = Buffer.from(r.prev.buffer, r.prev.byteOffset, r.prev.byteLength).toString('hex');
   return records.map((record, i) => {
     const mac = macs.subarray(i * 32, i * 32 + 32).toString('hex');
-    const e: AuditEntry = { seq: r.firstSeq + i, record, prev, mac };
+    const e: AuditEntry = { chain, seq: r.firstSeq + i, record, prev, mac };
     prev = mac;
     return e;
   });

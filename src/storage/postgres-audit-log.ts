@@ -188,7 +188,7 @@ export function openPostgresAuditLog(opts: { url: string; poolSize?: number }): 
       await lockChain(c, chain);
       return appendTx(c, key, chain, batch);
     });
-    return entriesOf(records, { firstSeq: chained.firstSeq, prev: chained.prev, macs: Buffer.concat(chained.macs) });
+    return entriesOf(records, { firstSeq: chained.firstSeq, prev: chained.prev, macs: Buffer.concat(chained.macs) }, chain);
   }
 
   const reader: AuditReader = {

@@ -156,7 +156,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
     const append = createSqliteAuditAppender(db, key, chain);
     return async (batch) => {
       const r = append(prepareAuditBatch(batch));
-      return entriesOf(batch, { firstSeq: r.firstSeq, prev: r.prev, macs: Buffer.concat(r.macs) });
+      return entriesOf(batch, { firstSeq: r.firstSeq, prev: r.prev, macs: Buffer.concat(r.macs) }, chain);
     };
   }
 
@@ -181,7 +181,7 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
         const p = pending.get(r.id);
         if (!p) return;
         pending.delete(r.id);
-        if (r.ok) p.resolve(entriesOf(p.batch, r));
+        if (r.ok) p.resolve(entriesOf(p.batch, r, chain));
         else p.reject(new KeyholdError('Internal', `could not append to the audit log: ${r.message}`));
       });
       w.on('error', (e) => failAll(e));
