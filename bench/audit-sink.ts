@@ -82,6 +82,13 @@ async function run(path: string, mode: 'thread' | 'inline'): Promise<Result> {
   return { rate: RECORDS / seconds, allCpu: (all.user + all.system) / RECORDS, mainCpu: main / RECORDS };
 }
 
+/** The key's first record, as loadAuditKey writes it: appends need a started chain. */
+async function startRoot(path: string): Promise<void> {
+  const log = openSqliteAuditLog({ path });
+  await log.keys.initSealedAuditKey(Buffer.from('bench'), { key, genesis: { kind: 'admin', time: new Date().toISOString(), node: 'bench', actor: 'keyhold', source: 'audit', action: 'audit.start', target: 'main', outcome: 'ok' } });
+  await log.close();
+}
+
 async function prefill(path: string, n: number): Promise<void> {
   const log = openSqliteAuditLog({ path });
   const sink = log.openSink({ key, mode: 'inline', maxBatch: 10_000 });
@@ -97,6 +104,7 @@ try {
   for (const size of [0, PREFILL]) {
     const path = join(dir, `log-${size}.db`);
     const storage = await openSqliteStorage({ path }); // migrations
+    await startRoot(path);
     if (size) await prefill(path, size);
     if (size === 0) await run(path, 'thread'); // warm-up: worker start, JIT
     for (const mode of ['thread', 'inline'] as const) {

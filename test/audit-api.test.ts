@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { adminClient } from './support/admin-harness.js';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
 import { demoXksClient } from './support/xks-client.js';
@@ -44,17 +45,20 @@ after(async () => {
 interface Page {
   records: Body[];
   next: number | null;
+  nextChain: string | null;
 }
 
 async function allRecords(token: string, query = ''): Promise<Body[]> {
   const out: Body[] = [];
   let after = 0;
+  let chain = 'main';
   for (;;) {
-    const p = await call<Page>('GET', `/audit/records?limit=7&after=${after}${query}`, token);
+    const p = await call<Page>('GET', `/audit/records?limit=7&chain=${chain}&after=${after}${query}`, token);
     assert.equal(p.status, 200, p.text);
     out.push(...p.body.records);
     if (p.body.next === null) return out;
     after = p.body.next;
+    chain = p.body.nextChain ?? chain;
   }
 }
 
@@ -96,7 +100,11 @@ test('auditors verify the chain and page through records with filters; reading i
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'oldest first');
   assert.equal(new Set(seqs).size, seqs.length, 'pages do not overlap');
   const future = await call<Page>('GET', '/audit/records?since=2999-01-01T00:00:00Z', users.auditor.token);
-  assert.deepEqual(future.body, { records: [], next: null });
+  assert.deepEqual(future.body, { records: [], next: null, nextChain: null });
+  const verified = await call<{ ok: boolean; checkpoint?: { time: string } }>('POST', '/audit/verify', users.auditor.token, { checkpoint: (await call<object>('GET', '/audit/checkpoint', users.auditor.token)).body });
+  assert.equal(verified.status, 200, 'an auditor verifies against a checkpoint over the API');
+  assert.equal(verified.body.ok, true);
+  assert.ok(verified.body.checkpoint?.time);
   const bad = await call('GET', '/audit/records?since=someday', users.auditor.token);
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error, 'ValidationFailed');
@@ -132,6 +140,12 @@ test('the CLI reads the audit log through --server as the signed-in auditor', as
   const u = await h.cli(['--server', h.adminUrl, '--json', 'key', 'usage', 'api-key-1'], { env });
   assert.equal(u.code, 0, u.stderr);
   assert.equal((JSON.parse(u.stdout) as { calls: number }).calls, 3);
+  const cpFile = join(h.dataDir, 'remote-checkpoint.json');
+  const cp = await h.cli(['--server', h.adminUrl, 'audit', 'checkpoint', '--output', cpFile], { env });
+  assert.equal(cp.code, 0, cp.stderr);
+  const vc = await h.cli(['--server', h.adminUrl, 'audit', 'verify', '--checkpoint', cpFile], { env });
+  assert.equal(vc.code, 0, vc.stdout + vc.stderr);
+  assert.match(vc.stdout, /Everything up to the checkpoint/);
   const custodian = await h.cli(['--server', h.adminUrl, 'audit', 'verify'], { env: { KEYHOLD_TOKEN: users.custodian.token } });
   assert.notEqual(custodian.code, 0);
   assert.match(custodian.stderr, /the custodian role may not call/);

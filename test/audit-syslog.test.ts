@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { selfSignedServerCertificate } from '../src/app/certificates.js';
 import { createSyslogForwarder } from '../src/audit/index.js';
 import type { AuditEntry } from '../src/domain/index.js';
-import { eventually, startKeyhold } from './support/keyhold-harness.js';
+import { eventually, setConfigValues, startKeyhold } from './support/keyhold-harness.js';
 import { demoXksClient } from './support/xks-client.js';
 
 const LINE = /^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) - \uFEFF(\{.*\})$/s;
@@ -160,6 +160,47 @@ test('a server configured with [audit.syslog] forwards its XKS and admin records
     await h.json(['key', 'create', 'syslog-key', '--keystore', 'demo']);
     await eventually(async () => assert.ok(got.some((g) => g.includes('"action":"keys.create"') && g.includes('syslog-key'))));
     assert.ok(!got.some((g) => g.includes(h.demo!.credential.secretAccessKey)));
+  } finally {
+    await h.dispose();
+    sock.close();
+  }
+});
+
+test('the server sends signed head checkpoints to syslog; any one of them verifies against the log', async () => {
+  const sock = createSocket('udp4');
+  const got: string[] = [];
+  sock.on('message', (m) => got.push(m.toString('utf8')));
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  const h = await startKeyhold();
+  try {
+    await h.stop();
+    setConfigValues(h.dataDir, 'audit', { checkpoint_interval_seconds: 1 });
+    appendFileSync(join(h.dataDir, 'keyhold.toml'), `\n[audit.syslog]\ntransport = "udp"\nhost = "127.0.0.1"\nport = ${(sock.address() as AddressInfo).port}\n`);
+    await h.start();
+    const c = demoXksClient(h);
+    for (let i = 0; i < 3; i++) assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from('cp'), md: { kmsRequestId: `cp-${i}` } })).status, 200);
+    c.close();
+    const checkpoints = () => got.filter((g) => LINE.exec(g)?.[6] === 'checkpoint');
+    // One at start, then one a second: wait for one that covers the three calls.
+    const covering = await eventually(async () => {
+      const cp = checkpoints()
+        .map((g) => JSON.parse(LINE.exec(g)![7]!) as { type: string; chains: { chain: string; seq: number }[]; publicKey: string; signature: string })
+        .find((d) => d.chains[0]!.seq >= 8);
+      assert.ok(cp, `a checkpoint after the calls (got ${checkpoints().length})`);
+      return cp;
+    }, 20_000, 100);
+    assert.equal(covering.type, 'keyhold-audit-checkpoint');
+    assert.match(covering.signature, /^[A-Za-z0-9+/]+=*$/);
+    assert.equal(Number(LINE.exec(checkpoints()[0]!)![1]), 13 * 8 + 5, 'severity notice');
+    // The syslog line itself (header and all) is accepted as the checkpoint file.
+    const file = join(h.dataDir, 'from-syslog.txt');
+    writeFileSync(file, checkpoints().find((g) => g.includes(covering.signature))!);
+    const v = await h.cli(['audit', 'verify', '--checkpoint', file]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /Everything up to the checkpoint of .* is still in the log/);
+    const pk = await h.json<{ publicKey: string }>(['audit', 'checkpoint']);
+    assert.equal(pk.publicKey, covering.publicKey, 'one signing key: the one derived from the audit key');
   } finally {
     await h.dispose();
     sock.close();

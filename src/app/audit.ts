@@ -12,6 +12,7 @@ import {
   auditedKeyStoreService,
   createAuditService,
   loadAuditKey,
+  openAuditChain,
   type AdminActor,
   type AuditForwarder,
   type AuditService,
@@ -35,20 +36,34 @@ export interface AppAudit {
  * (SQLite: on a writer thread for the server, inline for the CLI), and the syslog forwarder
  * when one is configured.
  */
-export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inline'; log?: Logger; telemetry?: AuditTelemetry }): Promise<AppAudit> {
+export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inline'; log?: Logger; telemetry?: AuditTelemetry; chain?: string }): Promise<AppAudit> {
   const cfg = ctx.config.audit;
   const store = await openAuditStore(ctx.config);
   try {
-    const key = await loadAuditKey({ repo: store.keys, seal: ctx.seal });
+    const node = auditNodeId(cfg);
+    const chain = opts.chain ?? cfg.chain;
+    const key = await loadAuditKey({ repo: store.keys, seal: ctx.seal, node, clock: ctx.clock });
+    const sink = store.openSink({ key, chain, mode: opts.mode, maxBatch: cfg.maxBatch, delayMs: cfg.commitDelayMs, telemetry: opts.telemetry });
+    // Before anything is served: refuse a wiped chain (tampering suspected), start this
+    // writer's chain if it is new, rebuild usage rows that have no MAC yet.
+    const bare = createAuditService({ sink, reader: store.reader, key, node, clock: ctx.clock, maintenance: store.maintenance });
+    try {
+      await openAuditChain({ key, chain, node, clock: ctx.clock, maintenance: store.maintenance, reader: store.reader, rebuildUsage: (c) => bare.rebuildUsage(c) });
+    } catch (e) {
+      // The server fails closed. The CLI goes on, so that verify and export can say what is
+      // wrong; its appends refuse a wiped chain all the same (the appender checks the tail).
+      if (opts.mode === 'thread') throw e;
+    }
     const syslog = cfg.syslog ? openSyslog(cfg.syslog, opts.log) : undefined;
-    const sink = store.openSink({ key, mode: opts.mode, maxBatch: cfg.maxBatch, delayMs: cfg.commitDelayMs, telemetry: opts.telemetry });
     const forwarders: AuditForwarder[] = syslog ? [syslog] : [];
-    const service = createAuditService({ sink, reader: store.reader, key, node: auditNodeId(cfg), clock: ctx.clock, forwarders });
+    const service = createAuditService({ sink, reader: store.reader, key, node, clock: ctx.clock, forwarders, maintenance: store.maintenance });
+    const timer = syslog && opts.mode === 'thread' && cfg.checkpointIntervalMs > 0 ? checkpoints(service, syslog, cfg.checkpointIntervalMs, opts.log) : undefined;
     return {
       service,
       sink,
       syslog,
       async close() {
+        if (timer) clearInterval(timer);
         await service.close();
         await store.close();
       },
@@ -57,6 +72,19 @@ export async function openAudit(ctx: AppContext, opts: { mode: 'thread' | 'inlin
     await store.close();
     throw e;
   }
+}
+
+/** A signed head checkpoint to syslog now and every intervalMs (the server only). */
+function checkpoints(service: AuditService, syslog: SyslogForwarder, intervalMs: number, log: Logger | undefined): NodeJS.Timeout {
+  const send = () =>
+    service.checkpoint().then(
+      (doc) => syslog.checkpoint(doc),
+      (e: unknown) => log?.error({ event: 'audit_checkpoint_failed', err: e instanceof Error ? e.message : String(e) }, 'could not make an audit checkpoint'),
+    );
+  void send();
+  const t = setInterval(() => void send(), intervalMs);
+  t.unref();
+  return t;
 }
 
 /** The audit log lives in the same database as everything else. */

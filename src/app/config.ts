@@ -54,6 +54,16 @@ export interface AuditConfig {
   /** true: an XKS answer waits until its record is committed. */
   durable: boolean;
   nodeId: string | undefined;
+  /** The chain this node's writer appends to ('main' unless a cluster gives each node its own). */
+  chain: string;
+  /** How often the server sends a signed head checkpoint to syslog, in ms (0: never). */
+  checkpointIntervalMs: number;
+  /** Health turns DEGRADED (and keyhold_audit_disk_low is 1) below this much free space where the log is. */
+  diskMinFreeBytes: number;
+  diskMinFreeRatio: number;
+  /** Automatic archive of records older than this, in ms (0: off), into archiveDir. */
+  retentionMs: number;
+  archiveDir: string;
   maxBatch: number;
   commitDelayMs: number;
   syslog:
@@ -167,6 +177,15 @@ const fileSchema = z
         enabled: flag.default(true),
         durable: flag.default(true),
         node_id: printable(255).optional(),
+        chain: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a chain id is 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit')
+          .default('main'),
+        checkpoint_interval_seconds: z.number().int().min(0).max(86_400).default(300),
+        disk_min_free_mb: z.number().int().min(0).max(100_000_000).default(2048),
+        disk_min_free_percent: z.number().min(0).max(90).default(10),
+        retention_days: z.number().int().min(0).max(36_500).default(0),
+        archive_dir: z.string().min(1).default('audit-archive'),
         max_batch: z.number().int().min(1).max(10_000).default(1000),
         commit_delay_ms: z.number().min(0).max(100).default(0),
         syslog: z
@@ -246,6 +265,7 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_AUDIT_DURABLE: 'audit.durable',
   KEYHOLD_NODE_ID: 'cluster.node_id',
   KEYHOLD_CLUSTER_ADVERTISE: 'cluster.advertise',
+  KEYHOLD_AUDIT_CHAIN: 'audit.chain',
   KEYHOLD_HSM_MODULE: 'hsm.module',
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
@@ -353,6 +373,12 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       enabled: f.audit.enabled,
       durable: f.audit.durable,
       nodeId: f.audit.node_id,
+      chain: f.audit.chain,
+      checkpointIntervalMs: f.audit.checkpoint_interval_seconds * 1000,
+      diskMinFreeBytes: f.audit.disk_min_free_mb * 1024 * 1024,
+      diskMinFreeRatio: f.audit.disk_min_free_percent / 100,
+      retentionMs: f.audit.retention_days * 86_400_000,
+      archiveDir: path(f.audit.archive_dir),
       maxBatch: f.audit.max_batch,
       commitDelayMs: f.audit.commit_delay_ms,
       syslog: f.audit.syslog && {
@@ -528,6 +554,16 @@ enabled = true
 # durable = true answers an XKS call only once its record is committed.
 durable = true
 # node_id = "keyhold-1"   # default: the host name
+# chain = "main"          # a cluster gives each node its own chain (e.g. its node id); see docs/architecture.md
+# With [audit.syslog]: a signed head checkpoint is sent this often (0 = never).
+checkpoint_interval_seconds = 300
+# Health turns DEGRADED and keyhold_audit_disk_low is 1 when the disk holding the database
+# has less free space than either of these (SQLite; see docs/operations.md for sizing).
+disk_min_free_mb = 2048
+disk_min_free_percent = 10
+# Archive records older than this many days into archive_dir, by the scheduler (0 = off).
+retention_days = 0
+archive_dir = "audit-archive"
 #
 # Forward every record to syslog (RFC 5424), best effort (a bounded queue; drops are counted).
 # [audit.syslog]

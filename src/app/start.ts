@@ -17,7 +17,7 @@ import {
 } from '../domain/index.js';
 import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
-import { createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
+import { auditDiskGauges, createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { clusterMembership, guardedRecord } from './cluster-node.js';
 import { watchInstalledCertificate } from './cluster-tls.js';
 import { tlsRoutes } from '../admin/routes/tls-routes.js';
@@ -25,6 +25,7 @@ import { clusterRoutes } from '../admin/routes/cluster-routes.js';
 import type { ClusterMember, EkmEntry } from '../domain/index.js';
 import { createAuditLogSink } from './admin-audit.js';
 import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
+import { auditRetentionTask, watchAuditDisk } from './audit-retention.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
@@ -53,6 +54,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Where admin actions are recorded (default: the audit log). */
   adminAudit?: AdminAuditSink;
+  /** The audit chain this node appends to (default: [audit] chain, 'main'); one per node in a cluster. */
+  auditChain?: string;
   /** Prometheus text for GET /metrics on the admin listener. */
   metrics?: MetricsSource;
   /** More routes for the admin API (the audit log's are always there). */
@@ -102,7 +105,12 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const worker = opts.worker ?? { index: 0, count: 1 };
     const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
     context.hsm?.pool.setTelemetry(metrics.hsm);
-    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit });
+    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit, chain: opts.auditChain });
+    const auditDisk =
+      config.storage.type === 'sqlite'
+        ? watchAuditDisk({ path: config.storage.path, minFreeBytes: config.audit.diskMinFreeBytes, minFreeRatio: config.audit.diskMinFreeRatio, intervalMs: config.health.intervalMs, log, onReading: auditDiskGauges(metrics.registry) })
+        : undefined;
+    await auditDisk?.check().catch(() => undefined);
     const directory = await createDirectory({
       repo: context.storage,
       seal: context.seal,
@@ -132,6 +140,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       maxAgeMs: config.health.maxAgeMs,
       intervalMs: config.health.intervalMs,
       cluster: member && { nodeId: config.cluster.nodeId, otherEkms: () => member.otherEkms(), custodyOk: () => member.custodyOk() },
+      degradedBy: () => auditDisk?.degradedBy(),
       onCheck: (r) => {
         ownEkm = r.ekmFleetDetails;
         const bad = r.ekmFleetDetails.filter((e) => e.healthStatus !== 'ACTIVE');
@@ -209,6 +218,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       keys: context.keys,
       approvals: context.approvals,
       identity: context.identity,
+      housekeeping: config.audit.retentionMs > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,
       audit: adminAudit,
       clock,
       intervalMs: config.admin.schedulerIntervalMs,
@@ -276,6 +286,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       metricsAddress,
       async close() {
         installedTls.stop();
+        auditDisk?.stop();
         await member?.stop();
         await running.stop();
         await admin?.close();

@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Logger } from '../base/index.js';
 import type { AuditEntry } from '../domain/audit-model.js';
 import type { AuditForwarder } from '../domain/audit-ports.js';
-import { formatRfc5424, octetCountingFrame, type SyslogHeader } from './rfc5424.js';
+import { formatRfc5424, formatRfc5424Checkpoint, octetCountingFrame, type SignedCheckpoint, type SyslogHeader } from './rfc5424.js';
 
 export interface SyslogForwarderOptions extends SyslogHeader {
   transport: 'udp' | 'tcp' | 'tls';
@@ -31,6 +31,8 @@ export interface SyslogStats {
 }
 
 export interface SyslogForwarder extends AuditForwarder {
+  /** Sends a signed head checkpoint (MSGID "checkpoint"), best effort like the records. */
+  checkpoint(doc: SignedCheckpoint): void;
   stats(): SyslogStats;
   /** Waits until the queue is written (or timeoutMs passed), then closes. */
   close(timeoutMs?: number): Promise<void>;
@@ -170,25 +172,41 @@ export function createSyslogForwarder(opts: SyslogForwarderOptions): SyslogForwa
 
   const pump = opts.transport === 'udp' ? pumpUdp : pumpStream;
 
+  function enqueue(msg: string): void {
+    const frame = opts.transport === 'udp' ? Buffer.from(msg, 'utf8') : octetCountingFrame(msg);
+    if (queue.length >= opts.queueSize || (opts.transport === 'udp' && frame.length > MAX_DATAGRAM)) {
+      stats.dropped++;
+      warn({ droppedTotal: stats.dropped }, 'syslog queue full; audit records dropped from forwarding (they are still in the audit log)');
+      return;
+    }
+    queue.push(frame);
+  }
+
   return {
     forward(entries: readonly AuditEntry[]) {
       if (closed) return;
       for (const e of entries) {
-        let frame: Buffer;
+        let msg: string;
         try {
-          const msg = formatRfc5424(e, opts);
-          frame = opts.transport === 'udp' ? Buffer.from(msg, 'utf8') : octetCountingFrame(msg);
+          msg = formatRfc5424(e, opts);
         } catch (err) {
           stats.errors++;
           warn({ err: err instanceof Error ? err.message : String(err) }, 'could not format an audit record for syslog');
           continue;
         }
-        if (queue.length >= opts.queueSize || (opts.transport === 'udp' && frame.length > MAX_DATAGRAM)) {
-          stats.dropped++;
-          warn({ droppedTotal: stats.dropped }, 'syslog queue full; audit records dropped from forwarding (they are still in the audit log)');
-          continue;
-        }
-        queue.push(frame);
+        enqueue(msg);
+      }
+      pump();
+    },
+
+    checkpoint(doc: SignedCheckpoint) {
+      if (closed) return;
+      try {
+        enqueue(formatRfc5424Checkpoint(doc, opts));
+      } catch (err) {
+        stats.errors++;
+        warn({ err: err instanceof Error ? err.message : String(err) }, 'could not format an audit checkpoint for syslog');
+        return;
       }
       pump();
     },

@@ -1,7 +1,8 @@
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import type { KeyUsageView } from '../domain/index.js';
+import { fail } from '../base/index.js';
+import { isAuditTamperError, type KeyUsageView } from '../domain/index.js';
 import type { CliHost, GlobalOptions } from './host.js';
 import { fields, printer, table } from './output.js';
 
@@ -22,22 +23,116 @@ function lineWriter(out: NodeJS.WritableStream): (line: string) => Promise<void>
   };
 }
 
-/** `keyhold audit verify|export` and `keyhold key usage`. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    return fail('ValidationFailed', `cannot read ${file}: ${(e as { code?: string }).code ?? String(e)}`);
+  }
+}
+
+/** A checkpoint file, or a syslog line carrying one (the JSON after the BOM). */
+function parseCheckpoint(text: string): unknown {
+  const start = text.indexOf('{');
+  try {
+    return JSON.parse(text.slice(Math.max(0, start)));
+  } catch {
+    return fail('ValidationFailed', 'the checkpoint file is not JSON (expected the output of `keyhold audit checkpoint`)');
+  }
+}
+
+/** `keyhold audit verify|checkpoint|archive|rebuild-usage|export` and `keyhold key usage`. */
 export function registerAuditCommands(program: Command, key: Command, host: CliHost): void {
   const audit = program.command('audit').description('the audit log: every XKS call and admin action, hash-chained');
 
   audit
     .command('verify')
-    .description(`check the whole chain; names the first edited, deleted, inserted or reordered record (exit code ${EXIT_AUDIT_INVALID} when it does not verify)`)
+    .description(`check every chain, its head and the key usage aggregate; names the first edited, deleted, inserted or reordered record (exit code ${EXIT_AUDIT_INVALID} when it does not verify)`)
+    .option('--checkpoint <file>', 'also prove the log still holds everything up to this signed checkpoint (from `audit checkpoint` or syslog)')
+    .option('--segment <file>', 'check an archived segment (from `audit archive`) instead of the log')
+    .action(async (opts: { checkpoint?: string; segment?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      if (opts.segment) {
+        const text = readText(opts.segment);
+        const report = await host.withServices(g, async (s) => {
+          if (!s.audit.verifySegment) fail('Unsupported', 'segments are verified locally (run without --server, on a copy of the data directory or its audit key)');
+          return s.audit.verifySegment(text);
+        });
+        printer(!!g.json).result(report, () =>
+          report.ok
+            ? `Audit segment OK: ${report.count} record(s) verified (${report.chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ') || 'no records'}), before ${report.before}.`
+            : `Audit segment FAILED: ${report.detail}.`,
+        );
+        if (!report.ok) process.exitCode = EXIT_AUDIT_INVALID;
+        return;
+      }
+      const checkpoint = opts.checkpoint ? parseCheckpoint(readText(opts.checkpoint)) : undefined;
+      const report = await host.withServices(g, (s) => s.audit.verify({ checkpoint }));
+      printer(!!g.json).result(report, () => {
+        if (!report.ok) {
+          const p = report.problem!;
+          const where = p.chain === 'main' ? `record ${p.seq}` : `record ${p.seq} of chain '${p.chain}'`;
+          return `Audit log FAILED at ${where} (${p.kind}): ${p.detail}.\n${report.count} record(s) before it verified.`;
+        }
+        const chains = report.chains.length > 1 ? ` in ${report.chains.length} chains` : '';
+        const cp = report.checkpoint ? `\nEverything up to the checkpoint of ${report.checkpoint.time} is still in the log.` : '';
+        return `Audit log OK: ${report.count} record(s) verified${chains}.${cp}`;
+      });
+      if (!report.ok) process.exitCode = EXIT_AUDIT_INVALID;
+    });
+
+  audit
+    .command('checkpoint')
+    .description('print (or write) a signed checkpoint of every chain head: keep it outside Keyhold, check it later with `audit verify --checkpoint`')
+    .option('--output <file>', 'write the checkpoint to this file')
+    .action(async (opts: { output?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const doc = await host.withServices(g, (s) => s.audit.checkpoint());
+      const text = JSON.stringify(doc, null, 2) + '\n';
+      if (opts.output) {
+        writeFileSync(opts.output, text, { mode: 0o644 });
+        process.stderr.write(`Wrote a checkpoint of ${doc.chains.length} chain(s) to ${opts.output} (public key ${doc.publicKey}).\n`);
+      } else process.stdout.write(text);
+    });
+
+  audit
+    .command('archive')
+    .description('move the records before a date into a signed segment file, then remove them from the log (a signed anchor keeps the rest verifiable)')
+    .requiredOption('--before <time>', 'archive records before this time (ISO-8601); the last record of each chain always stays')
+    .requiredOption('--to <file>', 'the segment file to write (must not exist; mode 0600)')
+    .action(async (opts: { before: string; to: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await host.withServices(g, async (s) => {
+        const archive = s.audit.archive;
+        if (!archive) fail('Unsupported', 'archiving runs locally, on the data directory (run without --server)');
+        const fd = openSync(opts.to, 'wx', 0o600);
+        let plan: Awaited<ReturnType<typeof archive>>;
+        try {
+          plan = await archive(opts.before, async (text) => void writeSync(fd, text));
+          fsyncSync(fd);
+        } catch (e) {
+          closeSync(fd);
+          rmSync(opts.to, { force: true });
+          throw e;
+        }
+        closeSync(fd);
+        // The segment is on disk: only now are the records removed.
+        const removed = await plan.commit();
+        return { file: opts.to, removed, chains: plan.chains };
+      });
+      printer(!!g.json).result(r, () => `Archived ${r.removed} record(s) to ${r.file}${r.chains.length ? ` (${r.chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ')})` : ''}. Check it with: keyhold audit verify --segment ${r.file}`);
+    });
+
+  audit
+    .command('rebuild-usage')
+    .description('recompute the key usage aggregate from the verified records (refuses when the records do not verify)')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const report = await host.withServices(g, (s) => s.audit.verify());
-      printer(!!g.json).result(report, () =>
-        report.ok
-          ? `Audit log OK: ${report.count} record(s) verified.`
-          : `Audit log FAILED at record ${report.problem!.seq} (${report.problem!.kind}): ${report.problem!.detail}.\n${report.count} record(s) before it verified.`,
-      );
-      if (!report.ok) process.exitCode = EXIT_AUDIT_INVALID;
+      const r = await host.withServices(g, async (s) => {
+        if (!s.audit.rebuildUsage) fail('Unsupported', 'rebuilding runs locally, on the data directory (run without --server)');
+        return s.audit.rebuildUsage();
+      });
+      printer(!!g.json).result(r, () => `Rebuilt ${r.rows} key usage row(s) in ${r.chains} chain(s) from the verified records.`);
     });
 
   audit
@@ -64,7 +159,14 @@ export function registerAuditCommands(program: Command, key: Command, host: CliH
         if (opts.output) process.stderr.write(`Wrote ${n} record(s) to ${opts.output}.\n`);
       } catch (e) {
         // The reader went away (`keyhold audit export | head`): not an error worth a stack trace.
-        if ((e as { code?: string }).code !== 'EPIPE') throw e;
+        if ((e as { code?: string }).code === 'EPIPE') return;
+        // The export reached a record that fails verification: said, and exit code 5.
+        if (isAuditTamperError(e)) {
+          process.stderr.write(`Error: ${e.message}.\n`);
+          process.exitCode = EXIT_AUDIT_INVALID;
+          return;
+        }
+        throw e;
       } finally {
         if (opts.output) {
           out.end();
@@ -78,11 +180,19 @@ export function registerAuditCommands(program: Command, key: Command, host: CliH
     .description('who used a key: KMS key ARNs, principals, calls per operation and outcome, last use')
     .action(async (keyId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const view = await host.withServices(g, async (s) => {
-        const v = await s.audit.usage(keyId);
-        if (v.calls === 0) await s.keys.get(keyId); // unknown key: KeyNotFound, rather than "never used"
-        return v;
-      });
+      let view: KeyUsageView;
+      try {
+        view = await host.withServices(g, async (s) => {
+          const v = await s.audit.usage(keyId);
+          if (v.calls === 0) await s.keys.get(keyId); // unknown key: KeyNotFound, rather than "never used"
+          return v;
+        });
+      } catch (e) {
+        if (!isAuditTamperError(e)) throw e;
+        process.stderr.write(`Error: ${e.message}.\n`);
+        process.exitCode = EXIT_AUDIT_INVALID;
+        return;
+      }
       printer(!!g.json).result(view, () => describeUsage(view));
     });
 }

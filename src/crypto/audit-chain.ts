@@ -23,6 +23,37 @@ export const AUDIT_GENESIS_PREV: Buffer = Buffer.alloc(AUDIT_MAC_BYTES);
 
 const RECORD_DOMAIN = Buffer.from('keyhold/audit/v1\0', 'utf8');
 const HEAD_DOMAIN = Buffer.from('keyhold/audit-head/v1\0', 'utf8');
+const CHAIN_DOMAIN = Buffer.from('keyhold/audit-chain/v1\0', 'utf8');
+const CHAIN_HEAD_DOMAIN = Buffer.from('keyhold/audit-head/v2\0', 'utf8');
+const ANCHOR_DOMAIN = Buffer.from('keyhold/audit-anchor/v1\0', 'utf8');
+const USAGE_DOMAIN = Buffer.from('keyhold/audit-usage/v1\0', 'utf8');
+
+/**
+ * The chain every data directory starts with (and the only one of a single node). Its
+ * records and head are MAC'd exactly as before chains existed, so older logs verify as is.
+ * Every other chain (one per writer node) starts from a prev derived from its id, and its
+ * head MAC names the chain, so records or heads cannot be moved from one chain to another.
+ */
+export const AUDIT_ROOT_CHAIN = 'main';
+
+/** Chain ids: short, printable, no separators that could confuse a report or a file name. */
+export const AUDIT_CHAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Length-prefixed UTF-8 text (u16be), so adjacent fields cannot run into each other. */
+function lp(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length > 0xffff) throw new RangeError('field too long for the audit MAC');
+  const out = Buffer.allocUnsafe(2 + b.length);
+  out.writeUInt16BE(b.length, 0);
+  b.copy(out, 2);
+  return out;
+}
+
+/** The prev of a chain's first record: 32 zero bytes for the root chain, else HMAC(K, chain domain | chain). */
+export function auditGenesisPrev(key: KeyObject, chain: string): Buffer {
+  if (chain === AUDIT_ROOT_CHAIN) return AUDIT_GENESIS_PREV;
+  return createHmac('sha256', key).update(CHAIN_DOMAIN).update(lp(chain)).digest();
+}
 
 function writeU64be(b: Buffer, n: number, offset: number): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`sequence number ${n} is not a non-negative safe integer`);
@@ -130,10 +161,49 @@ export function auditRecordMac(key: KeyObject, seq: number, prev: Uint8Array, bo
   return createHmac('sha256', key).update(input).digest();
 }
 
-/** The head MAC over the last record's seq and MAC (seq 0 with the genesis MAC for an empty log). */
-export function auditHeadMac(key: KeyObject, seq: number, lastMac: Uint8Array): Buffer {
+/**
+ * The head MAC over the last record's seq and MAC (seq 0 with the genesis MAC for an empty
+ * log). The root chain's head is as it always was; another chain's head names its chain.
+ */
+export function auditHeadMac(key: KeyObject, seq: number, lastMac: Uint8Array, chain: string = AUDIT_ROOT_CHAIN): Buffer {
   if (lastMac.length !== AUDIT_MAC_BYTES) throw new RangeError(`lastMac must be ${AUDIT_MAC_BYTES} bytes`);
-  return createHmac('sha256', key).update(HEAD_DOMAIN).update(u64be(seq)).update(lastMac).digest();
+  if (chain === AUDIT_ROOT_CHAIN) return createHmac('sha256', key).update(HEAD_DOMAIN).update(u64be(seq)).update(lastMac).digest();
+  return createHmac('sha256', key).update(CHAIN_HEAD_DOMAIN).update(lp(chain)).update(u64be(seq)).update(lastMac).digest();
+}
+
+/**
+ * The MAC of an archive anchor: records 1..seq of `chain` were archived, record seq had MAC
+ * `mac`, and `usage` (canonical JSON) is what those records added to the key usage view.
+ */
+export function auditAnchorMac(key: KeyObject, chain: string, seq: number, mac: Uint8Array, usage: string, at: string): Buffer {
+  if (mac.length !== AUDIT_MAC_BYTES) throw new RangeError(`mac must be ${AUDIT_MAC_BYTES} bytes`);
+  return createHmac('sha256', key).update(ANCHOR_DOMAIN).update(lp(chain)).update(u64be(seq)).update(mac).update(lp(at)).update(Buffer.from(usage, 'utf8')).digest();
+}
+
+/** The fields of a key usage row its MAC covers, in this order. */
+export interface UsageMacFields {
+  chain: string;
+  keyId: string;
+  keyStore: string;
+  kmsKeyArn: string;
+  principal: string;
+  operation: string;
+  kmsOperation: string;
+  outcome: string;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+/** The MAC of one row of the key usage aggregate (recomputed when the row changes, once per batch). */
+export function auditUsageMac(key: KeyObject, u: UsageMacFields): Buffer {
+  const h = createHmac('sha256', key).update(USAGE_DOMAIN);
+  for (const f of [u.chain, u.keyId, u.keyStore, u.kmsKeyArn, u.principal, u.operation, u.kmsOperation, u.outcome]) h.update(lp(f));
+  return h.update(u64be(u.count)).update(lp(u.firstAt)).update(lp(u.lastAt)).digest();
+}
+
+export function sameMac(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
@@ -184,17 +254,34 @@ const MOVED_SEARCH = 64;
  * Knowing the head up front, and seeing the next row, lets it tell an insertion from an edit.
  */
 export class AuditChainVerifier {
-  private lastSeq = 0;
-  private lastMac: Buffer = AUDIT_GENESIS_PREV;
+  private lastSeq: number;
+  private lastMac: Buffer;
+  private readonly baseSeq: number;
+  private readonly chain: string;
 
+  /**
+   * `start`: where the chain continues from when its beginning was archived (the anchor's
+   * seq and MAC); `chain`: which chain (its genesis prev and head MAC depend on it).
+   */
   constructor(
     private readonly key: KeyObject,
     private readonly head?: ChainHead,
-  ) {}
+    opts: { chain?: string; start?: { seq: number; mac: Uint8Array } } = {},
+  ) {
+    this.chain = opts.chain ?? AUDIT_ROOT_CHAIN;
+    this.baseSeq = opts.start?.seq ?? 0;
+    this.lastSeq = this.baseSeq;
+    this.lastMac = opts.start ? Buffer.from(opts.start.mac) : auditGenesisPrev(key, this.chain);
+  }
 
-  /** Records verified so far. */
+  /** Records verified so far (after the archived ones). */
   get count(): number {
-    return this.lastSeq;
+    return this.lastSeq - this.baseSeq;
+  }
+
+  /** The last verified record's seq and MAC (the start, before any). */
+  get last(): { seq: number; mac: Buffer } {
+    return { seq: this.lastSeq, mac: this.lastMac };
   }
 
   /** `next` is the row after this one, when the caller has it at hand. */
@@ -242,7 +329,7 @@ export class AuditChainVerifier {
       if (this.lastSeq === 0) return undefined;
       return { seq: this.lastSeq, kind: 'head', detail: 'the log head is missing, so the end of the log cannot be checked' };
     }
-    if (!same(auditHeadMac(this.key, head.seq, head.mac), head.headMac)) {
+    if (!same(auditHeadMac(this.key, head.seq, head.mac, this.chain), head.headMac)) {
       return { seq: Math.max(1, Math.min(head.seq, this.lastSeq + 1)), kind: 'head', detail: 'the log head was altered' };
     }
     if (head.seq > this.lastSeq) {
@@ -261,7 +348,7 @@ export class AuditChainVerifier {
   }
 
   private originalSeq(row: ChainRow): number | undefined {
-    const from = Math.max(1, row.seq - MOVED_SEARCH);
+    const from = Math.max(this.baseSeq + 1, row.seq - MOVED_SEARCH);
     for (let s = from; s <= row.seq + MOVED_SEARCH; s++) {
       if (s !== row.seq && same(auditRecordMac(this.key, s, row.prev, row.body), row.mac)) return s;
     }

@@ -10,3 +10,4 @@ export * from './sample-proxy-aad.js';
 export * from './password-hash.js';
 export * from './tokens.js';
 export * from './key-wrap.js';
+export * from './audit-signing.js';

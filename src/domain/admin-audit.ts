@@ -121,16 +121,29 @@ export function auditedAdminUsers<S extends Pick<AdminIdentityService, 'createUs
 }
 
 /** What readers of the audit log may do; exporting is itself an audited action. */
-export type AuditReadService = Pick<AuditService, 'verify' | 'export' | 'usage'>;
+export type AuditReadService = Pick<AuditService, 'verify' | 'export' | 'usage' | 'checkpoint'> &
+  /** Local only (the CLI on the data directory): archiving, segments and rebuilding usage. */
+  Partial<Pick<AuditService, 'archive' | 'verifySegment' | 'rebuildUsage'>>;
 
 /** What the admin API's audit routes use. */
-export type AuditPageService = Pick<AuditService, 'verify' | 'page' | 'usage'>;
+export type AuditPageService = Pick<AuditService, 'verify' | 'page' | 'usage' | 'checkpoint'>;
 
 export function auditedAuditReads(svc: AuditService, who: AdminActor): AuditReadService {
   const what = (q: object) => ({ action: 'audit.export', target: 'audit-log', change: { ...q } });
   return {
-    verify: () => svc.verify(),
+    verify: (o) => svc.verify(o),
     usage: (keyId) => svc.usage(keyId),
+    checkpoint: () => svc.checkpoint(),
+    verifySegment: (text) => svc.verifySegment(text),
+    rebuildUsage: (chains) => auditAdminAction(svc, who, { action: 'audit.rebuild-usage', target: 'audit-log' }, () => svc.rebuildUsage(chains), (r) => ({ ...r })),
+    async archive(before, write) {
+      const plan = await svc.archive(before, write);
+      return {
+        chains: plan.chains,
+        commit: () =>
+          auditAdminAction(svc, who, { action: 'audit.archive', target: 'audit-log', change: { before } }, () => plan.commit(), (removed) => ({ removed, chains: plan.chains })),
+      };
+    },
     async *export(q = {}) {
       let records = 0;
       try {

@@ -64,29 +64,12 @@ export type AuditRecord = XksAuditRecord | AdminAuditRecord;
 
 /** A record as it sits in the chain (hex MACs; see crypto/audit-chain.ts). */
 export interface AuditEntry {
+  /** The chain the record is in (see docs/architecture.md); seq counts within it. */
+  chain?: string | undefined;
   seq: number;
   record: AuditRecord;
   prev: string;
   mac: string;
-}
-
-/** Columns kept beside the canonical body so exports can filter without parsing every row. */
-export interface AuditIndexColumns {
-  at: string;
-  kind: AuditRecord['kind'];
-  keyId: string | null;
-  keyStore: string | null;
-  kmsRequestId: string | null;
-}
-
-export function auditIndexColumns(r: AuditRecord): AuditIndexColumns {
-  return {
-    at: r.time,
-    kind: r.kind,
-    keyId: r.keyId ?? null,
-    keyStore: r.keyStore ?? null,
-    kmsRequestId: r.kind === 'xks' ? (r.kmsRequestId ?? null) : null,
-  };
 }
 
 /**

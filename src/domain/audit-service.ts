@@ -1,26 +1,77 @@
-import type { KeyObject } from 'node:crypto';
-import { fail, isoNow, type Clock } from '../base/index.js';
-import { AuditChainVerifier, type ChainProblemKind } from '../crypto/index.js';
-import { auditIndexColumns, type AdminAuditRecord, type AuditEntry, type AuditIndexColumns, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
-import type { AuditForwarder, AuditQuery, AuditReader, AuditSink, StoredAuditRow } from './audit-ports.js';
+import { createHash, type KeyObject } from 'node:crypto';
+import { fail, isoNow, KeyholdError, type Clock } from '../base/index.js';
+import {
+  AUDIT_ROOT_CHAIN,
+  AuditChainVerifier,
+  auditAnchorMac,
+  auditRecordMac,
+  auditUsageMac,
+  canonicalJson,
+  deriveAuditSigningKey,
+  sameMac,
+  signAuditDocument,
+  verifyAuditDocument,
+  type AuditSigningKey,
+  type ChainProblemKind,
+} from '../crypto/index.js';
+import { usageKeyOf, type AdminAuditRecord, type AuditEntry, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
+import type { AuditForwarder, AuditMaintenance, AuditQuery, AuditReader, AuditSink, AuditSnapshot, StoredAuditAnchor, StoredAuditRow, StoredUsageRow } from './audit-ports.js';
 import { redactSecrets } from './redact.js';
 
+/**
+ * - wiped: a chain that has started has no records and no head (or was never started by Keyhold);
+ * - column: the at column disagrees with the signed record;
+ * - usage: the key usage aggregate disagrees with the signed records, or a row's MAC fails;
+ * - anchor: an archive anchor was altered;
+ * - checkpoint: the log no longer holds what a signed checkpoint names.
+ */
 export interface AuditProblem {
+  chain: string;
   seq: number;
-  kind: ChainProblemKind | 'column';
+  kind: ChainProblemKind | 'column' | 'wiped' | 'usage' | 'anchor' | 'checkpoint';
   detail: string;
+}
+
+export interface AuditChainReport {
+  chain: string;
+  /** Records verified in this chain (those still in the log). */
+  count: number;
+  /** The head's seq (the last record written to the chain). */
+  seq: number;
+  /** Records 1..archived were archived (0: none). */
+  archived: number;
 }
 
 export interface AuditVerifyReport {
   ok: boolean;
-  /** Records proven intact (all of them when ok). */
+  /** Records proven intact (all of them when ok), over every chain. */
   count: number;
+  chains: AuditChainReport[];
   /** The first bad record, when not ok. */
   problem?: AuditProblem;
+  /** When a checkpoint was given: its time, and that everything up to it is still there. */
+  checkpoint?: { time: string; chains: number } | undefined;
 }
 
-/** One exported line: the record's fields, its place in the chain and its MACs. */
-export type ExportedAuditRecord = { seq: number; prev: string; mac: string } & AuditRecord;
+/** One exported line: the record's fields, its chain, its place in the chain and its MACs. */
+export type ExportedAuditRecord = { chain: string; seq: number; prev: string; mac: string } & AuditRecord;
+
+/** A signed head checkpoint (see docs/security.md). */
+export interface AuditCheckpoint {
+  type: 'keyhold-audit-checkpoint';
+  version: 1;
+  time: string;
+  node: string;
+  chains: { chain: string; seq: number; mac: string }[];
+  publicKey: string;
+  signature: string;
+}
+
+/** Where a page of records starts: after seq `after` of chain `chain`. */
+export interface AuditCursor {
+  chain: string;
+  after: number;
+}
 
 export interface UsageTotal {
   calls: number;
@@ -80,15 +131,79 @@ function xksRecord(e: XksEvent, node: string): XksAuditRecord {
 }
 
 const PAGE = 1000;
+/** Rows a filtered page reads at most before it answers (with a cursor to go on). */
+const SCAN_PER_PAGE = 20 * PAGE;
+
+const usageId = (u: Omit<KeyUsageRow, 'count' | 'firstAt' | 'lastAt'>) => [u.keyId, u.keyStore, u.kmsKeyArn, u.principal, u.operation, u.kmsOperation, u.outcome].join('\0');
+
+/** The usage aggregate recomputed from records (and an anchor's carried rows). */
+class UsageTally {
+  readonly rows = new Map<string, KeyUsageRow>();
+  addRow(r: KeyUsageRow): void {
+    const id = usageId(r);
+    const t = this.rows.get(id);
+    if (!t) this.rows.set(id, { ...r });
+    else {
+      t.count += r.count;
+      if (r.firstAt < t.firstAt) t.firstAt = r.firstAt;
+      if (r.lastAt > t.lastAt) t.lastAt = r.lastAt;
+    }
+  }
+  addRecord(r: AuditRecord): void {
+    const k = usageKeyOf(r);
+    if (k) this.addRow({ ...k, count: 1, firstAt: r.time, lastAt: r.time });
+  }
+  sorted(): KeyUsageRow[] {
+    return [...this.rows.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+  }
+}
+
+function parseAnchorUsage(text: string): KeyUsageRow[] {
+  const v = JSON.parse(text) as unknown;
+  return Array.isArray(v) ? (v as KeyUsageRow[]) : [];
+}
+
+const describeUsageRow = (u: Omit<KeyUsageRow, 'count' | 'firstAt' | 'lastAt'>) =>
+  `key '${u.keyId}', principal '${u.principal || '-'}', ${u.operation}/${u.kmsOperation || '-'} ${u.outcome}`;
+
+/** Raised when what a read would hand out fails verification (exports, the usage view). */
+export function auditTamperError(what: string): KeyholdError {
+  return Object.assign(new KeyholdError('InvalidState', `${what}: tampering suspected; run 'keyhold audit verify'`), { auditInvalid: true });
+}
+
+export function isAuditTamperError(e: unknown): e is KeyholdError {
+  return e instanceof KeyholdError && (e as { auditInvalid?: boolean }).auditInvalid === true;
+}
+
+interface ChainWalk {
+  chain: string;
+  count: number;
+  last: { seq: number; mac: Buffer };
+  headSeq: number;
+  anchor: StoredAuditAnchor | undefined;
+  tally: UsageTally;
+  problem?: AuditProblem | undefined;
+}
 
 /**
  * The audit log as the rest of Keyhold sees it: record XKS calls and admin actions (each
- * call resolves once the record is durable), verify the chain, export, and the key usage
- * view. Forwarders (syslog) get a copy of every committed record, best effort.
+ * call resolves once the record is durable), verify every chain, export what verifies,
+ * signed checkpoints and archives, and the key usage view. Forwarders (syslog) get a copy of
+ * every committed record, best effort.
  */
-export function createAuditService(deps: { sink: AuditSink; reader: AuditReader; key: KeyObject; node: string; clock: Clock; forwarders?: AuditForwarder[] }) {
+export function createAuditService(deps: {
+  sink: AuditSink;
+  reader: AuditReader;
+  key: KeyObject;
+  node: string;
+  clock: Clock;
+  forwarders?: AuditForwarder[];
+  maintenance?: AuditMaintenance | undefined;
+}) {
   const { sink, reader, key, node, clock } = deps;
   const forwarders = deps.forwarders ?? [];
+  let signer: AuditSigningKey | undefined;
+  const signing = () => (signer ??= deriveAuditSigningKey(key));
 
   async function append(records: AuditRecord[]): Promise<AuditEntry[]> {
     const entries = await sink.append(records);
@@ -96,24 +211,369 @@ export function createAuditService(deps: { sink: AuditSink; reader: AuditReader;
     return entries;
   }
 
-  function exported(row: StoredAuditRow): ExportedAuditRecord {
-    const record = JSON.parse(row.body) as AuditRecord;
-    return { seq: row.seq, ...record, prev: row.prev.toString('hex'), mac: row.mac.toString('hex') };
+  function exported(row: StoredAuditRow, record: AuditRecord): ExportedAuditRecord {
+    return { chain: row.chain, seq: row.seq, ...record, prev: row.prev.toString('hex'), mac: row.mac.toString('hex') };
   }
 
-  function columnProblem(row: StoredAuditRow): AuditProblem | undefined {
-    let expected: AuditIndexColumns;
+  function parse(row: StoredAuditRow): AuditRecord | AuditProblem {
     try {
-      expected = auditIndexColumns(JSON.parse(row.body) as AuditRecord);
+      const r = JSON.parse(row.body) as AuditRecord;
+      if (typeof r !== 'object' || r === null || typeof r.time !== 'string') throw new Error('not a record');
+      if (r.time !== row.at) return { chain: row.chain, seq: row.seq, kind: 'column', detail: `its at column was changed (the signed record says ${JSON.stringify(r.time)})` };
+      return r;
     } catch {
-      return { seq: row.seq, kind: 'column', detail: 'its body is not a record' };
+      return { chain: row.chain, seq: row.seq, kind: 'column', detail: 'its body is not a record' };
     }
-    for (const name of Object.keys(expected) as (keyof AuditIndexColumns)[]) {
-      if (expected[name] !== row.columns[name]) {
-        return { seq: row.seq, kind: 'column', detail: `its ${name} column was changed (the signed record says ${JSON.stringify(expected[name])})` };
-      }
+  }
+
+  const isProblem = (v: AuditRecord | AuditProblem): v is AuditProblem => 'detail' in v && 'seq' in v && !('time' in v);
+
+  function anchorProblem(a: StoredAuditAnchor): AuditProblem | undefined {
+    if (a.mac.length !== 32 || !sameMac(auditAnchorMac(key, a.chain, a.seq, a.mac, a.usage, a.at), a.anchorMac)) {
+      return { chain: a.chain, seq: a.seq, kind: 'anchor', detail: 'the archive anchor (where the records left after an archive continue from) was altered' };
     }
     return undefined;
+  }
+
+  /** Walks one chain in the snapshot: chain, columns, head, and the usage its records add up to. */
+  async function walkChain(s: AuditSnapshot, chain: string, onRow?: (row: StoredAuditRow, r: AuditRecord) => AuditProblem | undefined): Promise<ChainWalk> {
+    const anchor = await s.anchor(chain);
+    const head = await s.head(chain);
+    const tally = new UsageTally();
+    const w: ChainWalk = { chain, count: 0, last: { seq: anchor?.seq ?? 0, mac: Buffer.alloc(0) }, headSeq: head?.seq ?? 0, anchor, tally };
+    if (anchor) {
+      w.problem = anchorProblem(anchor);
+      if (w.problem) return w;
+      for (const u of parseAnchorUsage(anchor.usage)) tally.addRow(u);
+    }
+    const v = new AuditChainVerifier(key, head, { chain, start: anchor });
+    let rows = await s.rows(chain, anchor?.seq ?? 0, PAGE);
+    while (rows.length > 0) {
+      const more = rows.length === PAGE ? await s.rows(chain, rows[rows.length - 1]!.seq, PAGE) : [];
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const cp = v.push(row, rows[i + 1] ?? more[0]);
+        if (cp) {
+          w.count = v.count;
+          w.problem = { chain, ...cp };
+          return w;
+        }
+        const r = parse(row);
+        const p = isProblem(r) ? r : onRow?.(row, r);
+        if (p) {
+          w.count = v.count - 1;
+          w.problem = p;
+          return w;
+        }
+        tally.addRecord(r as AuditRecord);
+      }
+      rows = more;
+    }
+    w.count = v.count;
+    w.last = v.last;
+    const p = v.finish(head);
+    if (p) w.problem = { chain, ...p };
+    else if (v.last.seq === 0 && !head) {
+      w.problem = { chain, seq: 1, kind: 'wiped', detail: `the chain '${chain}' has no records and no head although the audit log has started: its records were deleted (tampering suspected)` };
+    }
+    return w;
+  }
+
+  function usageProblem(chain: string, tally: UsageTally, stored: StoredUsageRow[], seq: number): AuditProblem | undefined {
+    const problem = (detail: string): AuditProblem => ({ chain, seq, kind: 'usage', detail });
+    const seen = new Set<string>();
+    for (const u of stored) {
+      const id = usageId(u);
+      seen.add(id);
+      if (!u.mac) return problem(`the key usage row for ${describeUsageRow(u)} has no MAC (written before usage rows were protected; opening the log rebuilds them)`);
+      if (!sameMac(auditUsageMac(key, { ...u, chain }), u.mac)) return problem(`the key usage row for ${describeUsageRow(u)} was edited`);
+      const t = tally.rows.get(id);
+      if (!t) return problem(`the key usage row for ${describeUsageRow(u)} matches no record (it was added, or its records were deleted)`);
+      if (t.count !== u.count || t.firstAt !== u.firstAt || t.lastAt !== u.lastAt) {
+        return problem(`the key usage row for ${describeUsageRow(u)} says ${u.count} call(s), the records ${t.count} (an older copy of the row was put back)`);
+      }
+    }
+    for (const [id, t] of tally.rows) if (!seen.has(id)) return problem(`the key usage row for ${describeUsageRow(t)} (${t.count} call(s)) was deleted`);
+    return undefined;
+  }
+
+  /** The root chain first, then the others by name. */
+  function ordered(chains: string[]): string[] {
+    return [AUDIT_ROOT_CHAIN, ...chains.filter((c) => c !== AUDIT_ROOT_CHAIN).sort()];
+  }
+
+  function checkpointOf(doc: unknown): AuditCheckpoint {
+    const d = doc as Partial<AuditCheckpoint> | null;
+    if (typeof d !== 'object' || d === null || d.type !== 'keyhold-audit-checkpoint' || d.version !== 1 || !Array.isArray(d.chains)) {
+      fail('ValidationFailed', 'not a Keyhold audit checkpoint (expected a JSON document with type "keyhold-audit-checkpoint")');
+    }
+    for (const c of d.chains) {
+      if (typeof c?.chain !== 'string' || !Number.isSafeInteger(c.seq) || typeof c.mac !== 'string' || !/^[0-9a-f]{64}$/.test(c.mac)) fail('ValidationFailed', 'the checkpoint names a chain without chain, seq and mac');
+    }
+    return d as AuditCheckpoint;
+  }
+
+  async function verify(opts: { checkpoint?: unknown } = {}): Promise<AuditVerifyReport> {
+    const cp = opts.checkpoint === undefined ? undefined : checkpointOf(opts.checkpoint);
+    return reader.snapshot(async (s) => {
+      const reports: AuditChainReport[] = [];
+      let total = 0;
+      const failed = (p: AuditProblem, count: number): AuditVerifyReport => ({ ok: false, count: total + count, chains: reports, problem: p });
+      if (cp && !verifyAuditDocument(cp as unknown as Record<string, unknown>, signing().publicKeyHex)) {
+        return failed({ chain: AUDIT_ROOT_CHAIN, seq: 0, kind: 'checkpoint', detail: "the checkpoint's signature does not verify with this log's key (it was altered, or is another log's)" }, 0);
+      }
+      const wanted = new Map((cp?.chains ?? []).map((c) => [c.chain, c]));
+      const announced = new Set<string>();
+      const present = await s.chains();
+      const chains = ordered(present);
+      for (let i = 0; i < chains.length; i++) {
+        const chain = chains[i]!;
+        const want = wanted.get(chain);
+        const w = await walkChain(s, chain, (row, r) => {
+          if (chain === AUDIT_ROOT_CHAIN && r.kind === 'admin' && r.action === 'audit.chain.start' && r.outcome === 'ok') {
+            announced.add(r.target);
+            if (!present.includes(r.target) && !chains.includes(r.target)) chains.push(r.target);
+          }
+          if (want && row.seq === want.seq && row.mac.toString('hex') !== want.mac) {
+            return { chain, seq: row.seq, kind: 'checkpoint', detail: `it is not the record the checkpoint of ${cp!.time} names as the head of chain '${chain}'` };
+          }
+          return undefined;
+        });
+        if (w.problem) return failed(w.problem, w.count);
+        if (chain !== AUDIT_ROOT_CHAIN && !announced.has(chain)) {
+          return failed({ chain, seq: 1, kind: 'forged', detail: `the chain '${chain}' was not started by Keyhold (the root chain has no audit.chain.start record for it)` }, w.count);
+        }
+        const up = usageProblem(chain, w.tally, await s.usage(chain), w.last.seq);
+        if (up) return failed(up, w.count);
+        if (want) {
+          const archived = w.anchor?.seq ?? 0;
+          if (w.last.seq < want.seq) {
+            return failed(
+              { chain, seq: w.last.seq + 1, kind: 'checkpoint', detail: `records ${w.last.seq + 1} to ${want.seq} of chain '${chain}' were written before the checkpoint of ${cp!.time} and are missing` },
+              w.count,
+            );
+          }
+          if (archived === want.seq && w.anchor!.mac.toString('hex') !== want.mac) {
+            return failed({ chain, seq: want.seq, kind: 'checkpoint', detail: `the archive anchor of chain '${chain}' is not at the record the checkpoint names` }, w.count);
+          }
+        }
+        total += w.count;
+        reports.push({ chain, count: w.count, seq: w.headSeq, archived: w.anchor?.seq ?? 0 });
+      }
+      for (const c of wanted.keys()) {
+        if (!chains.includes(c)) return failed({ chain: c, seq: 1, kind: 'checkpoint', detail: `the chain '${c}' named by the checkpoint of ${cp!.time} is gone` }, 0);
+      }
+      return { ok: true, count: total, chains: reports, ...(cp && { checkpoint: { time: cp.time, chains: cp.chains.length } }) };
+    });
+  }
+
+  /**
+   * One page of one chain: rows after `after` (within the query's seq range), each verified
+   * (MAC, link to the row before, at column) before the filter looks at its signed body.
+   */
+  async function scan(chain: string, q: AuditQuery, after: number, limit: number): Promise<{ records: ExportedAuditRecord[]; next: number | null; error?: KeyholdError }> {
+    const { lo, hi } = await reader.seqRange(chain, q.since, q.until);
+    const anchor = await reader.anchor(chain);
+    if (anchor) {
+      const p = anchorProblem(anchor);
+      if (p) throw auditTamperError(`chain '${chain}': ${p.detail}`);
+    }
+    let from = Math.max(after, lo, anchor?.seq ?? 0);
+    const fromStart = from === (anchor?.seq ?? 0);
+    const records: ExportedAuditRecord[] = [];
+    let v: AuditChainVerifier | undefined = fromStart ? new AuditChainVerifier(key, undefined, { chain, start: anchor }) : undefined;
+    let scanned = 0;
+    for (;;) {
+      const rows = await reader.rows(chain, from, hi, PAGE + 1);
+      if (rows.length === 0) return { records, next: null };
+      if (!v) {
+        const first = rows[0]!;
+        if (first.seq !== from + 1) throw auditTamperError(`chain '${chain}': record ${from + 1} is missing (deleted)`);
+        if (!sameMac(auditRecordMac(key, first.seq, first.prev, first.body), first.mac)) throw auditTamperError(`chain '${chain}': record ${first.seq} fails verification`);
+        v = new AuditChainVerifier(key, undefined, { chain, start: { seq: from, mac: first.prev } });
+      }
+      const page = rows.slice(0, PAGE);
+      for (let i = 0; i < page.length; i++) {
+        const row = page[i]!;
+        const p = v.push(row, rows[i + 1]);
+        // What verified before it is handed out; then the reader is told, and nothing more.
+        if (p) return { records, next: null, error: auditTamperError(`the export reached record ${p.seq} of chain '${chain}', which fails verification (${p.kind}: ${p.detail})`) };
+        const r = parse(row);
+        if (isProblem(r)) return { records, next: null, error: auditTamperError(`the export reached record ${r.seq} of chain '${chain}', which fails verification (${r.kind}: ${r.detail})`) };
+        from = row.seq;
+        scanned++;
+        if (matches(r, q)) {
+          records.push(exported(row, r));
+          if (records.length >= limit) return { records, next: row.seq };
+        }
+      }
+      if (rows.length <= PAGE) return { records, next: null };
+      if (scanned >= SCAN_PER_PAGE) return { records, next: from };
+    }
+  }
+
+  async function usageRows(keyId: string): Promise<KeyUsageRow[]> {
+    const tally = new UsageTally();
+    for (const u of await reader.usage(keyId)) {
+      if (!u.mac || !sameMac(auditUsageMac(key, u), u.mac)) throw auditTamperError(`the key usage row for ${describeUsageRow(u)} fails verification (edited, or not yet rebuilt)`);
+      const { chain: _c, mac: _m, ...row } = u;
+      tally.addRow(row);
+    }
+    return tally.sorted();
+  }
+
+  /** Recomputes each chain's usage rows from its verified records (when rows lack MACs, or on demand). */
+  async function rebuildUsage(only?: readonly string[]): Promise<{ chains: number; rows: number }> {
+    let chains = 0;
+    let rows = 0;
+    const m = deps.maintenance;
+    if (!m) fail('Unsupported', 'this audit service cannot rebuild the usage aggregate');
+    for (const chain of ordered(await reader.chains())) {
+      if (only && !only.includes(chain)) continue;
+      for (let attempt = 0; ; attempt++) {
+        const w = await reader.snapshot((s) => walkChain(s, chain));
+        if (w.problem) throw auditTamperError(`cannot rebuild the key usage of chain '${chain}' from records that fail verification (record ${w.problem.seq}: ${w.problem.detail})`);
+        const sorted = w.tally.sorted();
+        if (await m.replaceUsage(key, chain, sorted, w.last.seq)) {
+          chains++;
+          rows += sorted.length;
+          break;
+        }
+        if (attempt >= 5) fail('Conflict', `the chain '${chain}' kept moving while its usage was rebuilt; try again`);
+      }
+    }
+    return { chains, rows };
+  }
+
+  async function checkpoint(): Promise<AuditCheckpoint> {
+    const chains = await reader.snapshot(async (s) => {
+      const out: AuditCheckpoint['chains'] = [];
+      for (const chain of ordered(await s.chains())) {
+        const head = await s.head(chain);
+        if (!head) throw auditTamperError(`the chain '${chain}' has no head`);
+        // The head MAC proves Keyhold wrote this head; verify walks the records under it.
+        const v = new AuditChainVerifier(key, head, { chain, start: { seq: head.seq, mac: head.mac } });
+        const p = v.finish(head);
+        if (p) throw auditTamperError(`the head of chain '${chain}' fails verification (${p.detail})`);
+        out.push({ chain, seq: head.seq, mac: head.mac.toString('hex') });
+      }
+      return out;
+    });
+    return signAuditDocument(signing(), { type: 'keyhold-audit-checkpoint' as const, version: 1 as const, time: isoNow(clock), node, chains });
+  }
+
+  /**
+   * Writes the records before `before` (a prefix of each chain, never its last record) as a
+   * signed segment through `write`, and returns what commit() will remove. Nothing is removed
+   * until commit() (call it once the segment is safely stored); the whole log must verify.
+   */
+  async function archive(before: string, write: (text: string) => Promise<void>): Promise<ArchivePlan> {
+    const m = deps.maintenance;
+    if (!m) fail('Unsupported', 'this audit service cannot archive');
+    const cutoff = normaliseQuery({ until: before }).until!;
+    const report = await verify();
+    if (!report.ok) throw auditTamperError(`the audit log does not verify (record ${report.problem!.seq} of chain '${report.problem!.chain}': ${report.problem!.detail}); nothing was archived`);
+    const hash = createSegmentHash();
+    const emit = async (line: string) => {
+      hash.update(line);
+      await write(line);
+    };
+    await emit(JSON.stringify({ type: 'keyhold-audit-segment', version: 1, before: cutoff, node }) + '\n');
+    const cuts: { chain: string; from: number; to: number; prev: string; last: string; count: number; anchor: StoredAuditAnchor }[] = [];
+    for (const chain of ordered(await reader.chains())) {
+      const anchor = await reader.anchor(chain);
+      const tally = new UsageTally();
+      if (anchor) for (const u of parseAnchorUsage(anchor.usage)) tally.addRow(u);
+      let after = anchor?.seq ?? 0;
+      let first: StoredAuditRow | undefined;
+      let last: StoredAuditRow | undefined;
+      let count = 0;
+      let v: AuditChainVerifier | undefined = new AuditChainVerifier(key, undefined, { chain, start: anchor });
+      const { hi: headLimit } = { hi: (await reader.snapshot((s) => s.head(chain)))?.seq ?? 0 };
+      outer: for (;;) {
+        const rows = await reader.rows(chain, after, headLimit, PAGE);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const r = parse(row);
+          if (isProblem(r) || v.push(row)) throw auditTamperError(`record ${row.seq} of chain '${chain}' changed while archiving`);
+          if (r.time >= cutoff) break outer;
+          first ??= row;
+          last = row;
+          count++;
+          tally.addRecord(r);
+          await emit(JSON.stringify({ chain, seq: row.seq, prev: row.prev.toString('hex'), mac: row.mac.toString('hex'), body: row.body }) + '\n');
+        }
+        after = rows[rows.length - 1]!.seq;
+      }
+      v = undefined;
+      if (!first || !last) continue;
+      const at = isoNow(clock);
+      const usage = canonicalJson(tally.sorted() as unknown as Record<string, unknown>[]);
+      const anchorMac = auditAnchorMac(key, chain, last.seq, last.mac, usage, at);
+      cuts.push({
+        chain,
+        from: first.seq,
+        to: last.seq,
+        prev: first.prev.toString('hex'),
+        last: last.mac.toString('hex'),
+        count,
+        anchor: { chain, seq: last.seq, mac: last.mac, at, usage, anchorMac },
+      });
+    }
+    const trailer = signAuditDocument(signing(), {
+      type: 'keyhold-audit-segment-end' as const,
+      version: 1 as const,
+      before: cutoff,
+      time: isoNow(clock),
+      node,
+      sha256: hash.digest(),
+      chains: cuts.map(({ anchor: _a, ...c }) => c),
+    });
+    await write(JSON.stringify(trailer) + '\n');
+    return {
+      chains: cuts.map(({ chain, from, to, count }) => ({ chain, from, to, count })),
+      async commit() {
+        let removed = 0;
+        for (const c of cuts) removed += await m.archive({ chain: c.chain, anchor: c.anchor });
+        return removed;
+      },
+    };
+  }
+
+  /** Checks a segment written by archive: signature, hash, and every record's MAC and link. */
+  function verifySegment(text: string): SegmentReport {
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const bad = (detail: string): SegmentReport => ({ ok: false, count: 0, chains: [], detail });
+    if (lines.length < 2) return bad('the file is not an audit segment (too short)');
+    let trailer: Record<string, unknown>;
+    try {
+      trailer = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    } catch {
+      return bad('the last line is not JSON (the file was cut short)');
+    }
+    if (trailer.type !== 'keyhold-audit-segment-end') return bad('the file has no signed trailer (it was cut short or is not an audit segment)');
+    if (!verifyAuditDocument(trailer, signing().publicKeyHex)) return bad("the trailer's signature does not verify with this log's key");
+    const hash = createSegmentHash();
+    for (const l of lines.slice(0, -1)) hash.update(l + '\n');
+    if (hash.digest() !== trailer.sha256) return bad('the records do not match the signed hash (the file was edited)');
+    const chains = trailer.chains as { chain: string; from: number; to: number; prev: string; last: string; count: number }[];
+    const state = new Map(chains.map((c) => [c.chain, { ...c, seq: c.from - 1, mac: c.prev, n: 0 }]));
+    for (const l of lines.slice(1, -1)) {
+      const r = JSON.parse(l) as { chain: string; seq: number; prev: string; mac: string; body: string };
+      const st = state.get(r.chain);
+      if (!st || r.seq !== st.seq + 1 || r.prev !== st.mac) return bad(`record ${r.seq} of chain '${r.chain}' is out of place`);
+      if (auditRecordMac(key, r.seq, Buffer.from(r.prev, 'hex'), r.body).toString('hex') !== r.mac) return bad(`record ${r.seq} of chain '${r.chain}' fails its MAC`);
+      st.seq = r.seq;
+      st.mac = r.mac;
+      st.n++;
+    }
+    let count = 0;
+    for (const st of state.values()) {
+      if (st.seq !== st.to || st.mac !== st.last || st.n !== st.count) return bad(`chain '${st.chain}' does not end where the trailer says`);
+      count += st.n;
+    }
+    return { ok: true, count, chains: chains.map(({ chain, from, to, count: n }) => ({ chain, from, to, count: n })), before: String(trailer.before), publicKey: signing().publicKeyHex };
   }
 
   return {
@@ -129,55 +589,85 @@ export function createAuditService(deps: { sink: AuditSink; reader: AuditReader;
       return (await append([record]))[0]!;
     },
 
-    /** Walks the whole log in one read transaction; reports the first bad record. */
-    async verify(): Promise<AuditVerifyReport> {
-      return reader.snapshot(async (s) => {
-        const head = await s.head();
-        const v = new AuditChainVerifier(key, head);
-        // One row of lookahead across pages, so an insertion can be told from an edit.
-        let rows = await s.rows(0, PAGE);
-        while (rows.length > 0) {
-          const more = rows.length === PAGE ? await s.rows(rows[rows.length - 1]!.seq, PAGE) : [];
-          for (let i = 0; i < rows.length; i++) {
-            const row = rows[i]!;
-            const p = v.push(row, rows[i + 1] ?? more[0]) ?? columnProblem(row);
-            if (p) return { ok: false, count: v.count - (p.kind === 'column' ? 1 : 0), problem: p };
-          }
-          rows = more;
-        }
-        const p = v.finish(head);
-        return p ? { ok: false, count: v.count, problem: p } : { ok: true, count: v.count };
-      });
-    },
+    /** Walks every chain in one read transaction; reports the first bad record. */
+    verify,
 
-    /** Records matching the query, in seq order, page by page. */
+    /** Records matching the query, chain by chain (the root chain first), in seq order; each verified before it is emitted. */
     async *export(q: AuditQuery = {}): AsyncGenerator<ExportedAuditRecord> {
       const query = normaliseQuery(q);
-      let after = 0;
-      for (;;) {
-        const rows = await reader.query(query, after, PAGE);
-        for (const row of rows) yield exported(row);
-        if (rows.length < PAGE) return;
-        after = rows[rows.length - 1]!.seq;
+      for (const chain of ordered(await reader.chains())) {
+        let after = 0;
+        for (;;) {
+          const r = await scan(chain, query, after, PAGE);
+          yield* r.records;
+          if (r.error) throw r.error;
+          if (r.next === null) break;
+          after = r.next;
+        }
       }
     },
 
-    /** One page of matching records after `afterSeq`; next is the cursor for the following page, or null. */
-    async page(q: AuditQuery, afterSeq: number, limit: number): Promise<{ records: ExportedAuditRecord[]; next: number | null }> {
+    /**
+     * One page of matching records after the cursor; next/nextChain are the cursor for the
+     * following page (next null: the last page). A page may hold fewer than `limit` records
+     * when the filter matched few of the rows it read.
+     */
+    async page(q: AuditQuery, cursor: AuditCursor, limit: number): Promise<{ records: ExportedAuditRecord[]; next: number | null; nextChain: string | null }> {
       const n = Math.max(1, Math.min(PAGE, Math.floor(limit)));
-      const rows = await reader.query(normaliseQuery(q), Math.max(0, Math.floor(afterSeq)), n);
-      return { records: rows.map(exported), next: rows.length === n ? rows[rows.length - 1]!.seq : null };
+      const chains = ordered(await reader.chains());
+      if (!chains.includes(cursor.chain)) fail('NotFound', `no audit chain '${cursor.chain.slice(0, 64)}'`);
+      const r = await scan(cursor.chain, normaliseQuery(q), Math.max(0, Math.floor(cursor.after)), n);
+      if (r.error) throw r.error;
+      if (r.next !== null) return { records: r.records, next: r.next, nextChain: cursor.chain };
+      const following = chains[chains.indexOf(cursor.chain) + 1];
+      return { records: r.records, next: following === undefined ? null : 0, nextChain: following ?? null };
     },
 
     async usage(keyId: string): Promise<KeyUsageView> {
-      return usageView(keyId, await reader.usage(keyId));
+      return usageView(keyId, await usageRows(keyId));
     },
+
+    rebuildUsage,
+    checkpoint,
+    archive,
+    verifySegment,
+
+    /** The Ed25519 public key that verifies checkpoints and segments (hex). */
+    publicKey: (): string => signing().publicKeyHex,
 
     async close(): Promise<void> {
       await sink.close();
       await Promise.all(forwarders.map((f) => f.close()));
     },
   };
+}
+
+export interface ArchivePlan {
+  chains: { chain: string; from: number; to: number; count: number }[];
+  /** Writes the anchors and removes the archived records; returns how many were removed. */
+  commit(): Promise<number>;
+}
+
+export interface SegmentReport {
+  ok: boolean;
+  count: number;
+  chains: { chain: string; from: number; to: number; count: number }[];
+  before?: string;
+  publicKey?: string;
+  detail?: string;
+}
+
+function createSegmentHash(): { update(s: string): void; digest(): string } {
+  const h = createHash('sha256');
+  return { update: (s) => void h.update(s, 'utf8'), digest: () => h.digest('hex') };
+}
+
+function matches(r: AuditRecord, q: AuditQuery): boolean {
+  if (q.since !== undefined && r.time < q.since) return false;
+  if (q.until !== undefined && r.time >= q.until) return false;
+  if (q.keyId !== undefined && r.keyId !== q.keyId) return false;
+  if (q.keyStore !== undefined && r.keyStore !== q.keyStore) return false;
+  return true;
 }
 
 /** Time bounds as ISO-8601 UTC, so they compare correctly with the stored times. */

@@ -44,6 +44,8 @@ export function createHealthService(deps: {
    * node cannot serve: every entry of its own reads UNAVAILABLE, at once.
    */
   cluster?: { nodeId: string; otherEkms: () => HealthReport['ekmFleetDetails']; custodyOk: () => boolean } | undefined;
+  /** A reason to report DEGRADED although every backend is ACTIVE (e.g. the audit log's disk is nearly full). */
+  degradedBy?: () => string | undefined;
 }): HealthService {
   const maxAge = deps.maxAgeMs ?? 60_000;
   const slowMs = deps.slowMs ?? 100;
@@ -62,6 +64,7 @@ export function createHealthService(deps: {
     inflight ??= (async () => {
       try {
         const storageOk = await deps.storagePing().then(() => true, () => false);
+        const degraded = deps.degradedBy?.() !== undefined;
         const results = await Promise.all(deps.backends.map(runOne));
         const report: HealthReport = {
           xksProxyFleetSize: Math.max(1, deps.fleetSize()),
@@ -72,7 +75,7 @@ export function createHealthService(deps: {
             id: deps.cluster ? `${deps.cluster.nodeId}/${r.id}` : r.id,
             model: r.model,
             // Without storage, keys not yet cached cannot be served: degraded, not down.
-            healthStatus: !storageOk && r.status === 'ACTIVE' ? 'DEGRADED' : r.status,
+            healthStatus: (!storageOk || degraded) && r.status === 'ACTIVE' ? 'DEGRADED' : r.status,
           })),
           checkedAt: deps.clock.now(),
         };

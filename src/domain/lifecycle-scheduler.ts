@@ -21,6 +21,8 @@ export function createLifecycleScheduler(deps: {
   keys: Pick<KeyService, 'runDue'>;
   approvals?: { expireDue(): Promise<number> };
   identity?: { purgeExpiredSessions(): Promise<number> };
+  /** More periodic work (e.g. the audit log's retention policy): run after the rest, failures logged. */
+  housekeeping?: { name: string; run(): Promise<unknown> }[];
   audit: AdminAuditSink;
   clock: Clock;
   intervalMs: number;
@@ -65,6 +67,9 @@ export function createLifecycleScheduler(deps: {
     for (const k of [...work.rotated, ...work.destroyed]) reported.delete(k);
     const expiredApprovals = (await deps.approvals?.expireDue()) ?? 0;
     const purgedSessions = (await deps.identity?.purgeExpiredSessions()) ?? 0;
+    for (const h of deps.housekeeping ?? []) {
+      await h.run().catch((e: unknown) => log.error({ event: 'housekeeping_failed', task: h.name, err: e instanceof Error ? e.message : String(e) }, `${h.name} failed; retrying on the next run`));
+    }
     if (work.rotated.length || work.destroyed.length || expiredApprovals) {
       log.info({ event: 'lifecycle', rotated: work.rotated, destroyed: work.destroyed, expiredApprovals }, 'scheduled key work done');
     }

@@ -3,6 +3,7 @@ import { initial } from './migrations/0001-initial.js';
 import { audit } from './migrations/0002-audit.js';
 import { admin } from './migrations/0003-admin.js';
 import { quota } from './migrations/0004-quota.js';
+import { auditChains } from './migrations/0005-audit-chains.js';
 import { approvalBinding } from './migrations/0006-approval-binding.js';
 import { aws } from './migrations/0007-aws.js';
 import { byok } from './migrations/0008-byok.js';
@@ -19,6 +20,7 @@ export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvid
     '0002_audit': audit(binaryType),
     '0003_admin': admin(binaryType),
     '0004_quota': quota(),
+    '0005_audit_chains': auditChains(binaryType),
     '0006_approval_binding': approvalBinding(),
     '0007_aws': aws(binaryType),
     '0008_byok': byok(binaryType),

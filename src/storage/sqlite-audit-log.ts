@@ -1,10 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type BetterSqlite3 from 'better-sqlite3';
 import { KeyholdError } from '../base/index.js';
+import { AUDIT_ROOT_CHAIN } from '../crypto/index.js';
 import { AUDIT_KEY_META } from '../domain/audit-key.js';
 import type { AuditEntry, AuditRecord } from '../domain/audit-model.js';
-import type { AuditKeyRepo, AuditQuery, AuditReader, StoredAuditHead } from '../domain/audit-ports.js';
+import type { AuditKeyRepo, AuditMaintenance, AuditReader, StoredAuditAnchor, StoredAuditHead } from '../domain/audit-ports.js';
 import {
   AUDIT_ROW_COLUMNS,
   AUDIT_TIME_SLACK_MS,
@@ -20,62 +20,64 @@ import {
   type AuditStoreSink,
   type AuditUsageDbRow,
 } from './audit-batch.js';
-import { createSqliteAuditAppender, openAuditConnection } from './sqlite-audit-append.js';
+import { createSqliteAuditAppender, openAuditConnection, sqliteArchive, sqliteInitKey, sqliteReplaceUsage, sqliteStartChain } from './sqlite-audit-append.js';
 import type { AuditWorkerReply, AuditWorkerRequest } from './sqlite-audit-worker.js';
 
 export type SqliteAuditLog = AuditStore;
 
+interface AnchorDbRow {
+  chain: string;
+  seq: number;
+  mac: Buffer;
+  at: string;
+  usage: string;
+  anchor_mac: Buffer;
+}
+
+const toAnchor = (a: AnchorDbRow): StoredAuditAnchor => ({ chain: a.chain, seq: a.seq, mac: a.mac, at: a.at, usage: a.usage, anchorMac: a.anchor_mac });
+
+const CHAINS_SQL = 'SELECT chain FROM audit_head UNION SELECT chain FROM audit_anchor UNION SELECT DISTINCT chain FROM audit_log ORDER BY chain';
 
 /**
- * The audit log in the SQLite database (tables from migration 0002; the storage must have
- * been opened, and so migrated, first). It uses its own connections: one here for reads
- * and the key, one on the writer thread, and a short-lived one per verification snapshot.
+ * The audit log in the SQLite database (tables from migrations 0002 and 0005; the storage
+ * must have been opened, and so migrated, first). It uses its own connections: one here for
+ * reads, the key and maintenance, one on the writer thread, and a short-lived one per
+ * verification snapshot.
  */
 export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
   const db = openAuditConnection(opts.path);
   const sinks = new Set<AuditStoreSink>();
 
   const getKey = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?');
-  const initKey = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
   const usage = db.prepare<[string], AuditUsageDbRow>('SELECT * FROM audit_key_usage WHERE key_id = ?');
-  const seqBefore = db.prepare<[string], { seq: number }>('SELECT seq FROM audit_log INDEXED BY audit_log_at WHERE at < ? ORDER BY at DESC LIMIT 1');
-  const seqFrom = db.prepare<[string], { seq: number }>('SELECT seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ? ORDER BY at LIMIT 1');
-  const queries = new Map<string, BetterSqlite3.Statement<unknown[], AuditLogRow>>();
+  const seqBefore = db.prepare<[string, string], { seq: number }>('SELECT seq FROM audit_log INDEXED BY audit_log_at WHERE chain = ? AND at < ? ORDER BY at DESC LIMIT 1');
+  const seqFrom = db.prepare<[string, string], { seq: number }>('SELECT seq FROM audit_log INDEXED BY audit_log_at WHERE chain = ? AND at >= ? ORDER BY at LIMIT 1');
+  const rowsStmt = db.prepare<[string, number, number, number], AuditLogRow>(`SELECT ${AUDIT_ROW_COLUMNS} FROM audit_log WHERE chain = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?`);
+  const chainsStmt = db.prepare<[], { chain: string }>(CHAINS_SQL);
+  const anchorStmt = db.prepare<[string], AnchorDbRow>('SELECT * FROM audit_anchor WHERE chain = ?');
 
   const keys: AuditKeyRepo = {
     async getSealedAuditKey() {
       const r = getKey.get(AUDIT_KEY_META);
       return r ? Buffer.from(r.value, 'base64') : undefined;
     },
-    async initSealedAuditKey(candidate) {
-      initKey.run(AUDIT_KEY_META, candidate.toString('base64'));
+    async initSealedAuditKey(candidate, start) {
+      sqliteInitKey(db, AUDIT_KEY_META, candidate, start.key, start.genesis);
       return Buffer.from(getKey.get(AUDIT_KEY_META)!.value, 'base64');
     },
   };
 
-  /** The seq range that holds every record with since <= time < until (see TIME_SLACK_MS). */
-  function seqRange(q: AuditQuery): { lo: number; hi: number } {
-    const lo = q.since ? (seqBefore.get(shiftIso(q.since, -AUDIT_TIME_SLACK_MS))?.seq ?? 0) : 0;
-    const hi = q.until ? (seqFrom.get(shiftIso(q.until, AUDIT_TIME_SLACK_MS))?.seq ?? Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER;
-    return { lo, hi };
-  }
-
-  function statement(q: AuditQuery): BetterSqlite3.Statement<unknown[], AuditLogRow> {
-    // The key index when a key is named; otherwise walk the primary key in seq order.
-    const where = ['seq > ?', 'seq < ?'];
-    if (q.since) where.push('at >= ?');
-    if (q.until) where.push('at < ?');
-    if (q.keyId !== undefined) where.push('key_id = ?');
-    if (q.keyStore !== undefined) where.push('keystore = ?');
-    const from = q.keyId !== undefined ? 'audit_log INDEXED BY audit_log_key' : 'audit_log NOT INDEXED';
-    const text = `SELECT ${AUDIT_ROW_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
-    let s = queries.get(text);
-    if (!s) {
-      s = db.prepare<unknown[], AuditLogRow>(text);
-      queries.set(text, s);
-    }
-    return s;
-  }
+  const maintenance: AuditMaintenance = {
+    async startChain(key, start) {
+      return sqliteStartChain(db, key, start);
+    },
+    async replaceUsage(key, chain, rows, atSeq) {
+      return sqliteReplaceUsage(db, key, chain, rows, atSeq);
+    },
+    async archive(cut) {
+      return sqliteArchive(db, cut);
+    },
+  };
 
   const reader: AuditReader = {
     async snapshot(fn) {
@@ -83,20 +85,33 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
       // use the connection meanwhile.
       const snap = openAuditConnection(opts.path, { readonly: true });
       try {
-        const headStmt = snap.prepare<[], { seq: number; mac: Buffer; head_mac: Buffer }>('SELECT seq, mac, head_mac FROM audit_head WHERE id = 1');
-        const rowsStmt = snap.prepare<[number, number], AuditLogRow>(`SELECT ${AUDIT_ROW_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
+        const headStmt = snap.prepare<[string], { chain: string; seq: number; mac: Buffer; head_mac: Buffer }>('SELECT chain, seq, mac, head_mac FROM audit_head WHERE chain = ?');
+        const snapRows = snap.prepare<[string, number, number], AuditLogRow>(`SELECT ${AUDIT_ROW_COLUMNS} FROM audit_log WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`);
+        const snapChains = snap.prepare<[], { chain: string }>(CHAINS_SQL);
+        const snapAnchor = snap.prepare<[string], AnchorDbRow>('SELECT * FROM audit_anchor WHERE chain = ?');
+        const snapUsage = snap.prepare<[string], AuditUsageDbRow>('SELECT * FROM audit_key_usage WHERE chain = ?');
         snap.exec('BEGIN');
         try {
           return await fn({
-            async head(): Promise<StoredAuditHead | undefined> {
-              const h = headStmt.get();
-              return h && { seq: h.seq, mac: h.mac, headMac: h.head_mac };
+            async chains() {
+              return snapChains.all().map((r) => r.chain);
             },
-            async rows(afterSeq, limit) {
-              const rows = rowsStmt.all(afterSeq, limit).map(toStoredAuditRow);
+            async head(chain): Promise<StoredAuditHead | undefined> {
+              const h = headStmt.get(chain);
+              return h && { chain: h.chain, seq: h.seq, mac: h.mac, headMac: h.head_mac };
+            },
+            async anchor(chain) {
+              const a = snapAnchor.get(chain);
+              return a && toAnchor(a);
+            },
+            async rows(chain, afterSeq, limit) {
+              const rows = snapRows.all(chain, afterSeq, limit).map(toStoredAuditRow);
               // Yield between pages so a long verification does not monopolise the event loop.
               await new Promise((r) => setImmediate(r));
               return rows;
+            },
+            async usage(chain) {
+              return snapUsage.all(chain).map(toKeyUsageRow);
             },
           });
         } finally {
@@ -107,15 +122,23 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
       }
     },
 
-    async query(q, afterSeq, limit) {
-      const { lo, hi } = seqRange(q);
-      const params: unknown[] = [Math.max(afterSeq, lo), hi];
-      if (q.since) params.push(q.since);
-      if (q.until) params.push(q.until);
-      if (q.keyId !== undefined) params.push(q.keyId);
-      if (q.keyStore !== undefined) params.push(q.keyStore);
-      params.push(limit);
-      const rows = statement(q).all(...params).map(toStoredAuditRow);
+    async chains() {
+      return chainsStmt.all().map((r) => r.chain);
+    },
+
+    async anchor(chain) {
+      const a = anchorStmt.get(chain);
+      return a && toAnchor(a);
+    },
+
+    async seqRange(chain, since, until) {
+      const lo = since ? (seqBefore.get(chain, shiftIso(since, -AUDIT_TIME_SLACK_MS))?.seq ?? 0) : 0;
+      const hi = until ? (seqFrom.get(chain, shiftIso(until, AUDIT_TIME_SLACK_MS))?.seq ?? Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER;
+      return { lo, hi };
+    },
+
+    async rows(chain, afterSeq, beforeSeq, limit) {
+      const rows = rowsStmt.all(chain, afterSeq, beforeSeq, limit).map(toStoredAuditRow);
       await new Promise((r) => setImmediate(r));
       return rows;
     },
@@ -123,17 +146,21 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
     async usage(keyId) {
       return usage.all(keyId).map(toKeyUsageRow);
     },
+
+    async chainsWithUnprotectedUsage() {
+      return db.prepare<[], { chain: string }>('SELECT DISTINCT chain FROM audit_key_usage WHERE mac IS NULL').all().map((r) => r.chain);
+    },
   };
 
-  function inlineCommit(key: KeyObject): (batch: AuditRecord[]) => Promise<AuditEntry[]> {
-    const append = createSqliteAuditAppender(db, key);
+  function inlineCommit(key: KeyObject, chain: string): (batch: AuditRecord[]) => Promise<AuditEntry[]> {
+    const append = createSqliteAuditAppender(db, key, chain);
     return async (batch) => {
       const r = append(prepareAuditBatch(batch));
-      return entriesOf(batch, { firstSeq: r.firstSeq, prev: r.prev, macs: Buffer.concat(r.macs) });
+      return entriesOf(batch, { firstSeq: r.firstSeq, prev: r.prev, macs: Buffer.concat(r.macs) }, chain);
     };
   }
 
-  function threadCommit(key: KeyObject): { commit: (batch: AuditRecord[]) => Promise<AuditEntry[]>; close(): Promise<void> } {
+  function threadCommit(key: KeyObject, chain: string): { commit: (batch: AuditRecord[]) => Promise<AuditEntry[]>; close(): Promise<void> } {
     const pending = new Map<number, { batch: AuditRecord[]; resolve(e: AuditEntry[]): void; reject(e: unknown): void }>();
     let nextId = 1;
     let worker: Worker | undefined;
@@ -148,13 +175,13 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
       const raw = key.export();
       // A small young generation: the writer makes short-lived rows only, and V8's default
       // (up to 48 MiB per isolate) would show up as resident memory of the server.
-      const w = new Worker(new URL('./sqlite-audit-worker.js', import.meta.url), { workerData: { path: opts.path, key: raw }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const w = new Worker(new URL('./sqlite-audit-worker.js', import.meta.url), { workerData: { path: opts.path, key: raw, chain }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       raw.fill(0);
       w.on('message', (r: AuditWorkerReply) => {
         const p = pending.get(r.id);
         if (!p) return;
         pending.delete(r.id);
-        if (r.ok) p.resolve(entriesOf(p.batch, r));
+        if (r.ok) p.resolve(entriesOf(p.batch, r, chain));
         else p.reject(new KeyholdError('Internal', `could not append to the audit log: ${r.message}`));
       });
       w.on('error', (e) => failAll(e));
@@ -192,9 +219,11 @@ export function openSqliteAuditLog(opts: { path: string }): SqliteAuditLog {
   return {
     keys,
     reader,
+    maintenance,
     openSink(o: AuditSinkOptions) {
-      const thread = o.mode === 'thread' ? threadCommit(o.key) : undefined;
-      return groupCommitSink(thread ? thread.commit : inlineCommit(o.key), o, sinks, thread?.close);
+      const chain = o.chain ?? AUDIT_ROOT_CHAIN;
+      const thread = o.mode === 'thread' ? threadCommit(o.key, chain) : undefined;
+      return groupCommitSink(thread ? thread.commit : inlineCommit(o.key, chain), o, sinks, thread?.close);
     },
     async close() {
       for (const s of [...sinks]) await s.close();

@@ -11,6 +11,7 @@ import { createSqliteAuditAppender, openAuditConnection } from './sqlite-audit-a
 export interface AuditWorkerData {
   path: string;
   key: Uint8Array;
+  chain: string;
 }
 
 export type AuditWorkerRequest = { type: 'append'; id: number; batch: PreparedBatch } | { type: 'close' };
@@ -25,7 +26,7 @@ const data = workerData as AuditWorkerData;
 const db = openAuditConnection(data.path);
 const key = createSecretKey(Buffer.from(data.key));
 data.key.fill(0);
-const append = createSqliteAuditAppender(db, key);
+const append = createSqliteAuditAppender(db, key, data.chain);
 
 port.on('message', (m: AuditWorkerRequest) => {
   if (m.type === 'close') {

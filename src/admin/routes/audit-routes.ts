@@ -16,9 +16,25 @@ const verifyView = z
   .object({
     ok: z.boolean(),
     count: z.number().int(),
-    problem: z.object({ seq: z.number().int(), kind: z.string(), detail: z.string() }).optional(),
+    chains: z.array(z.object({ chain: z.string(), count: z.number().int(), seq: z.number().int(), archived: z.number().int() })),
+    problem: z.object({ chain: z.string(), seq: z.number().int(), kind: z.string(), detail: z.string() }).optional(),
+    checkpoint: z.object({ time: z.string(), chains: z.number().int() }).optional(),
   })
   .meta({ id: 'AuditVerifyReport' });
+
+const chainId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/).describe('an audit chain id');
+
+const checkpointView = z
+  .object({
+    type: z.literal('keyhold-audit-checkpoint'),
+    version: z.literal(1),
+    time: z.string(),
+    node: z.string(),
+    chains: z.array(z.object({ chain: z.string(), seq: z.number().int(), mac: z.string() })).max(10_000),
+    publicKey: z.string(),
+    signature: z.string(),
+  })
+  .meta({ id: 'AuditCheckpoint' });
 
 const usageTotal = { calls: z.number().int(), lastUsedAt: z.string() };
 const keyUsageView = z
@@ -67,13 +83,36 @@ export function auditRoutes(deps: { audit: AuditPageService; keys: Pick<KeyServi
       handle: () => audit.verify(),
     }),
     defineRoute({
+      id: 'audit.verify-checkpoint',
+      method: 'POST',
+      url: '/audit/verify',
+      access: AUDITOR,
+      tag: 'audit',
+      summary: 'Verify the audit log, and that it still holds everything up to a signed checkpoint',
+      body: z.object({ checkpoint: checkpointView }).strict(),
+      responses: { 200: verifyView, ...ERROR_RESPONSES },
+      handle: ({ body }) => audit.verify({ checkpoint: body.checkpoint }),
+    }),
+    defineRoute({
+      id: 'audit.checkpoint',
+      method: 'GET',
+      url: '/audit/checkpoint',
+      access: AUDITOR,
+      tag: 'audit',
+      summary: 'A signed checkpoint of every chain head, to keep outside Keyhold',
+      description: 'Signed with the Ed25519 key derived from the audit key; publicKey verifies it.',
+      responses: { 200: checkpointView, ...ERROR_RESPONSES },
+      handle: () => audit.checkpoint(),
+    }),
+    defineRoute({
       id: 'audit.records',
       method: 'GET',
       url: '/audit/records',
       access: AUDITOR,
       tag: 'audit',
       summary: 'Audit records, oldest first, a page at a time',
-      description: 'Pass the answer\'s "next" as "after" for the following page; next is null on the last page.',
+      description:
+        'Chain by chain (main first), each record verified before the filter reads it. Pass the answer\'s "next" as "after" and "nextChain" as "chain" for the following page; next is null on the last page.',
       audited: true,
       query: z
         .object({
@@ -81,15 +120,19 @@ export function auditRoutes(deps: { audit: AuditPageService; keys: Pick<KeyServi
           until: isoTime.optional(),
           keyId: keyIdParam.optional(),
           keyStore: nameParam.optional(),
+          chain: chainId.optional(),
           after: z.coerce.number().int().min(0).optional(),
           limit: z.coerce.number().int().min(1).max(1000).optional(),
         })
         .strict(),
-      responses: { 200: z.object({ records: z.array(auditRecordView), next: z.number().int().nullable() }).meta({ id: 'AuditRecordPage' }), ...ERROR_RESPONSES },
+      responses: {
+        200: z.object({ records: z.array(auditRecordView), next: z.number().int().nullable(), nextChain: z.string().nullable() }).meta({ id: 'AuditRecordPage' }),
+        ...ERROR_RESPONSES,
+      },
       async handle({ query, audit: notes }) {
         notes.target = 'audit-log';
-        notes.change = { since: query.since, until: query.until, keyId: query.keyId, keyStore: query.keyStore, after: query.after ?? 0 };
-        return audit.page({ since: query.since, until: query.until, keyId: query.keyId, keyStore: query.keyStore }, query.after ?? 0, query.limit ?? 1000);
+        notes.change = { since: query.since, until: query.until, keyId: query.keyId, keyStore: query.keyStore, chain: query.chain, after: query.after ?? 0 };
+        return audit.page({ since: query.since, until: query.until, keyId: query.keyId, keyStore: query.keyStore }, { chain: query.chain ?? 'main', after: query.after ?? 0 }, query.limit ?? 1000);
       },
     }),
     defineRoute({

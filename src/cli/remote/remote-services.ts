@@ -8,6 +8,7 @@ import type {
   ApprovalOperation,
   ApprovalRequest,
   ApprovalRule,
+  AuditCheckpoint,
   AuditVerifyReport,
   ClusterStatus,
   CredentialInfo,
@@ -224,18 +225,21 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       status: () => api.call<{ installed: InstalledCertificateInfo | null }>('GET', '/tls'),
     },
     audit: {
-      verify: () => api.call<AuditVerifyReport>('GET', '/audit/verify'),
+      verify: (o = {}) => (o.checkpoint === undefined ? api.call<AuditVerifyReport>('GET', '/audit/verify') : api.call<AuditVerifyReport>('POST', '/audit/verify', { checkpoint: o.checkpoint })),
+      checkpoint: () => api.call<AuditCheckpoint>('GET', '/audit/checkpoint'),
       usage: (keyId) => api.call<KeyUsageView>('GET', `/keys/${seg(keyId)}/usage`),
       // Page by page (each page read is recorded by the server, with the filter).
       async *export(q = {}) {
         let after = 0;
+        let chain = 'main';
         for (;;) {
-          const params = new URLSearchParams({ after: String(after), limit: '1000' });
+          const params = new URLSearchParams({ chain, after: String(after), limit: '1000' });
           for (const [k, v] of [['since', q.since], ['until', q.until], ['keyId', q.keyId], ['keyStore', q.keyStore]] as const) if (v !== undefined) params.set(k, v);
-          const page = await api.call<{ records: ExportedAuditRecord[]; next: number | null }>('GET', `/audit/records?${params.toString()}`);
+          const page = await api.call<{ records: ExportedAuditRecord[]; next: number | null; nextChain: string | null }>('GET', `/audit/records?${params.toString()}`);
           yield* page.records;
           if (page.next === null) return;
           after = page.next;
+          chain = page.nextChain ?? chain;
         }
       },
     },

@@ -1,0 +1,95 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Clock, Logger } from '../base/index.js';
+import type { AuditService } from '../domain/index.js';
+import type { AuditConfig } from './config.js';
+
+export interface AuditDiskState {
+  freeBytes: number;
+  totalBytes: number;
+  low: boolean;
+}
+
+export interface AuditDiskWatch {
+  /** The latest reading (undefined before the first). */
+  state(): AuditDiskState | undefined;
+  /** Why health is degraded, when the disk is low. */
+  degradedBy(): string | undefined;
+  check(): Promise<AuditDiskState>;
+  stop(): void;
+}
+
+/**
+ * Free space on the file system that holds the audit log (the SQLite database), read every
+ * intervalMs: below the watermark (bytes or share of the disk, whichever is larger) health
+ * turns DEGRADED, `onChange` is told (the metrics), and a warning is logged once, well
+ * before a full disk makes every audited call fail.
+ */
+export function watchAuditDisk(opts: {
+  path: string;
+  minFreeBytes: number;
+  minFreeRatio: number;
+  intervalMs: number;
+  log?: Logger | undefined;
+  onReading?: (s: AuditDiskState) => void;
+}): AuditDiskWatch {
+  let last: AuditDiskState | undefined;
+  const dir = dirname(opts.path);
+  async function check(): Promise<AuditDiskState> {
+    const s = await statfs(dir);
+    const freeBytes = s.bavail * s.bsize;
+    const totalBytes = s.blocks * s.bsize;
+    const low = freeBytes < Math.max(opts.minFreeBytes, opts.minFreeRatio * totalBytes);
+    if (low && !last?.low) {
+      opts.log?.warn({ event: 'audit_disk_low', freeBytes, totalBytes, dir }, 'the disk holding the audit log is nearly full: archive records (keyhold audit archive) or add space; health is DEGRADED');
+    } else if (!low && last?.low) opts.log?.info({ event: 'audit_disk_ok', freeBytes, dir }, 'the disk holding the audit log has room again');
+    last = { freeBytes, totalBytes, low };
+    opts.onReading?.(last);
+    return last;
+  }
+  const timer = setInterval(() => void check().catch(() => undefined), opts.intervalMs);
+  timer.unref();
+  return {
+    state: () => last,
+    degradedBy: () => (last?.low ? `the disk holding the audit log has ${Math.floor(last.freeBytes / 2 ** 20)} MiB free` : undefined),
+    check,
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * The automatic retention policy, run by the lifecycle scheduler: records older than
+ * retentionMs are archived into a new segment file in archiveDir (written and synced
+ * before anything is removed), as `keyhold audit archive` does.
+ */
+export function auditRetentionTask(audit: Pick<AuditService, 'archive' | 'admin'>, cfg: Pick<AuditConfig, 'retentionMs' | 'archiveDir'>, clock: Clock, log?: Logger): { name: string; run(): Promise<unknown> } {
+  return {
+    name: 'audit.retention',
+    async run() {
+      const before = new Date(clock.now() - cfg.retentionMs).toISOString();
+      mkdirSync(cfg.archiveDir, { recursive: true, mode: 0o700 });
+      const file = join(cfg.archiveDir, `audit-before-${before.replace(/[:.]/g, '-')}.jsonl`);
+      const fd = openSync(file, 'wx', 0o600);
+      let plan: Awaited<ReturnType<AuditService['archive']>>;
+      try {
+        plan = await audit.archive(before, async (text) => void writeSync(fd, text));
+        fsyncSync(fd);
+      } catch (e) {
+        closeSync(fd);
+        rmSync(file, { force: true });
+        throw e;
+      }
+      closeSync(fd);
+      const count = plan.chains.reduce((n, c) => n + c.count, 0);
+      if (count === 0) {
+        rmSync(file, { force: true });
+        return { removed: 0 };
+      }
+      const removed = await plan.commit();
+      await audit.admin({ actor: 'system', source: 'scheduler', action: 'audit.archive', target: 'audit-log', outcome: 'ok', change: { before, file, removed, chains: plan.chains } });
+      log?.info({ event: 'audit_archived', before, file, removed }, 'archived old audit records');
+      return { removed, file };
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './support/keyhold-harness.js';
+import { DAY, startAdminHarness, type AdminHarness } from './support/admin-harness.js';
+import { xksClient } from './support/xks-client.js';
+
+/**
+ * The log's growth, watched and bounded by the server itself: a disk below the watermark
+ * turns health DEGRADED and raises keyhold_audit_disk_low; the scheduler archives records
+ * past retention_days into signed segments, and what is left still verifies.
+ */
+let h: AdminHarness | undefined;
+after(async () => h?.dispose());
+
+test('below the disk watermark health is DEGRADED and the metric says so; the scheduler archives old records', async () => {
+  // A watermark no disk can meet (95 TB free), so the test does not depend on this machine's disk.
+  h = await startAdminHarness({ toml: '[audit]\ndisk_min_free_mb = 100000000\nretention_days = 1\n' });
+  const health = await h.running.health.check();
+  assert.deepEqual(
+    health.ekmFleetDetails.map((e) => e.healthStatus),
+    health.ekmFleetDetails.map(() => 'DEGRADED'),
+    'every backend is reported DEGRADED while the disk is low',
+  );
+  const demo = h.init.demo!;
+  const c = xksClient({ url: `https://localhost:${h.running.xksAddress.port}`, caPem: h.caPem, uriPath: demo.uriPath, credential: demo.credential });
+  try {
+    const r = await c.health();
+    assert.equal(r.status, 200);
+    assert.equal((r.body as { ekmFleetDetails: { healthStatus: string }[] }).ekmFleetDetails[0]!.healthStatus, 'DEGRADED', 'KMS sees it in the health check');
+    for (let i = 0; i < 5; i++) assert.equal((await c.encrypt(demo.keyId, { plaintext: Buffer.from(`r${i}`) })).status, 200, 'calls are still served');
+  } finally {
+    c.close();
+  }
+  const auditor = await h.provision('auditor');
+  const m = await h.api.call('GET', '/metrics', { token: auditor.token });
+  assert.equal(m.status, 200);
+  assert.match(m.text, /^keyhold_audit_disk_low 1$/m);
+  const free = Number(/^keyhold_audit_disk_free_bytes (\d+)/m.exec(m.text)?.[1]);
+  assert.ok(free > 0, 'free bytes are reported');
+  assert.match(h.logs(), /"event":"audit_disk_low"/);
+
+  // Two days later the scheduler archives everything older than a day (the records so far).
+  const before = await h.running.audit.service.verify();
+  assert.equal(before.ok, true);
+  h.clock.advance(2 * DAY);
+  await h.running.scheduler.runOnce();
+  const dir = join(h.dataDir, 'audit-archive');
+  const files = readdirSync(dir);
+  assert.equal(files.length, 1, `one segment file (${files.join(', ')})`);
+  const seg = h.running.audit.service.verifySegment(readFileSync(join(dir, files[0]!), 'utf8'));
+  assert.equal(seg.ok, true, seg.detail);
+  assert.ok(seg.count >= before.count - 1, `the old records are in the segment (${seg.count} of ${before.count})`);
+  const rest = await h.running.audit.service.verify();
+  assert.equal(rest.ok, true, rest.problem?.detail);
+  assert.equal(rest.chains[0]!.archived, seg.chains[0]!.to);
+  const cli = await runCli(['--data-dir', h.dataDir, 'audit', 'verify', '--segment', join(dir, files[0]!)]);
+  assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+  const recorded = [];
+  for await (const r of h.running.audit.service.export({})) if (r.kind === 'admin' && r.action === 'audit.archive') recorded.push(r);
+  assert.equal(recorded.length, 1, 'the archive is itself recorded');
+  assert.equal(recorded[0]!.actor, 'system');
+});
