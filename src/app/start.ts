@@ -134,6 +134,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       log,
       requestLog: unredacted(log),
       overload: config.xks.overload,
+      connections: config.xks.connections,
       // Health checks are never throttled: KMS would read a refused health check as an outage.
       admit: (ks, route) => {
         if (route.operation !== 'health') quota.admit(ks);
@@ -153,6 +154,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
         return (await context.storage.listLiveCredentials()).map((c) => ({ keyStore: names.get(c.keyStoreId) ?? c.keyStoreId, accessKeyId: c.accessKeyId, createdAt: c.createdAt }));
       },
       overload: () => xks.overloadStats(),
+      connections: () => xks.connectionStats(),
       throttled: () => quota.throttled(),
       ...(context.hsm ? { hsmPool: () => context.hsm!.pool.stats() } : {}),
     });

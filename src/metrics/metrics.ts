@@ -38,6 +38,8 @@ export interface MetricsSources {
   credentials?: () => Promise<readonly LiveCredentialInfo[]>;
   /** The XKS listener's load shedding: calls in flight and refusals so far by reason. */
   overload?: () => { inFlight: number; shed: Readonly<Record<string, number>> } | undefined;
+  /** The XKS listener's connections: open, in handshake, the cap, and closures by reason. */
+  connections?: () => { open: number; handshaking: number; limit: number; dropped: Readonly<Record<string, number>> };
   /** Calls refused by key store quotas so far, by key store name. */
   throttled?: () => ReadonlyMap<string, number>;
   /** The HSM session pool (when [hsm] is configured). */
@@ -127,6 +129,39 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     collect() {
       const o = sources.overload?.();
       if (o) addDeltas(this, 'reason', o.shed, shedSeen);
+    },
+  });
+
+  new Gauge({
+    name: 'keyhold_xks_connections',
+    help: 'XKS listener connections open now, by state (handshake: TLS not finished yet; established)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const c = sources.connections?.();
+      if (!c) return;
+      this.set({ state: 'handshake' }, c.handshaking);
+      this.set({ state: 'established' }, c.open - c.handshaking);
+    },
+  });
+  new Gauge({
+    name: 'keyhold_xks_connections_limit',
+    help: 'The XKS listener connection cap ([xks] max_connections, per process)',
+    registers: [registry],
+    collect() {
+      const c = sources.connections?.();
+      if (c) this.set(c.limit);
+    },
+  });
+  const droppedSeen = new Map<string, number>();
+  new Counter({
+    name: 'keyhold_xks_connections_dropped_total',
+    help: 'XKS connections closed by the listener guard, by reason (handshake_timeout, evicted_in_handshake at the cap, limit: refused at the cap)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = sources.connections?.();
+      if (c) addDeltas(this, 'reason', c.dropped, droppedSeen);
     },
   });
 

@@ -4,3 +4,4 @@ export * from './router.js';
 export * from './wire.js';
 export * from './tls.js';
 export * from './overload.js';
+export * from './connections.js';

@@ -12,6 +12,7 @@ import { routeXks, type XksOperation, type XksRoute } from './router.js';
 import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type TlsFiles } from './tls.js';
 import { parseDecrypt, parseEncrypt, parseHealth, parseMetadata, type XksLimits } from './wire.js';
 import { createOverloadGuard, type OverloadLimits, type OverloadStats, type ShedReason } from './overload.js';
+import { connectionServerOptions, DEFAULT_CONNECTION_LIMITS, guardConnections, type ConnectionLimits, type ConnectionStats } from './connections.js';
 
 /** What one answered XKS call looked like: for the request log, audit and metrics. */
 export interface XksCallRecord {
@@ -62,12 +63,16 @@ export interface XksServerOptions {
    * before their body is read (see overload.ts). Health checks are never shed.
    */
   overload?: OverloadLimits | undefined;
+  /** Handshake deadline and connection cap (see connections.ts); default DEFAULT_CONNECTION_LIMITS. */
+  connections?: ConnectionLimits | undefined;
 }
 
 export interface XksServer {
   server: Server;
   /** The overload guard's view (undefined without one): in flight, event-loop delay, refusals. */
   overloadStats(): OverloadStats | undefined;
+  /** Connections open, in handshake, and closed by the connection guard. */
+  connectionStats(): ConnectionStats;
   listen(host: string, port: number): Promise<AddressInfo>;
   close(): Promise<void>;
 }
@@ -138,7 +143,8 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   const guard = opts.overload ? createOverloadGuard(opts.overload) : undefined;
   const answers = createAnswerBatch();
 
-  const server = createServer({ ...loadSecureContextOptions(opts.tls), ...mtlsServerOptions(opts.tls) }, (req, res) => {
+  const connectionLimits = opts.connections ?? DEFAULT_CONNECTION_LIMITS;
+  const server = createServer({ ...loadSecureContextOptions(opts.tls), ...mtlsServerOptions(opts.tls), ...connectionServerOptions(connectionLimits) }, (req, res) => {
     const admission: Admission = { admitted: false };
     handle(req, res, admission).then(
       () => release(admission),
@@ -161,6 +167,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
+  const connections = guardConnections(server, connectionLimits, log);
   enforceClientSubjects(server, opts.tls.clientSubjects ?? [], log);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(err, socket, log));
   const stopWatching = watchCertificates(server, opts.tls, log);
@@ -373,6 +380,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   return {
     server,
     overloadStats: () => guard?.stats(),
+    connectionStats: () => connections.stats(),
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
