@@ -8,18 +8,21 @@ import {
   createLifecycleScheduler,
   createQuotaGate,
   createXksService,
+  auditXksCalls,
+  observeXksCalls,
+  timedBackends,
   type AdminAuditSink,
-  type Backends,
   type Directory,
   type HealthService,
-  type KeyBackend,
   type LifecycleScheduler,
+  type XksCall,
+  type XksCallObserver,
 } from '../domain/index.js';
 import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
-import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
+import { certificateExpiry, createXksServer, type XksServer } from '../xks/index.js';
 import { createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { createAuditLogSink } from './admin-audit.js';
-import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
+import { openAudit, type AppAudit } from './audit.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
@@ -57,10 +60,10 @@ export interface StartOptions {
    */
   worker?: { index: number; count: number };
   /**
-   * One more step before each XKS answer, after its audit record and metrics; the answer
-   * waits for it. Tests use it to hold a call inside the server.
+   * One more step before each XKS answer, after its audit record; the answer waits for it.
+   * Tests use it to hold a call inside the server.
    */
-  beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
+  beforeRespond?: (call: XksCall) => void | Promise<void>;
 }
 
 function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
@@ -119,9 +122,9 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     await health.check();
     health.start();
     const renderMetrics = worker.count > 1 ? joinClusterMetrics(metrics.registry) : () => metrics.render();
-    const backends: Backends = { ...context.backends, ...(context.backends.hsm ? { hsm: timed(context.backends.hsm, metrics) } : {}) };
-    const service = createXksService({ directory, backends, health, clock });
+    // Quota after policy, inside the domain's pipeline (design.md); backend times for every key.
     const quota = createQuotaGate({ clock, share: 1 / worker.count });
+    const service = createXksService({ directory, backends: timedBackends(context.backends, metrics.backend), health, clock, quota });
     const verifier = createSigV4Verifier({ service: 'kms-xks-proxy', maxSkewMs: config.xks.maxClockSkewMs, now: () => clock.now() });
     const xks = createXksServer({
       tls: config.xks.tls,
@@ -135,11 +138,9 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       requestLog: unredacted(log),
       overload: config.xks.overload,
       connections: config.xks.connections,
-      // Health checks are never throttled: KMS would read a refused health check as an outage.
-      admit: (ks, route) => {
-        if (route.operation !== 'health') quota.admit(ks);
-      },
-      beforeRespond: withExtra(recordCall(auditHook(config, audit, log), metrics), opts.beforeRespond),
+      // The audit record first (an answer never goes out before it), then the metrics count
+      // the answer KMS actually receives.
+      observer: observeXksCalls([xksAudit(config, audit, log), opts.beforeRespond && { record: opts.beforeRespond }, metrics.xksCalls]),
     });
     metrics.setSources({
       certificateNotAfter: () => {
@@ -241,85 +242,19 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
   }
 }
 
-/** A key backend whose encrypt and decrypt times go to the metrics (used for HSM keys). */
-function timed(b: KeyBackend, metrics: Metrics): KeyBackend {
-  const name = b.protection;
-  const time = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    let ok = false;
-    try {
-      const r = await fn();
-      ok = true;
-      return r;
-    } finally {
-      metrics.observeBackendCall(name, operation, (performance.now() - t0) / 1000, ok);
-    }
-  };
-  return Object.assign(Object.create(b) as KeyBackend, {
-    encrypt: (v: Parameters<KeyBackend['encrypt']>[0], p: Uint8Array, aad: Uint8Array) => time('encrypt', () => b.encrypt(v, p, aad)),
-    decrypt: (v: Parameters<KeyBackend['decrypt']>[0], iv: Uint8Array, c: Uint8Array, t: Uint8Array, aad: Uint8Array) => time('decrypt', () => b.decrypt(v, iv, c, t, aad)),
-  });
-}
-
 /**
- * The listener's beforeRespond: the audit record first (durable mode: the answer waits for
- * the commit; a failure turns the answer into InternalException), then the metrics, so the
- * metrics count the outcome KMS actually receives.
+ * How XKS calls reach the audit log (domain/xks-call.ts auditXksCalls). Durable (the
+ * default): the answer waits for the commit, and a call that cannot be recorded is answered
+ * InternalException. Not durable: the record is queued and the answer goes out at once,
+ * unless ten full batches already wait. Off: nothing is recorded.
  */
-function recordCall(audit: ((call: XksCallRecord) => void | Promise<void>) | undefined, metrics: Metrics): (call: XksCallRecord) => void | Promise<void> {
-  if (!audit) return (r) => metrics.observeXksCall(r);
-  return (r) => {
-    const t0 = performance.now();
-    let pending: void | Promise<void>;
-    try {
-      pending = audit(r);
-    } catch (e) {
-      metrics.observeXksCall(r, 0, true);
-      throw e;
-    }
-    if (!pending) return metrics.observeXksCall(r);
-    // The latency KMS sees includes the wait for the audit commit.
-    return pending.then(
-      () => metrics.observeXksCall(r, performance.now() - t0),
-      (e: unknown) => {
-        metrics.observeXksCall(r, performance.now() - t0, true);
-        throw e;
-      },
-    );
-  };
-}
-
-function withExtra(first: (call: XksCallRecord) => void | Promise<void>, extra: ((call: XksCallRecord) => void | Promise<void>) | undefined): (call: XksCallRecord) => void | Promise<void> {
-  if (!extra) return first;
-  return async (r) => {
-    await first(r);
-    await extra(r);
-  };
-}
-
-/**
- * How XKS calls reach the audit log. Durable (the default): the answer waits for the
- * commit, and a call that cannot be recorded is answered InternalException. Not durable:
- * the record is queued and the answer goes out at once. Off: nothing is recorded.
- */
-function auditHook(config: Readonly<Config>, audit: AppAudit, log: Logger): ((call: XksCallRecord) => void | Promise<void>) | undefined {
+function xksAudit(config: Readonly<Config>, audit: AppAudit, log: Logger): XksCallObserver | undefined {
   if (!config.audit.enabled) {
     log.warn({ event: 'audit_disabled' }, 'AUDIT IS OFF: XKS calls are not recorded ([audit] enabled = false). This setting is for benchmarks only.');
     return undefined;
   }
   if (!config.audit.durable) {
     log.warn({ event: 'audit_not_durable' }, 'XKS answers do not wait for their audit records ([audit] durable = false); a crash can lose the newest records.');
-    // The queue is bounded all the same: past ten full batches waiting, answers wait too.
-    const backlogLimit = config.audit.maxBatch * 10;
-    return (call) => {
-      const queued = audit.service
-        .xks(xksAuditEvent(call))
-        .then(() => undefined)
-        .catch((e: unknown) => log.error({ event: 'audit_append_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record an XKS call'));
-      if (audit.sink.backlog() > backlogLimit) return queued;
-    };
   }
-  return async (call) => {
-    await audit.service.xks(xksAuditEvent(call));
-  };
+  return auditXksCalls({ audit: audit.service, durable: config.audit.durable, backlog: () => audit.sink.backlog(), backlogLimit: config.audit.maxBatch * 10, log });
 }

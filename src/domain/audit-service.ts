@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { fail, isoNow, type Clock } from '../base/index.js';
 import { AuditChainVerifier, type ChainProblemKind } from '../crypto/index.js';
+import { xksAuditRecord, type XksCall } from './xks-call.js';
 import { auditIndexColumns, type AdminAuditRecord, type AuditEntry, type AuditIndexColumns, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
 import type { AuditForwarder, AuditQuery, AuditReader, AuditSink, StoredAuditRow } from './audit-ports.js';
 
@@ -120,6 +121,11 @@ export function createAuditService(deps: { sink: AuditSink; reader: AuditReader;
 
     async xks(event: XksEvent): Promise<AuditEntry> {
       return (await append([xksRecord(event, node)]))[0]!;
+    },
+
+    /** The XKS plane's call record, stored as it is (see xks-call.ts). */
+    async xksCall(call: XksCall): Promise<AuditEntry> {
+      return (await append([xksAuditRecord(call, node)]))[0]!;
     },
 
     async admin(event: AdminEvent): Promise<AuditEntry> {

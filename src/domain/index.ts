@@ -20,3 +20,4 @@ export * from './approval-service.js';
 export * from './lifecycle-scheduler.js';
 export * from './quota-gate.js';
 export * from './telemetry.js';
+export * from './xks-call.js';
