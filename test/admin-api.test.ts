@@ -167,6 +167,10 @@ test('keystores: create shows the secret once; list, get, regions, enable, disab
   assert.match(created.body.credential.secretAccessKey, /^[A-Za-z0-9/+=]{44}$/);
   assert.equal((await call('POST', '/keystores', custodian.token, { name: 'payments', prefix: '/other' })).status, 409);
   assert.equal((await call('POST', '/keystores', custodian.token, { name: 'bad', prefix: '/has.dot' })).status, 400);
+  for (const prefix of ['/a//b', '/trailing/', '//', '/x/kms/xks/v1/']) {
+    const r = await call<{ message?: string }>('POST', '/keystores', custodian.token, { name: 'bad', prefix });
+    assert.equal(r.status, 400, `prefix ${prefix}: ${r.text}`);
+  }
 
   const list = await call<Body[]>('GET', '/keystores', auditor.token);
   assert.ok(list.body.some((k) => k.name === 'payments'));
@@ -243,6 +247,7 @@ test('keys: create with lifecycle settings, list, get', async () => {
   assert.equal(Date.parse(String(created.body.nextRotationAt)) - h.clock.now(), 90 * 86_400_000);
   assert.equal((await call('POST', '/keys', custodian.token, { keyId: 'pay-key-1', keyStore: 'payments' })).status, 409);
   assert.equal((await call('POST', '/keys', custodian.token, { keyId: 'x', keyStore: 'nope' })).status, 404);
+  for (const keyId of ['.', '..']) assert.equal((await call('POST', '/keys', custodian.token, { keyId, keyStore: 'payments' })).status, 400, `key id ${keyId}`);
   assert.equal((await call('POST', '/keys', custodian.token, { keyId: 'y', keyStore: 'payments', expiresAt: 'tomorrow' })).status, 400);
   assert.equal((await call('POST', '/keys', custodian.token, { keyId: 'z', keyStore: 'payments', rotationPeriodDays: 0 })).status, 400);
 

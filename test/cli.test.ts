@@ -146,6 +146,11 @@ test('exit code 2 for bad input and bad usage', async () => {
     ['key', 'create', 'bad id!', '--keystore', 'demo'],
     ['key', 'create', 'ok-id', '--keystore', 'demo', '--usage', 'sign'],
     ['keystore', 'create', 'x', '--prefix', '/has.period'],
+    // A signer normalises these paths, so KMS could never call them.
+    ['key', 'create', '.', '--keystore', 'demo'],
+    ['key', 'create', '..', '--keystore', 'demo'],
+    ['keystore', 'create', 'x', '--prefix', '/a//b'],
+    ['keystore', 'create', 'x', '--prefix', '/trailing/'],
     ['keystore', 'create', 'bad name!', '--prefix', '/fine'],
     ['keystore', 'create', 'x', '--prefix', '/fine', '--region', 'moon-base-1'],
     ['keystore', 'policy', 'set', 'demo', '--file', badPolicy],

@@ -54,6 +54,10 @@ test('GET /metrics counts XKS calls, their outcomes and latency, the audit commi
   assert.equal(sample(text, 'keyhold_xks_request_duration_seconds_bucket{le="+Inf",operation="encrypt",key_store="demo",outcome="ok"}'), 2);
   assert.ok(sample(text, 'keyhold_xks_request_duration_seconds_sum{operation="encrypt",key_store="demo",outcome="ok"}') > 0);
 
+  // Software keys' backend operations are timed too (a tag that does not verify is a completed decrypt).
+  assert.equal(sample(text, 'keyhold_backend_operation_duration_seconds_count{backend="software",operation="encrypt",outcome="ok"}'), 2);
+  assert.equal(sample(text, 'keyhold_backend_operation_duration_seconds_count{backend="software",operation="decrypt",outcome="ok"}'), 1);
+
   // Every answered call has a durable audit record, and the commits are timed.
   assert.ok(sample(text, 'keyhold_audit_records_committed_total') >= 4);
   assert.ok(sample(text, 'keyhold_audit_commit_duration_seconds_count') >= 1);

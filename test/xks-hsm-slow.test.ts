@@ -29,6 +29,9 @@ module = "${fault.module}"
 token_label = "${token.label}"
 pin_env = "KEYHOLD_HSM_PIN"
 profile = "softhsm2"
+# The fault shim makes this token stall like a network HSM: worker threads, as for one
+# (the softhsm2 profile alone would run calls on the event loop).
+dispatch = "threads"
 sessions = 2
 timeout_ms = 120
 `;

@@ -8,7 +8,7 @@ import { silentLogger } from '../src/base/index.js';
 import { loadConfig } from '../src/app/config.js';
 import { initDataDir } from '../src/app/init.js';
 import { startKeyhold, type RunningKeyhold } from '../src/app/start.js';
-import type { XksCallRecord } from '../src/xks/index.js';
+import type { XksCall } from '../src/domain/index.js';
 import { outcomeDelta, parseOutcomes } from '../bench/server-metrics.js';
 import { eventually, runCli, setConfigValues } from './support/keyhold-harness.js';
 import { xksClient, type XksClient } from './support/xks-client.js';
@@ -31,7 +31,7 @@ before(async () => {
   setConfigValues(dataDir, 'xks', { max_in_flight: 1 });
   setConfigValues(dataDir, 'admin', { enabled: false });
   running = await startKeyhold(loadConfig({ dataDir, env: {}, overrides }), silentLogger, {
-    async beforeRespond(r: XksCallRecord) {
+    async beforeRespond(r: XksCall) {
       const h = hold;
       if (h && r.operation === 'encrypt' && r.status === 200) {
         hold = undefined;

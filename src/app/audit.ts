@@ -17,10 +17,8 @@ import {
   type AuditForwarder,
   type AuditService,
   type AuditTelemetry,
-  type XksEvent,
 } from '../domain/index.js';
 import { openSqliteAuditLog, type AuditStore, type AuditStoreSink } from '../storage/index.js';
-import type { XksCallRecord } from '../xks/index.js';
 import type { AuditConfig } from './config.js';
 import type { AppContext } from './context.js';
 
@@ -120,40 +118,6 @@ function openSyslog(s: NonNullable<AuditConfig['syslog']>, log: Logger | undefin
     queueSize: s.queueSize,
     log,
   });
-}
-
-const clip = (v: string | undefined, max: number) => (v === undefined || v.length <= max ? v : v.slice(0, max));
-
-/**
- * The audit record of one answered XKS call. The signature verified exactly when the
- * server learnt an access key id and did not fail authentication (the id is taken from the
- * Authorization header before verification, so it is clipped: it may be anything).
- */
-export function xksAuditEvent(call: XksCallRecord): XksEvent {
-  const ctx = call.ctx;
-  return {
-    time: new Date(call.at).toISOString(),
-    operation: call.operation,
-    kmsRequestId: ctx?.kmsRequestId,
-    kmsOperation: ctx?.kmsOperation,
-    keyStore: call.keyStoreName,
-    keyStoreId: call.keyStoreId,
-    keyId: call.externalKeyId,
-    keyVersion: call.keyVersion,
-    authenticated: call.accessKeyId !== undefined && call.errorName !== 'AuthenticationFailedException',
-    accessKeyId: clip(call.accessKeyId, 128),
-    awsPrincipalArn: ctx?.awsPrincipalArn,
-    kmsKeyArn: ctx?.kmsKeyArn,
-    kmsViaService: ctx?.kmsViaService,
-    awsSourceVpc: ctx?.awsSourceVpc,
-    awsSourceVpce: ctx?.awsSourceVpce,
-    remoteAddress: clip(call.remoteAddress, 64),
-    status: call.status,
-    outcome: call.errorName === undefined && call.status < 400 ? 'ok' : 'error',
-    errorName: call.errorName,
-    policyRule: call.policyDecidedBy,
-    latencyMs: Math.round(call.latencyMs * 1000) / 1000,
-  };
 }
 
 /** The CLI acts as the local OS user. */

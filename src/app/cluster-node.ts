@@ -1,7 +1,6 @@
 import type { Clock, Logger } from '../base/index.js';
-import { clusterStatusOf, createClusterMember, SCHEDULER_LEASE, type ClusterMember, type ClusterStatus, type EkmEntry, type Storage } from '../domain/index.js';
+import { clusterStatusOf, createClusterMember, SCHEDULER_LEASE, type ClusterMember, type ClusterStatus, type EkmEntry, type Storage, type XksCallObserver } from '../domain/index.js';
 import type { ClusterGauges } from '../metrics/index.js';
-import type { XksCallRecord } from '../xks/index.js';
 import type { Config } from './config.js';
 
 /**
@@ -40,31 +39,32 @@ export function clusterMembership(
  * call); a record whose commit finishes after its deadline stays in the log, describing
  * an answer the caller did not get: the log may hold more than was answered, never less.
  */
-export function guardedRecord(
-  hook: ((call: XksCallRecord) => void | Promise<void>) | undefined,
-  o: { member: ClusterMember; deadlineMs: number; gauges: ClusterGauges | undefined },
-): ((call: XksCallRecord) => void | Promise<void>) | undefined {
-  if (!hook) return undefined;
-  return (call) => {
-    if (!o.member.custodyOk()) {
-      o.gauges?.recordFailed('custody');
-      throw new Error('no custody lease: the database is out of reach and the call cannot be recorded');
-    }
-    const pending = hook(call);
-    if (!pending) return;
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([
-      pending.catch((e: unknown) => {
-        o.gauges?.recordFailed('error');
-        throw e;
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          o.gauges?.recordFailed('deadline');
-          reject(new Error(`the audit record was not durable within ${o.deadlineMs} ms`));
-        }, o.deadlineMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+export function guardedObserver(observer: XksCallObserver | undefined, o: { member: ClusterMember; deadlineMs: number; gauges: ClusterGauges | undefined }): XksCallObserver | undefined {
+  const record = observer?.record;
+  if (!observer || !record) return observer;
+  return {
+    ...observer,
+    record(call) {
+      if (!o.member.custodyOk()) {
+        o.gauges?.recordFailed('custody');
+        throw new Error('no custody lease: the database is out of reach and the call cannot be recorded');
+      }
+      const pending = record.call(observer, call);
+      if (!pending) return;
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        pending.catch((e: unknown) => {
+          o.gauges?.recordFailed('error');
+          throw e;
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            o.gauges?.recordFailed('deadline');
+            reject(new Error(`the audit record was not durable within ${o.deadlineMs} ms`));
+          }, o.deadlineMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KeyholdError } from '../base/index.js';
-import { DEFAULT_LIMITS, DEFAULT_OVERLOAD_LIMITS, SPEC_MINIMUM_LIMITS, type OverloadLimits, type TlsFiles, type XksLimits } from '../xks/index.js';
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LIMITS, DEFAULT_OVERLOAD_LIMITS, SPEC_MINIMUM_LIMITS, type ConnectionLimits, type OverloadLimits, type TlsFiles, type XksLimits } from '../xks/index.js';
 import type { SealConfig } from '../seal/index.js';
 import { hsmConfigToml, hsmSection, resolveHsmConfig, type HsmConfig } from './hsm-config.js';
 
@@ -38,6 +38,8 @@ export interface Config {
     workers: number;
     /** Load shedding limits; undefined when load_shedding = false. */
     overload: OverloadLimits | undefined;
+    /** Handshake deadline and connection cap of the XKS listener (per process). */
+    connections: ConnectionLimits;
   };
   health: { intervalMs: number; maxAgeMs: number };
   /** Plain-HTTP Prometheus listener (GET /metrics), off unless listen is set. */
@@ -164,6 +166,8 @@ const fileSchema = z
         max_in_flight: z.number().int().min(1).max(100_000).default(DEFAULT_OVERLOAD_LIMITS.maxInFlight),
         shed_event_loop_delay_ms: z.number().int().min(10).max(10_000).default(DEFAULT_OVERLOAD_LIMITS.maxEventLoopDelayMs),
         shed_queue_ms: z.number().int().min(10).max(10_000).default(DEFAULT_OVERLOAD_LIMITS.maxQueueMs),
+        handshake_timeout_seconds: z.number().min(1).max(120).default(DEFAULT_CONNECTION_LIMITS.handshakeTimeoutMs / 1000),
+        max_connections: z.number().int().min(1).max(1_000_000).default(DEFAULT_CONNECTION_LIMITS.maxConnections),
       })
       .strict()
       .prefault({}),
@@ -366,6 +370,7 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       maxBodyBytes: f.xks.max_body_bytes,
       workers: f.xks.workers === 'auto' ? availableParallelism() : f.xks.workers,
       overload: f.xks.load_shedding ? { maxInFlight: f.xks.max_in_flight, maxEventLoopDelayMs: f.xks.shed_event_loop_delay_ms, maxQueueMs: f.xks.shed_queue_ms } : undefined,
+      connections: { handshakeTimeoutMs: f.xks.handshake_timeout_seconds * 1000, maxConnections: f.xks.max_connections },
     },
     metrics: { listen: f.metrics.listen },
     health: { intervalMs: f.health.interval_seconds * 1000, maxAgeMs: f.health.max_age_seconds * 1000 },
@@ -500,6 +505,10 @@ load_shedding = true
 max_in_flight = ${DEFAULT_OVERLOAD_LIMITS.maxInFlight}
 shed_event_loop_delay_ms = ${DEFAULT_OVERLOAD_LIMITS.maxEventLoopDelayMs}
 shed_queue_ms = ${DEFAULT_OVERLOAD_LIMITS.maxQueueMs}
+# Connections that have not finished TLS after this long are closed; at most max_connections
+# per process (at the cap, the oldest connection still in its handshake makes room).
+handshake_timeout_seconds = ${DEFAULT_CONNECTION_LIMITS.handshakeTimeoutMs / 1000}
+max_connections = ${DEFAULT_CONNECTION_LIMITS.maxConnections}
 
 [metrics]
 # Prometheus text on plain HTTP (GET /metrics), for scrapers without an admin API token;

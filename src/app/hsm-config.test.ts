@@ -57,5 +57,11 @@ test('applies the profile and its overrides; bounds the time budget below 250 ms
 test('PKCS#11 calls run on worker threads unless dispatch = "inline" is chosen', () => {
   assert.equal(resolve({}).config?.dispatch, 'threads');
   assert.equal(resolve({ dispatch: 'inline' }).config?.dispatch, 'inline');
+  for (const profile of ['nshield', 'luna', 'cloudhsm', 'fortanix', 'generic'] as const) assert.equal(resolve({ profile }).config?.dispatch, 'threads', `${profile}: a network HSM keeps worker threads`);
   assert.throws(() => hsmSection.parse({ module, token_label: 'x', dispatch: 'async' }));
+});
+
+test('the softhsm2 profile runs PKCS#11 calls on the event loop by default; dispatch = "threads" still chooses threads', () => {
+  assert.equal(resolve({ profile: 'softhsm2' }).config?.dispatch, 'inline');
+  assert.equal(resolve({ profile: 'softhsm2', dispatch: 'threads' }).config?.dispatch, 'threads');
 });

@@ -36,7 +36,8 @@ export const hsmSection = z
     timeout_ms: z.number().int().min(10).max(240).default(150),
     // threads: every session on its own worker thread, so a slow token never blocks the event
     // loop. inline: calls on the event loop; cheaper, but only for tokens that cannot hang.
-    dispatch: z.enum(['threads', 'inline']).default('threads'),
+    // Default: the profile's (inline for softhsm2, threads for every network HSM).
+    dispatch: z.enum(['threads', 'inline']).optional(),
     key_label_prefix: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'must be 1-32 characters from A-Z a-z 0-9 . _ -').default('keyhold'),
     iv_strategy: z.enum(IV_STRATEGIES as [string, ...string[]]).optional(),
     caller_iv_source: z.enum(['host', 'token']).optional(),
@@ -78,20 +79,21 @@ export function resolveHsmConfig(
     pin = { source: 'sealed' };
   }
   if (problems.length) return { problems };
+  const profile = resolveProfile(s.profile, {
+    ivStrategy: s.iv_strategy as CapabilityProfile['ivStrategy'] | undefined,
+    callerIvSource: s.caller_iv_source,
+  });
   return {
     problems,
     config: {
       module,
       tokenLabel: s.token_label,
       pin,
-      profile: resolveProfile(s.profile, {
-        ivStrategy: s.iv_strategy as CapabilityProfile['ivStrategy'] | undefined,
-        callerIvSource: s.caller_iv_source,
-      }),
+      profile,
       sessions: s.sessions,
       timeoutMs: s.timeout_ms,
       keyLabelPrefix: s.key_label_prefix,
-      dispatch: s.dispatch,
+      dispatch: s.dispatch ?? profile.dispatch,
     },
   };
 }

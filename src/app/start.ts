@@ -8,23 +8,26 @@ import {
   createLifecycleScheduler,
   createQuotaGate,
   createXksService,
+  auditXksCalls,
+  observeXksCalls,
+  timedBackends,
   type AdminAuditSink,
-  type Backends,
   type Directory,
   type HealthService,
-  type KeyBackend,
   type LifecycleScheduler,
+  type XksCall,
+  type XksCallObserver,
 } from '../domain/index.js';
 import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
-import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
+import { certificateExpiry, createXksServer, type XksServer } from '../xks/index.js';
 import { auditDiskGauges, createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
-import { clusterMembership, guardedRecord } from './cluster-node.js';
+import { clusterMembership, guardedObserver } from './cluster-node.js';
 import { watchInstalledCertificate } from './cluster-tls.js';
 import { tlsRoutes } from '../admin/routes/tls-routes.js';
 import { clusterRoutes } from '../admin/routes/cluster-routes.js';
 import type { ClusterMember, EkmEntry } from '../domain/index.js';
 import { createAuditLogSink } from './admin-audit.js';
-import { openAudit, xksAuditEvent, type AppAudit } from './audit.js';
+import { openAudit, type AppAudit } from './audit.js';
 import { auditRetentionTask, watchAuditDisk } from './audit-retention.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
@@ -68,10 +71,10 @@ export interface StartOptions {
    */
   worker?: { index: number; count: number };
   /**
-   * One more step before each XKS answer, after its audit record and metrics; the answer
-   * waits for it. Tests use it to hold a call inside the server.
+   * One more step before each XKS answer, after its audit record; the answer waits for it.
+   * Tests use it to hold a call inside the server.
    */
-  beforeRespond?: (record: XksCallRecord) => void | Promise<void>;
+  beforeRespond?: (call: XksCall) => void | Promise<void>;
 }
 
 function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
@@ -160,9 +163,9 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     // The first heartbeat before the listener: custody holds from the first call.
     await member?.start();
     const renderMetrics = worker.count > 1 ? joinClusterMetrics(metrics.registry) : () => metrics.render();
-    const backends: Backends = { ...context.backends, ...(context.backends.hsm ? { hsm: timed(context.backends.hsm, metrics) } : {}) };
-    const service = createXksService({ directory, backends, health, clock });
+    // Quota after policy, inside the domain's pipeline (design.md); backend times for every key.
     const quota = createQuotaGate({ clock, share: 1 / worker.count });
+    const service = createXksService({ directory, backends: timedBackends(context.backends, metrics.backend), health, clock, quota, custody: member });
     const verifier = createSigV4Verifier({ service: 'kms-xks-proxy', maxSkewMs: config.xks.maxClockSkewMs, now: () => clock.now() });
     const xks = createXksServer({
       tls: config.xks.tls,
@@ -175,16 +178,15 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       log,
       requestLog: unredacted(log),
       overload: config.xks.overload,
-      // Health checks are never throttled: KMS would read a refused health check as an outage.
-      admit: (ks, route) => {
-        if (route.operation === 'health') return;
-        member?.assertCustody();
-        quota.admit(ks);
-      },
-      beforeRespond: withExtra(
-        recordCall(member ? guardedRecord(auditHook(config, audit, log), { member, deadlineMs: config.cluster.auditDeadlineMs, gauges: clusterGauges }) : auditHook(config, audit, log), metrics),
-        opts.beforeRespond,
-      ),
+      connections: config.xks.connections,
+      // The audit record first (an answer never goes out before it), then the metrics count
+      // the answer KMS actually receives. In a cluster the audit wait is bounded and refused
+      // without custody (cluster-node.ts).
+      observer: observeXksCalls([
+        member ? guardedObserver(xksAudit(config, audit, log), { member, deadlineMs: config.cluster.auditDeadlineMs, gauges: clusterGauges }) : xksAudit(config, audit, log),
+        opts.beforeRespond && { record: opts.beforeRespond },
+        metrics.xksCalls,
+      ]),
       unready: () => (member && !member.custodyOk() ? 'this node has lost its custody lease (no contact with PostgreSQL)' : undefined),
     });
     // A certificate installed in storage (keyhold tls install) wins over the files, on every node.
@@ -206,6 +208,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
         return (await context.storage.listLiveCredentials()).map((c) => ({ keyStore: names.get(c.keyStoreId) ?? c.keyStoreId, accessKeyId: c.accessKeyId, createdAt: c.createdAt }));
       },
       overload: () => xks.overloadStats(),
+      connections: () => xks.connectionStats(),
       throttled: () => quota.throttled(),
       ...(context.hsm ? { hsmPool: () => context.hsm!.pool.stats() } : {}),
     });
@@ -306,85 +309,19 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
   }
 }
 
-/** A key backend whose encrypt and decrypt times go to the metrics (used for HSM keys). */
-function timed(b: KeyBackend, metrics: Metrics): KeyBackend {
-  const name = b.protection;
-  const time = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    let ok = false;
-    try {
-      const r = await fn();
-      ok = true;
-      return r;
-    } finally {
-      metrics.observeBackendCall(name, operation, (performance.now() - t0) / 1000, ok);
-    }
-  };
-  return Object.assign(Object.create(b) as KeyBackend, {
-    encrypt: (v: Parameters<KeyBackend['encrypt']>[0], p: Uint8Array, aad: Uint8Array) => time('encrypt', () => b.encrypt(v, p, aad)),
-    decrypt: (v: Parameters<KeyBackend['decrypt']>[0], iv: Uint8Array, c: Uint8Array, t: Uint8Array, aad: Uint8Array) => time('decrypt', () => b.decrypt(v, iv, c, t, aad)),
-  });
-}
-
 /**
- * The listener's beforeRespond: the audit record first (durable mode: the answer waits for
- * the commit; a failure turns the answer into InternalException), then the metrics, so the
- * metrics count the outcome KMS actually receives.
+ * How XKS calls reach the audit log (domain/xks-call.ts auditXksCalls). Durable (the
+ * default): the answer waits for the commit, and a call that cannot be recorded is answered
+ * InternalException. Not durable: the record is queued and the answer goes out at once,
+ * unless ten full batches already wait. Off: nothing is recorded.
  */
-function recordCall(audit: ((call: XksCallRecord) => void | Promise<void>) | undefined, metrics: Metrics): (call: XksCallRecord) => void | Promise<void> {
-  if (!audit) return (r) => metrics.observeXksCall(r);
-  return (r) => {
-    const t0 = performance.now();
-    let pending: void | Promise<void>;
-    try {
-      pending = audit(r);
-    } catch (e) {
-      metrics.observeXksCall(r, 0, true);
-      throw e;
-    }
-    if (!pending) return metrics.observeXksCall(r);
-    // The latency KMS sees includes the wait for the audit commit.
-    return pending.then(
-      () => metrics.observeXksCall(r, performance.now() - t0),
-      (e: unknown) => {
-        metrics.observeXksCall(r, performance.now() - t0, true);
-        throw e;
-      },
-    );
-  };
-}
-
-function withExtra(first: (call: XksCallRecord) => void | Promise<void>, extra: ((call: XksCallRecord) => void | Promise<void>) | undefined): (call: XksCallRecord) => void | Promise<void> {
-  if (!extra) return first;
-  return async (r) => {
-    await first(r);
-    await extra(r);
-  };
-}
-
-/**
- * How XKS calls reach the audit log. Durable (the default): the answer waits for the
- * commit, and a call that cannot be recorded is answered InternalException. Not durable:
- * the record is queued and the answer goes out at once. Off: nothing is recorded.
- */
-function auditHook(config: Readonly<Config>, audit: AppAudit, log: Logger): ((call: XksCallRecord) => void | Promise<void>) | undefined {
+function xksAudit(config: Readonly<Config>, audit: AppAudit, log: Logger): XksCallObserver | undefined {
   if (!config.audit.enabled) {
     log.warn({ event: 'audit_disabled' }, 'AUDIT IS OFF: XKS calls are not recorded ([audit] enabled = false). This setting is for benchmarks only.');
     return undefined;
   }
   if (!config.audit.durable) {
     log.warn({ event: 'audit_not_durable' }, 'XKS answers do not wait for their audit records ([audit] durable = false); a crash can lose the newest records.');
-    // The queue is bounded all the same: past ten full batches waiting, answers wait too.
-    const backlogLimit = config.audit.maxBatch * 10;
-    return (call) => {
-      const queued = audit.service
-        .xks(xksAuditEvent(call))
-        .then(() => undefined)
-        .catch((e: unknown) => log.error({ event: 'audit_append_failed', err: e instanceof Error ? e.message : String(e) }, 'could not record an XKS call'));
-      if (audit.sink.backlog() > backlogLimit) return queued;
-    };
   }
-  return async (call) => {
-    await audit.service.xks(xksAuditEvent(call));
-  };
+  return auditXksCalls({ audit: audit.service, durable: config.audit.durable, backlog: () => audit.sink.backlog(), backlogLimit: config.audit.maxBatch * 10, log });
 }

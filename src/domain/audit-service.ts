@@ -17,6 +17,7 @@ import {
 import { usageKeyOf, type AdminAuditRecord, type AuditEntry, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
 import type { AuditForwarder, AuditMaintenance, AuditQuery, AuditReader, AuditSink, AuditSnapshot, StoredAuditAnchor, StoredAuditRow, StoredUsageRow } from './audit-ports.js';
 import { redactSecrets } from './redact.js';
+import { xksAuditRecord, type XksCall } from './xks-call.js';
 
 /**
  * - wiped: a chain that has started has no records and no head (or was never started by Keyhold);
@@ -581,6 +582,11 @@ export function createAuditService(deps: {
 
     async xks(event: XksEvent): Promise<AuditEntry> {
       return (await append([xksRecord(event, node)]))[0]!;
+    },
+
+    /** The XKS plane's call record, stored as it is (see xks-call.ts). */
+    async xksCall(call: XksCall): Promise<AuditEntry> {
+      return (await append([xksAuditRecord(call, node)]))[0]!;
     },
 
     async admin(event: AdminEvent): Promise<AuditEntry> {

@@ -30,3 +30,4 @@ export * from './aws-connection-service.js';
 export * from './aws-audit.js';
 export * from './aws-iam-policy.js';
 export * from './cluster.js';
+export * from './xks-call.js';

@@ -10,8 +10,13 @@ export const API_SUFFIX = '/kms/xks/v1';
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
+/**
+ * A new key's id. `.` and `..` match KMS's pattern but can never be called: a SigV4 signer
+ * normalises the path segment away before signing, so the request reaches another path.
+ */
 export function validateExternalKeyId(id: string): string {
   if (!EXTERNAL_KEY_ID_RE.test(id)) fail('ValidationFailed', `key id '${truncate(id)}' must be 1-128 characters from A-Z a-z 0-9 . _ -`);
+  if (id === '.' || id === '..') fail('ValidationFailed', `key id '${id}' cannot be used: a signer normalises it out of the request path`);
   return id;
 }
 
@@ -31,6 +36,11 @@ export function normalisePrefix(input: string): { prefix: string; uriPath: strin
   if (prefix === '/') prefix = '';
   if (prefix !== '' && !prefix.startsWith('/')) prefix = '/' + prefix;
   const uriPath = prefix + API_SUFFIX;
+  // An empty segment ('//' or a trailing '/') is collapsed by signers and proxies, so KMS's
+  // requests would never reach the path as configured.
+  if (uriPath.includes('//')) {
+    fail('ValidationFailed', `URI path '${truncate(uriPath)}' has an empty segment ('//' or a trailing '/'); a signer would collapse it, so KMS could not reach it`);
+  }
   if (uriPath.length > 128 || !URI_PATH_RE.test(uriPath)) {
     fail('ValidationFailed', `URI path '${truncate(uriPath)}' is not valid for KMS: use '/' followed by A-Z a-z 0-9 / _ - (no periods), at most ${128 - API_SUFFIX.length} characters before ${API_SUFFIX}`);
   }

@@ -6,6 +6,7 @@ import type { Directory, ResolvedKey } from './directory.js';
 import type { HealthReport, HealthService } from './health-service.js';
 import { backendFor, type Backends } from './key-service.js';
 import { evaluatePolicy, type PolicyDecision } from './policy.js';
+import type { QuotaGate } from './quota-gate.js';
 
 export interface EncryptRequest {
   plaintext: Buffer;
@@ -47,11 +48,22 @@ export type XksService = ReturnType<typeof createXksService>;
 
 /**
  * The four XKS operations on an already authenticated key store. Order per design.md:
- * key lookup → key store and key state → usage → secondary authorization → crypto.
+ * key lookup → key store and key state → usage → secondary authorization → quota → crypto.
+ * Health is neither authorized nor throttled: KMS would read a refused health check as an
+ * outage.
  */
-export function createXksService(deps: { directory: Directory; backends: Backends; health: HealthService; clock?: Clock }) {
+export function createXksService(deps: {
+  directory: Directory;
+  backends: Backends;
+  health: HealthService;
+  clock?: Clock;
+  quota?: Pick<QuotaGate, 'admit'> | undefined;
+  /** In a cluster, the custody lease (domain/cluster.ts): without it no key is used. */
+  custody?: { assertCustody(): void } | undefined;
+}) {
   const { directory, backends } = deps;
   const clock = deps.clock ?? systemClock;
+  const quota = deps.quota;
 
   async function resolve(ks: KeyStore, externalId: string): Promise<ResolvedKey> {
     const r = await directory.key(externalId);
@@ -79,6 +91,16 @@ export function createXksService(deps: { directory: Directory; backends: Backend
     if (!d.allowed) fail('AccessDenied', `denied by key store policy (${d.decidedBy})`);
   }
 
+  /**
+   * The custody lease, then the key store's rate quota (Throttled), after the policy: only
+   * calls it would serve spend a token. A node that lost its database refuses here, before
+   * any key is used, as its cache may hold a key disabled elsewhere.
+   */
+  function admit(ks: KeyStore): void {
+    deps.custody?.assertCustody();
+    quota?.admit(ks);
+  }
+
   function version(r: ResolvedKey, v: number) {
     return r.versions.get(v);
   }
@@ -87,6 +109,7 @@ export function createXksService(deps: { directory: Directory; backends: Backend
     async getKeyMetadata(ks: KeyStore, externalId: string, ctx: RequestContext, facts: CallFacts = {}): Promise<KeyMetadataResult> {
       const r = await resolve(ks, externalId);
       authorize(ks, ctx, externalId, facts);
+      admit(ks);
       let keySpec = 'AES_256';
       let usage = r.key.usage;
       // HSM keys: the token's own attributes (key type and size, CKA_ENCRYPT/CKA_DECRYPT)
@@ -113,6 +136,7 @@ export function createXksService(deps: { directory: Directory; backends: Backend
         fail('InvalidKeyUsage', `key '${externalId}' does not allow decrypt, which the ciphertext integrity check needs`);
       }
       authorize(ks, ctx, externalId, facts);
+      admit(ks);
       const v = version(r, r.key.currentVersion) ?? fail('Internal', `key '${externalId}' has no version ${r.key.currentVersion}`);
       facts.keyVersion = v.version;
       const backend: KeyBackend = backendFor(backends, v.protection);
@@ -135,6 +159,7 @@ export function createXksService(deps: { directory: Directory; backends: Backend
       const r = await resolve(ks, externalId);
       requireUsable(r, 'decrypt');
       authorize(ks, ctx, externalId, facts);
+      admit(ks);
       const md = decodeCiphertextMetadata(req.metadata);
       const v = md ? version(r, md.keyVersion) : undefined;
       if (v) {

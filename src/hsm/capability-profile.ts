@@ -31,6 +31,13 @@ export interface CapabilityProfile {
   readonly tagMismatchCodes: readonly number[];
   /** Largest plaintext or ciphertext one C_Encrypt / C_Decrypt call accepts, if limited. */
   readonly maxDataBytes: number | undefined;
+  /**
+   * Where PKCS#11 calls run unless [hsm] dispatch says otherwise. 'inline' (on the event
+   * loop) only for a token in this process that cannot stall on a network or a device:
+   * SoftHSM2. Every network or PCIe HSM keeps 'threads', so a slow or hung token never
+   * blocks the requests for other keys (docs/hsm.md).
+   */
+  readonly dispatch: 'threads' | 'inline';
   /** One line for `keyhold status` and the docs. */
   readonly notes: string;
 }
@@ -40,6 +47,7 @@ const STANDARD_TAG_MISMATCH = [CKR.ENCRYPTED_DATA_INVALID, CKR.ENCRYPTED_DATA_LE
 export const PROFILES = {
   softhsm2: {
     name: 'softhsm2',
+    dispatch: 'inline',
     ivStrategy: 'caller',
     callerIvSource: 'host',
     tagMismatchCodes: [...STANDARD_TAG_MISMATCH, CKR.GENERAL_ERROR],
@@ -48,6 +56,7 @@ export const PROFILES = {
   },
   nshield: {
     name: 'nshield',
+    dispatch: 'threads',
     ivStrategy: 'token-zero-buffer',
     callerIvSource: 'token',
     tagMismatchCodes: STANDARD_TAG_MISMATCH,
@@ -56,6 +65,7 @@ export const PROFILES = {
   },
   luna: {
     name: 'luna',
+    dispatch: 'threads',
     ivStrategy: 'token-appends',
     callerIvSource: 'token',
     tagMismatchCodes: STANDARD_TAG_MISMATCH,
@@ -64,6 +74,7 @@ export const PROFILES = {
   },
   cloudhsm: {
     name: 'cloudhsm',
+    dispatch: 'threads',
     ivStrategy: 'token-zero-buffer',
     callerIvSource: 'token',
     tagMismatchCodes: STANDARD_TAG_MISMATCH,
@@ -72,6 +83,7 @@ export const PROFILES = {
   },
   fortanix: {
     name: 'fortanix',
+    dispatch: 'threads',
     ivStrategy: 'caller',
     callerIvSource: 'host',
     tagMismatchCodes: STANDARD_TAG_MISMATCH,
@@ -80,6 +92,7 @@ export const PROFILES = {
   },
   generic: {
     name: 'generic',
+    dispatch: 'threads',
     ivStrategy: 'caller',
     callerIvSource: 'token',
     tagMismatchCodes: STANDARD_TAG_MISMATCH,

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { silentLogger } from '../base/index.js';
-import { createMetrics, createMetricsListener } from './index.js';
+import type { XksCall, XksCallOperation } from '../domain/index.js';
+import { createMetrics, createMetricsListener, type Metrics } from './index.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const clock = { now: () => NOW };
@@ -14,12 +15,49 @@ function sample(text: string, nameWithLabels: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(nameWithLabels.length + 1));
 }
 
+/** One answered call through the metrics' call observer; `answer` defaults to the call's own outcome. */
+function answered(
+  m: Metrics,
+  c: { operation: XksCallOperation; status: number; errorName?: string; latencyMs: number; keyStoreName?: string; accessKeyId?: string },
+  answer: { status: number; errorName: string | undefined; latencyMs: number } = { status: c.status, errorName: c.errorName, latencyMs: c.latencyMs },
+): void {
+  const call: XksCall = {
+    at: NOW,
+    operation: c.operation,
+    keyStoreId: undefined,
+    keyStoreName: c.keyStoreName,
+    externalKeyId: undefined,
+    keyVersion: undefined,
+    accessKeyId: c.accessKeyId,
+    authenticated: c.accessKeyId !== undefined,
+    claimedRequestId: undefined,
+    ctx: undefined,
+    policyDecidedBy: undefined,
+    remoteAddress: undefined,
+    status: c.status,
+    errorName: c.errorName,
+    errorMessage: undefined,
+    latencyMs: c.latencyMs,
+  };
+  m.xksCalls.answered!(call, answer);
+}
+
+test('an answer that became InternalException (its audit record failed) is counted as KMS received it, with the wait', async () => {
+  const m = createMetrics({ clock, defaultMetrics: false });
+  answered(m, { operation: 'encrypt', status: 200, latencyMs: 1, keyStoreName: 'payments', accessKeyId: 'AKID1' }, { status: 500, errorName: 'InternalException', latencyMs: 30 });
+  const text = await m.render();
+  assert.equal(sample(text, 'keyhold_xks_requests_total{operation="encrypt",key_store="payments",outcome="InternalException"}'), 1);
+  assert.equal(sample(text, 'keyhold_xks_requests_total{operation="encrypt",key_store="payments",outcome="ok"}'), undefined);
+  assert.equal(sample(text, 'keyhold_xks_request_duration_seconds_bucket{le="0.025",operation="encrypt",key_store="payments",outcome="InternalException"}'), 0);
+  assert.equal(sample(text, 'keyhold_xks_request_duration_seconds_bucket{le="0.05",operation="encrypt",key_store="payments",outcome="InternalException"}'), 1);
+});
+
 test('counts XKS calls and their latency by operation, key store and outcome', async () => {
   const m = createMetrics({ clock, defaultMetrics: false, version: '9.9.9' });
-  m.observeXksCall({ operation: 'encrypt', status: 200, latencyMs: 0.8, keyStoreName: 'payments', accessKeyId: 'AKID1' });
-  m.observeXksCall({ operation: 'encrypt', status: 200, latencyMs: 3, keyStoreName: 'payments' });
-  m.observeXksCall({ operation: 'decrypt', status: 400, errorName: 'InvalidCiphertextException', latencyMs: 1.2, keyStoreName: 'payments' });
-  m.observeXksCall({ operation: 'unrouted', status: 404, errorName: 'InvalidUriPathException', latencyMs: 0.1 });
+  answered(m, { operation: 'encrypt', status: 200, latencyMs: 0.8, keyStoreName: 'payments', accessKeyId: 'AKID1' });
+  answered(m, { operation: 'encrypt', status: 200, latencyMs: 3, keyStoreName: 'payments' });
+  answered(m, { operation: 'decrypt', status: 400, errorName: 'InvalidCiphertextException', latencyMs: 1.2, keyStoreName: 'payments' });
+  answered(m, { operation: 'unrouted', status: 404, errorName: 'InvalidUriPathException', latencyMs: 0.1 });
   const text = await m.render();
   assert.match(text, /# TYPE keyhold_xks_requests_total counter/);
   assert.equal(sample(text, 'keyhold_xks_requests_total{operation="encrypt",key_store="payments",outcome="ok"}'), 2);
@@ -51,7 +89,7 @@ test('certificate days to expiry and credential age per key store, as CloudWatch
   assert.equal(sample(text, 'keyhold_xks_credential_age_days{key_store="payments"}'), 2);
   assert.equal(sample(text, 'keyhold_xks_credential_age_days{key_store="ledger"}'), 10);
   // KMS still signs with the old credential: that is the one whose age matters.
-  m.observeXksCall({ operation: 'encrypt', status: 200, latencyMs: 1, keyStoreName: 'payments', accessKeyId: 'OLD' });
+  answered(m, { operation: 'encrypt', status: 200, latencyMs: 1, keyStoreName: 'payments', accessKeyId: 'OLD' });
   text = await m.render();
   assert.equal(sample(text, 'keyhold_xks_credential_age_days{key_store="payments"}'), 90);
 });
@@ -87,7 +125,7 @@ test('the HSM backend and the audit sink report through their telemetry interfac
   m.hsm.hsmCall('C_Encrypt', 0.002, 'ok');
   m.hsm.hsmCall('C_Encrypt', 0.3, 'timeout');
   m.hsm.hsmPool({ sessions: 8, inUse: 3, waiting: 0 });
-  m.observeBackendCall('hsm', 'encrypt', 0.004, true);
+  m.backend.backendCall('hsm', 'encrypt', 0.004, true);
   m.audit.auditQueueDepth(12);
   m.audit.auditCommit(40, 0.003);
   const text = await m.render();
@@ -96,6 +134,10 @@ test('the HSM backend and the audit sink report through their telemetry interfac
   assert.equal(sample(text, 'keyhold_hsm_sessions{state="open"}'), 8);
   assert.equal(sample(text, 'keyhold_hsm_sessions{state="in_use"}'), 3);
   assert.equal(sample(text, 'keyhold_backend_operation_duration_seconds_count{backend="hsm",operation="encrypt",outcome="ok"}'), 1);
+  m.backend.backendCall('software', 'decrypt', 0.00002, false);
+  m.backend.backendCall('software', 'decrypt', 0.00003, false);
+  const again = await m.render();
+  assert.equal(sample(again, 'keyhold_backend_operation_duration_seconds_count{backend="software",operation="decrypt",outcome="error"}'), 2);
   assert.equal(sample(text, 'keyhold_audit_queue_depth'), 12);
   assert.equal(sample(text, 'keyhold_audit_records_committed_total'), 40);
   assert.equal(sample(text, 'keyhold_audit_commit_duration_seconds_count'), 1);
@@ -109,7 +151,7 @@ test('process metrics are on by default', async () => {
 
 test('the [metrics] listener serves GET /metrics and nothing else', async () => {
   const m = createMetrics({ clock, defaultMetrics: false });
-  m.observeXksCall({ operation: 'health', status: 200, latencyMs: 1, keyStoreName: 'payments' });
+  answered(m, { operation: 'health', status: 200, latencyMs: 1, keyStoreName: 'payments' });
   const l = createMetricsListener({ render: () => m.render(), contentType: m.contentType, log: silentLogger });
   const addr = await l.listen('127.0.0.1', 0);
   const get = (path: string, method = 'GET') =>

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { systemClock, type Clock } from '../base/index.js';
-import type { AuditTelemetry, HsmTelemetry } from '../domain/index.js';
+import type { AuditTelemetry, BackendTelemetry, HsmTelemetry, XksCallObserver } from '../domain/index.js';
 
 /**
  * Prometheus metrics (prom-client) for the signals an XKS operator watches, the same ones
@@ -12,16 +12,6 @@ import type { AuditTelemetry, HsmTelemetry } from '../domain/index.js';
  * Everything on the request path is a counter increment or a histogram observation; values
  * that live elsewhere (certificate, credentials, pool, shedding) are read when scraped.
  */
-
-/** What the XKS listener tells about one answered call (structurally its XksCallRecord). */
-export interface XksCallObservation {
-  operation: string;
-  status: number;
-  errorName?: string | undefined;
-  latencyMs: number;
-  keyStoreName?: string | undefined;
-  accessKeyId?: string | undefined;
-}
 
 export interface LiveCredentialInfo {
   keyStore: string;
@@ -38,6 +28,8 @@ export interface MetricsSources {
   credentials?: () => Promise<readonly LiveCredentialInfo[]>;
   /** The XKS listener's load shedding: calls in flight and refusals so far by reason. */
   overload?: () => { inFlight: number; shed: Readonly<Record<string, number>> } | undefined;
+  /** The XKS listener's connections: open, in handshake, the cap, and closures by reason. */
+  connections?: () => { open: number; handshaking: number; limit: number; dropped: Readonly<Record<string, number>> };
   /** Calls refused by key store quotas so far, by key store name. */
   throttled?: () => ReadonlyMap<string, number>;
   /** The HSM session pool (when [hsm] is configured). */
@@ -50,13 +42,12 @@ export interface Metrics {
   /** The text exposition: of this process, or of every worker when running in a cluster. */
   render(): Promise<string>;
   /**
-   * One answered XKS call (the listener's beforeRespond hook). `waitedMs`: time spent after
-   * the listener's record was taken (the audit commit), added to its latency. `failed`: the
-   * answer became InternalException after all (the audit record could not be written).
+   * Answered XKS calls (the domain's call observer port): counted by the answer KMS
+   * received, with its latency including any wait for the audit commit.
    */
-  observeXksCall(r: XksCallObservation, waitedMs?: number, failed?: boolean): void;
-  /** One key backend operation, including any wait for an HSM session. */
-  observeBackendCall(backend: string, operation: string, seconds: number, ok: boolean): void;
+  readonly xksCalls: XksCallObserver;
+  /** Key backend operations (software and HSM keys), including any wait for an HSM session. */
+  readonly backend: BackendTelemetry;
   readonly hsm: HsmTelemetry;
   readonly audit: AuditTelemetry;
   setSources(s: MetricsSources): void;
@@ -130,6 +121,39 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
   });
 
+  new Gauge({
+    name: 'keyhold_xks_connections',
+    help: 'XKS listener connections open now, by state (handshake: TLS not finished yet; established)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const c = sources.connections?.();
+      if (!c) return;
+      this.set({ state: 'handshake' }, c.handshaking);
+      this.set({ state: 'established' }, c.open - c.handshaking);
+    },
+  });
+  new Gauge({
+    name: 'keyhold_xks_connections_limit',
+    help: 'The XKS listener connection cap ([xks] max_connections, per process)',
+    registers: [registry],
+    collect() {
+      const c = sources.connections?.();
+      if (c) this.set(c.limit);
+    },
+  });
+  const droppedSeen = new Map<string, number>();
+  new Counter({
+    name: 'keyhold_xks_connections_dropped_total',
+    help: 'XKS connections closed by the listener guard, by reason (handshake_timeout, evicted_in_handshake at the cap, limit: refused at the cap)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = sources.connections?.();
+      if (c) addDeltas(this, 'reason', c.dropped, droppedSeen);
+    },
+  });
+
   const throttledSeen = new Map<string, number>();
   new Counter({
     name: 'keyhold_xks_throttled_total',
@@ -182,6 +206,21 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+
+  // Labelled children per label set, made once: the hot path then skips hashing the labels.
+  const backendChildren = new Map<string, { observe(v: number): void }>();
+  const xksChildren = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
+  function xksSeries(operation: string, keyStore: string, outcome: string) {
+    const key = `${operation}\0${keyStore}\0${outcome}`;
+    let s = xksChildren.get(key);
+    if (!s) {
+      const labels = { operation, key_store: keyStore, outcome };
+      // Bounded: operations and outcomes are fixed lists; key stores are few (and renamed rarely).
+      if (xksChildren.size > 10_000) xksChildren.clear();
+      xksChildren.set(key, (s = { requests: requests.labels(labels), latency: latency.labels(labels) }));
+    }
+    return s;
+  }
 
   // HSM: the pool is read at scrape time when a source is wired; the backend may also push.
   let pushedPool: { sessions: number; inUse: number; waiting: number } | undefined;
@@ -239,15 +278,23 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registry,
     contentType: registry.contentType,
     render: opts.render ?? (() => registry.metrics()),
-    observeXksCall(r, waitedMs = 0, failed = false) {
-      const ks = r.keyStoreName ?? NO_KEY_STORE;
-      const outcome = failed ? 'InternalException' : (r.errorName ?? (r.status < 400 ? 'ok' : `http_${r.status}`));
-      requests.inc({ operation: r.operation, key_store: ks, outcome });
-      latency.observe({ operation: r.operation, key_store: ks, outcome }, (r.latencyMs + waitedMs) / 1000);
-      if (!failed && r.status === 200 && r.accessKeyId && r.keyStoreName) lastCredential.set(r.keyStoreName, r.accessKeyId);
+    xksCalls: {
+      answered(call, answer) {
+        const ks = call.keyStoreName ?? NO_KEY_STORE;
+        const outcome = answer.errorName ?? (answer.status < 400 ? 'ok' : `http_${answer.status}`);
+        const series = xksSeries(call.operation, ks, outcome);
+        series.requests.inc();
+        series.latency.observe(answer.latencyMs / 1000);
+        if (answer.status === 200 && call.accessKeyId && call.keyStoreName) lastCredential.set(call.keyStoreName, call.accessKeyId);
+      },
     },
-    observeBackendCall(backend, operation, seconds, ok) {
-      backendLatency.observe({ backend, operation, outcome: ok ? 'ok' : 'error' }, seconds);
+    backend: {
+      backendCall(backend, operation, seconds, ok) {
+        const key = `${backend}\0${operation}\0${ok ? 'ok' : 'error'}`;
+        let child = backendChildren.get(key);
+        if (!child) backendChildren.set(key, (child = backendLatency.labels({ backend, operation, outcome: ok ? 'ok' : 'error' })));
+        child.observe(seconds);
+      },
     },
     hsm: {
       hsmCall: (operation, seconds, outcome) => hsmCalls.observe({ operation, outcome }, seconds),
