@@ -15,7 +15,7 @@ import {
   type KeyBackend,
   type LifecycleScheduler,
 } from '../domain/index.js';
-import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
+import { auditRoutes, createAdminServer, statusRoutes, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { certificateExpiry, createXksServer, type XksCallRecord, type XksServer } from '../xks/index.js';
 import { createMetrics, createMetricsListener, joinClusterMetrics, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { createAuditLogSink } from './admin-audit.js';
@@ -140,14 +140,15 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       },
       beforeRespond: withExtra(recordCall(auditHook(config, audit, log), metrics), opts.beforeRespond),
     });
+    const xksCertificateNotAfter = (): Date | undefined => {
+      try {
+        return certificateExpiry(config.xks.tls.certFile);
+      } catch {
+        return undefined;
+      }
+    };
     metrics.setSources({
-      certificateNotAfter: () => {
-        try {
-          return certificateExpiry(config.xks.tls.certFile);
-        } catch {
-          return undefined;
-        }
-      },
+      certificateNotAfter: xksCertificateNotAfter,
       credentials: async () => {
         const names = new Map((await context.storage.listKeyStores()).map((k) => [k.id, k.name]));
         return (await context.storage.listLiveCredentials()).map((c) => ({ keyStore: names.get(c.keyStoreId) ?? c.keyStoreId, accessKeyId: c.accessKeyId, createdAt: c.createdAt }));
@@ -195,7 +196,11 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           log,
           version: opts.version ?? '0.1.0',
           metrics: opts.metrics ?? { render: renderMetrics },
-          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...(opts.adminRoutes ?? [])],
+          extraRoutes: [
+            ...auditRoutes({ audit: audit.service, keys: context.keys }),
+            ...statusRoutes({ health: () => health.report(), certificateNotAfter: xksCertificateNotAfter, hsmConfigured: management.hsm !== undefined, now: () => clock.now() }),
+            ...(opts.adminRoutes ?? []),
+          ],
         });
         adminAddress = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       }
