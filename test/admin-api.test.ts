@@ -394,6 +394,19 @@ test('audit: verify, records a page at a time, and key usage (details in audit-a
   assert.equal(usage.body.keyId, 'demo-key');
 });
 
+test('status: health as KMS sees it and the XKS certificate expiry, for every role (the console overview)', async () => {
+  for (const token of [h.admin.token, custodian.token, auditor.token]) {
+    const r = await call<{ health: { kmsView: string; ekmFleetDetails: { healthStatus: string }[] }; certificate: { notAfter: string; daysToExpire: number }; hsm: { configured: boolean } }>('GET', '/status', token);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(['ACTIVE', 'DEGRADED', 'UNAVAILABLE'].includes(r.body.health.kmsView));
+    assert.ok(r.body.health.ekmFleetDetails.length >= 1);
+    assert.ok(Date.parse(r.body.certificate.notAfter) > h.clock.now(), 'the certificate is valid now');
+    assert.ok(r.body.certificate.daysToExpire > 300, 'a new self-signed certificate has about a year');
+    assert.equal(r.body.hsm.configured, false);
+  }
+  assert.equal((await call('GET', '/status', undefined)).status, 401);
+});
+
 /** Routes that need a PKCS#11 token: they succeed in admin-hsm.test.ts, against SoftHSM2. */
 const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt'];
 

@@ -90,6 +90,8 @@ test('the listener serves the console with a strict CSP, SPA fallback, and never
   assert.ok(!csp.includes('unsafe-inline') && !csp.includes('unsafe-eval'), csp);
   assert.equal(root.headers['x-frame-options'], 'DENY');
   assert.equal(root.headers['x-content-type-options'], 'nosniff');
+  assert.equal(root.headers['cache-control'], 'no-store');
+  assert.equal(root.headers['referrer-policy'], 'no-referrer');
   assert.ok(!/<script(?![^>]*\bsrc=)[^>]*>/i.test(root.text), 'no inline script in index.html');
 
   const script = /src="(\/assets\/[^"]+\.js)"/.exec(root.text)?.[1];

@@ -73,10 +73,10 @@ export function Link({ href, children, ...rest }: { href: string; children: Comp
   );
 }
 
-export function Card({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Card({ title, children, actions, wide }: { title: string; children: ComponentChildren; actions?: ComponentChildren; wide?: boolean }) {
   const id = 'card-' + title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   return (
-    <section class="card" aria-labelledby={id}>
+    <section class={wide ? 'card wide' : 'card'} aria-labelledby={id}>
       <div class="card-head">
         <h2 id={id}>{title}</h2>
         {actions ? <div class="card-actions">{actions}</div> : null}

@@ -146,6 +146,7 @@ function Credentials({ store, canChange }: { store: KeyStore; canChange: boolean
   const act = useAction(list.reload);
   return (
     <Card
+      wide
       title="Credentials"
       actions={
         canChange ? (

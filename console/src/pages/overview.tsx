@@ -60,19 +60,19 @@ function Chart({ points }: { points: Point[] }) {
   const W = 560;
   const H = 140;
   const max = Math.max(1, ...points.flatMap((p) => [...p.rps.values()]));
-  const x = (i: number) => (points.length <= 1 ? 0 : (i / (KEEP - 1)) * W);
+  const x = (i: number) => (points.length <= 1 ? 0 : (i / (points.length - 1)) * W);
   const y = (v: number) => H - (v / max) * (H - 10);
   const last = points[points.length - 1];
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`XKS requests per second per key store over the last ${Math.round((KEEP * SAMPLE_MS) / 60000)} minutes; highest ${max.toFixed(1)}`} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`XKS requests per second per key store over the last ${Math.round((points.length * SAMPLE_MS) / 1000)} seconds; highest ${max.toFixed(1)}`} preserveAspectRatio="none">
         <line x1="0" y1={H - 0.5} x2={W} y2={H - 0.5} stroke="#8a94a6" stroke-width="1" />
         {stores.map((ks, i) => (
           <polyline key={ks} fill="none" stroke={COLORS[i % COLORS.length]} stroke-width="2" points={points.map((p, j) => `${x(j).toFixed(1)},${y(p.rps.get(ks) ?? 0).toFixed(1)}`).join(' ')} />
         ))}
       </svg>
       <figcaption>
-        Requests per second, sampled every {SAMPLE_MS / 1000} s (peak {max.toFixed(2)}).
+        Requests per second over the last {Math.round((points.length * SAMPLE_MS) / 1000)} s, sampled every {SAMPLE_MS / 1000} s (up to {Math.round((KEEP * SAMPLE_MS) / 60000)} minutes kept; peak {max.toFixed(2)}).
       </figcaption>
       {stores.length ? (
         <table>
@@ -263,7 +263,7 @@ function Traffic() {
   const credAge = t.samples ? perStore(t.samples, 'keyhold_xks_credential_age_days') : undefined;
   const totals = t.samples ? trafficOf(t.samples) : undefined;
   return (
-    <Card title="Traffic from KMS">
+    <Card title="Traffic from KMS" wide>
       <ErrorBox error={t.error} title="Could not read the metrics" />
       {t.points.length === 0 && !t.error ? <Loading what="the first two metric readings" /> : null}
       {t.points.length > 0 ? <Chart points={t.points} /> : null}
