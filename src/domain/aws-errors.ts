@@ -21,7 +21,7 @@ const CODE_OF: Record<AwsFailureReason, ErrorCode> = {
 export const AWS_REASON_HINTS: Record<AwsFailureReason, string> = {
   dns: 'the endpoint host name does not resolve: check --endpoint and the DNS of this host',
   network: 'the endpoint does not answer: check the network path, firewall and HTTPS_PROXY',
-  tls: 'the endpoint certificate is not trusted: pass --ca-file with the CA that signs it (e.g. a TLS-inspecting proxy)',
+  tls: 'the endpoint certificate is not trusted: give the connection the CA that signs it (--ca-bundle) (e.g. a TLS-inspecting proxy)',
   credentials: 'AWS refused the credentials: check the access key id and secret, or the role and its trust policy',
   'clock-skew': "this host's clock is more than 5 minutes off AWS's: fix NTP",
   permission: 'the credentials lack a KMS permission: attach the policy from `keyhold aws iam-policy`',
