@@ -5,6 +5,7 @@ import type { Storage } from '../src/domain/index.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
 import { storageConformance, type StorageFactory } from './storage-conformance.js';
 import { adminStorageConformance } from './storage-admin-conformance.js';
+import { awsStorageConformance } from './storage-aws-conformance.js';
 
 let pg: ThrowawayPostgres;
 let dbSeq = 0;
@@ -39,6 +40,7 @@ const postgresFactory: StorageFactory = {
 };
 storageConformance('postgres', postgresFactory);
 adminStorageConformance('postgres', postgresFactory);
+awsStorageConformance('postgres', postgresFactory);
 
 const now = '2026-11-25T00:00:00.000Z';
 

@@ -7,6 +7,7 @@ import {
   auditAdminAction,
   auditedAdminUsers,
   auditedAuditReads,
+  auditedAwsConnections,
   auditedKeyService,
   auditedKeyStoreService,
   createAuditService,
@@ -147,6 +148,7 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
     keys: auditedKeyService(base.keys, audit, who),
     admins: auditedAdminUsers(base.admins, audit, who),
     audit: auditedAuditReads(audit, who),
+    aws: { ...base.aws, connections: auditedAwsConnections(base.aws.connections, audit, who) },
     hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
     importSampleProxyConfig: (text, opts) =>
       opts.dryRun

@@ -6,10 +6,12 @@ import {
   createAdminIdentityService,
   createApprovalActions,
   createApprovalService,
+  createAwsConnectionService,
   createKeyService,
   createKeyStoreService,
   type AdminIdentityService,
   type ApprovalService,
+  type AwsConnectionService,
   type Backends,
   type KeyService,
   type KeyStoreService,
@@ -22,6 +24,7 @@ import { createHsmKeyBackend, type HsmKeyBackend, type SessionPool } from '../hs
 import { hsmPin, openHsmPool } from './hsm.js';
 import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from './seal.js';
+import { createAwsGateway, proxySettingsFromEnv } from '../aws/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
 export interface AppContext {
@@ -37,6 +40,8 @@ export interface AppContext {
   keys: KeyService;
   identity: AdminIdentityService;
   approvals: ApprovalService;
+  /** AWS connections (the AWS plane, docs/aws.md). */
+  awsConnections: AwsConnectionService;
   close(): Promise<void>;
 }
 
@@ -84,6 +89,8 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const backends: Backends = { software: softwareBackend, ...(hsmBackend ? { hsm: hsmBackend } : {}) };
   const keyStores = createKeyStoreService({ repo: storage, seal, clock });
   const keys = createKeyService({ repo: storage, backends, clock });
+  // HTTPS_PROXY / NO_PROXY are read once, here.
+  const awsConnections = createAwsConnectionService({ repo: storage, seal, clock, gateway: createAwsGateway({ proxy: proxySettingsFromEnv(process.env) }) });
   const a = config.admin;
   return {
     config,
@@ -95,6 +102,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     hsm: pool && hsmBackend ? { pool, backend: hsmBackend } : undefined,
     keyStores,
     keys,
+    awsConnections,
     identity: createAdminIdentityService({
       repo: storage,
       clock,
@@ -107,7 +115,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
         passwordHash: { ln: a.passwordHashCost, r: 8, p: 1 },
       },
     }),
-    approvals: createApprovalService({ repo: storage, actions: createApprovalActions({ keyStores, keys }), seal, clock, defaultTtlMs: a.approvalTtlMs }),
+    approvals: createApprovalService({ repo: storage, actions: createApprovalActions({ keyStores, keys, aws: awsConnections }), seal, clock, defaultTtlMs: a.approvalTtlMs }),
     async close() {
       for (const b of Object.values(backends)) await b?.close?.();
       await seal.close?.();

@@ -22,6 +22,7 @@ import type {
 } from '../domain/index.js';
 import { KeyholdError } from '../base/index.js';
 import { createApiClient, type ApiClient } from './api-client.js';
+import { remoteAwsOperations } from './remote-aws.js';
 
 type Out<T extends z.ZodType> = z.output<T>;
 
@@ -190,6 +191,7 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
   return {
     keyStores,
     keys: keyOps,
+    aws: remoteAwsOperations(api),
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {
       status: () => api.call<object>('GET', '/hsm'),

@@ -190,6 +190,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
             keys: context.keys,
             hsm: management.hsm,
             importSampleProxyConfig: management.importSampleProxyConfig,
+            aws: { connections: context.awsConnections },
           },
           audit: adminAudit,
           clock,

@@ -6,6 +6,7 @@ import type {
   ApprovalRule,
   ApprovalStatus,
   AuditReadService,
+  AwsConnectionService,
   KeyService,
   KeyStoreService,
 } from '../domain/index.js';
@@ -51,6 +52,13 @@ export interface SessionOperations {
   revokeApiKey(id: string): Promise<ApiKeyInfo>;
 }
 
+/** AWS connections (the secret is write-only: nothing returns it). */
+export type AwsConnectionOperations = Pick<AwsConnectionService, 'create' | 'list' | 'get' | 'update' | 'delete' | 'test'>;
+
+export interface AwsOperations {
+  connections: AwsConnectionOperations;
+}
+
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyOperations;
@@ -63,6 +71,8 @@ export interface ManagementServices {
   admins: AdminUserOperations;
   approvals: ApprovalOperations;
   session: SessionOperations;
+  /** The AWS plane: connections, and the XKS side in AWS KMS. */
+  aws: AwsOperations;
 }
 
 export interface HsmManagement {

@@ -8,6 +8,7 @@ import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, Usag
 import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
+import { registerAwsCommands } from './aws-commands.js';
 
 export { UsageError };
 
@@ -408,6 +409,7 @@ export function buildProgram(host: CliHost): Command {
     });
 
   registerAuditCommands(program, key, host);
+  registerAwsCommands(program, host);
   return program;
 }
 

@@ -73,7 +73,9 @@ export type ApprovalAction =
   | 'credential.add'
   | 'credential.revoke'
   | 'policy.change'
-  | 'keystore.aws-config';
+  | 'keystore.aws-config'
+  | 'aws.connection.add'
+  | 'aws.connection.update';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -85,6 +87,8 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'credential.revoke',
   'policy.change',
   'keystore.aws-config',
+  'aws.connection.add',
+  'aws.connection.update',
 ];
 
 /** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */

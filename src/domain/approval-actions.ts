@@ -5,6 +5,8 @@ import type { KeyService } from './key-service.js';
 import type { KeyStoreService } from './keystore-service.js';
 import { parsePolicy } from './policy.js';
 import { EXTERNAL_KEY_ID_RE, NAME_RE } from './validation.js';
+import type { AwsConnectionService } from './aws-connection-service.js';
+import { awsApprovalActions } from './aws-approval-actions.js';
 
 /**
  * The actions an approval rule can guard, each with its parameter schema, a check that
@@ -26,7 +28,7 @@ const keyId = z.string().regex(EXTERNAL_KEY_ID_RE);
 const keyStore = z.string().regex(NAME_RE);
 const accessKeyId = z.string().min(1).max(64);
 
-function spec<S extends z.ZodObject>(
+export function spec<S extends z.ZodObject>(
   schema: S,
   parts: {
     summary(p: z.infer<S>): string;
@@ -44,7 +46,7 @@ function spec<S extends z.ZodObject>(
   };
 }
 
-export function createApprovalActions(deps: { keyStores: KeyStoreService; keys: KeyService }): ApprovalActions {
+export function createApprovalActions(deps: { keyStores: KeyStoreService; keys: KeyService; aws?: AwsConnectionService | undefined }): ApprovalActions {
   const { keyStores, keys } = deps;
   const keyMustExist = async (p: { keyId: string }) => void (await keys.get(p.keyId));
   const storeMustExist = async (p: { keyStore: string }) => void (await keyStores.get(p.keyStore));
@@ -112,5 +114,6 @@ export function createApprovalActions(deps: { keyStores: KeyStoreService; keys: 
       run: (p) => keyStores.awsConfig(p.keyStore, p.accessKeyId),
       secretResult: true,
     }),
+    ...awsApprovalActions(deps.aws),
   };
 }

@@ -5,6 +5,7 @@ import type { ChangeFeed, LiveCredential, NewCredential, Storage } from '../doma
 import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersionsTable } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { createAdminRepos } from './admin-storage.js';
+import { createAwsRepos } from './aws-storage.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -119,6 +120,7 @@ export function createKyselyStorage(parts: DialectParts): Storage {
 
   return {
     ...createAdminRepos(db, quietWrite),
+    ...createAwsRepos(db, quietWrite),
 
     changes,
 

@@ -3,6 +3,7 @@ import { initial } from './migrations/0001-initial.js';
 import { audit } from './migrations/0002-audit.js';
 import { admin } from './migrations/0003-admin.js';
 import { quota } from './migrations/0004-quota.js';
+import { aws } from './migrations/0007-aws.js';
 
 /**
  * One migration set for every SQL dialect Keyhold supports. Types are kept to the common
@@ -15,6 +16,7 @@ export function migrationProvider(binaryType: 'blob' | 'bytea'): MigrationProvid
     '0002_audit': audit(binaryType),
     '0003_admin': admin(binaryType),
     '0004_quota': quota(),
+    '0007_aws': aws(binaryType),
   };
   return { getMigrations: async () => migrations };
 }

@@ -139,6 +139,49 @@ export interface ApprovalVotesTable {
   at: string;
 }
 
+export interface AwsConnectionsTable {
+  id: string;
+  name: string;
+  region: string;
+  /** JSON array. */
+  regions: string;
+  endpoint: string | null;
+  sts_endpoint: string | null;
+  ca_pem: string | null;
+  account_id: string | null;
+  credential_source: string;
+  access_key_id: string | null;
+  /** Sealed with AAD (aws_connections, id, secret). */
+  secret_sealed: Buffer | null;
+  role_arn: string | null;
+  external_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AwsKeyStoreLinksTable {
+  keystore_id: string;
+  connection_id: string;
+  region: string;
+  custom_key_store_id: string | null;
+  custom_key_store_name: string;
+  endpoint: string;
+  connectivity: string;
+  vpc_endpoint_service_name: string | null;
+  aws_access_key_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AwsKeyLinksTable {
+  key_id: string;
+  connection_id: string;
+  region: string;
+  kms_key_arn: string;
+  alias: string | null;
+  created_at: string;
+}
+
 export interface Database {
   keystores: KeyStoresTable;
   credentials: CredentialsTable;
@@ -151,4 +194,7 @@ export interface Database {
   approval_rules: ApprovalRulesTable;
   approval_requests: ApprovalRequestsTable;
   approval_votes: ApprovalVotesTable;
+  aws_connections: AwsConnectionsTable;
+  aws_keystore_links: AwsKeyStoreLinksTable;
+  aws_key_links: AwsKeyLinksTable;
 }

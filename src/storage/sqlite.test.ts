@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Storage } from '../domain/index.js';
 import { storageConformance, type StorageFactory } from '../../test/storage-conformance.js';
 import { adminStorageConformance } from '../../test/storage-admin-conformance.js';
+import { awsStorageConformance } from '../../test/storage-aws-conformance.js';
 import { openSqliteStorage } from './sqlite.js';
 
 /** The storage behaviour suite on the embedded SQLite implementation (a new file per test). */
@@ -31,3 +32,4 @@ const sqliteFactory: StorageFactory = {
 };
 storageConformance('sqlite', sqliteFactory);
 adminStorageConformance('sqlite', sqliteFactory);
+awsStorageConformance('sqlite', sqliteFactory);

@@ -9,6 +9,7 @@ import { metaRoutes } from './meta-routes.js';
 import { settingsRoutes } from './settings-routes.js';
 import { userRoutes } from './user-routes.js';
 import { hsmRoutes } from './hsm-routes.js';
+import { awsRoutes, type AwsAdminServices } from './aws-routes.js';
 
 export interface AdminServices {
   identity: AdminIdentityService;
@@ -19,6 +20,8 @@ export interface AdminServices {
   hsm?: { status(): Promise<object>; setPin(pin: string): Promise<void> } | undefined;
   /** Import of the AWS sample proxy's settings.toml (key stores, credentials, HSM keys). */
   importSampleProxyConfig?(text: string, opts: { dryRun: boolean }): Promise<object>;
+  /** The AWS plane (connections, the XKS side in AWS). */
+  aws?: AwsAdminServices | undefined;
 }
 
 /** Prometheus text exposition (src/metrics). */
@@ -43,6 +46,7 @@ export function buildRoutes(deps: RouteDeps): AdminRoute[] {
     ...keyRoutes(deps),
     ...approvalRoutes(deps),
     ...hsmRoutes(deps),
+    ...awsRoutes(deps),
     ...metaRoutes(deps),
   ];
 }
