@@ -16,6 +16,7 @@ import {
   type ConsoleUser,
 } from './support/console-harness.js';
 import { xksClient } from './support/xks-client.js';
+import { startMotoWith } from './support/aws-fixtures.js';
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a
@@ -357,6 +358,47 @@ test('a change under an approval rule says so and links to the request; a second
   assert.deepEqual(pageProblems(other), []);
 });
 
+test('AWS: a custodian adds a connection, tests it against moto and sees its status; the IAM policy is shown', opts, async () => {
+  const moto = await startMotoWith({ MOTO_ACCOUNT_ID: '123456789012' });
+  try {
+    const page = await newPage();
+    await signIn(page, h, custodian);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^AWS/ }).click();
+    await page.getByRole('heading', { name: 'AWS', level: 1 }).waitFor();
+    await page.getByText('No AWS connection yet.').waitFor();
+    await page.getByRole('heading', { name: 'IAM policy for a connection' }).waitFor();
+    await page.getByText('"Statement"').waitFor();
+    await assertAccessible(page, 'AWS page');
+
+    const secret = 'motoSecretKey0123456789abcdefABCDEF/+xyz';
+    await page.getByLabel('Name', { exact: true }).fill('moto');
+    await page.getByLabel('Home Region').fill('eu-west-1');
+    await page.getByLabel('Expected account id (optional)').fill('123456789012');
+    await page.getByLabel('Access key id').fill('AKIAMOTOTEST00000001');
+    await page.getByLabel('Secret access key').fill(secret);
+    await page.getByText('Endpoints and CA bundle').click();
+    await page.getByLabel('KMS endpoint URL (optional)').fill(moto.url);
+    await page.getByLabel('STS endpoint URL (optional)').fill(moto.url);
+    await page.getByRole('button', { name: 'Add connection' }).click();
+    await page.getByText('Added moto.').waitFor();
+    assert.equal(await page.getByLabel('Secret access key').inputValue(), '', 'the secret leaves the form');
+    await page.getByRole('cell', { name: 'not tested yet' }).waitFor();
+
+    await page.getByRole('button', { name: 'Test moto' }).click();
+    await page.getByText('Connected in eu-west-1').waitFor({ timeout: 60_000 });
+    await page.getByText('account 123456789012').waitFor();
+    await assertAccessible(page, 'AWS page with a test result');
+    assert.ok(!(await page.content()).includes(secret), 'the secret is never shown');
+
+    const conns = (await api<Body[]>('GET', '/aws/connections', custodianKey)).body;
+    assert.deepEqual(conns.map((c) => [c.name, c.region, c.accountId]), [['moto', 'eu-west-1', '123456789012']]);
+    assert.ok(!JSON.stringify(conns).includes(secret));
+    assert.deepEqual(pageProblems(page), []);
+  } finally {
+    await moto.close();
+  }
+});
+
 test('an auditor finds a record in the audit log, opens it, verifies the chain and exports; no mutating action is shown', opts, async () => {
   // Some XKS traffic for the usage view, the metrics and the log.
   const demo = h.init.demo!;
@@ -397,14 +439,14 @@ test('an auditor finds a record in the audit log, opens it, verifies the chain a
   for (const l of lines) assert.ok(typeof l.mac === 'string' && typeof l.prev === 'string' && l.kind === 'xks');
 
   // Read-only everywhere: the pages show data and no control that changes it.
-  const mutating = /^(Create|Add|Rotate|Disable|Enable|Delete|Revoke|Schedule|Cancel|Save|Remove|Download|Store|Approve|Deny|Reset|Insert)/;
-  for (const path of ['/', '/keystores', `/keystores/${storeName}`, '/keys', '/keys/orders-key', '/approvals', '/admin/users', '/admin/hsm', '/admin/settings']) {
+  const mutating = /^(Create|Add|Rotate|Disable|Enable|Delete|Revoke|Schedule|Cancel|Save|Remove|Download|Store|Approve|Deny|Reset|Insert|Test|Collect)/;
+  for (const path of ['/', '/keystores', `/keystores/${storeName}`, '/keys', '/keys/orders-key', '/aws', '/approvals', '/admin/users', '/admin/hsm', '/admin/settings']) {
     await page.goto(h.url + path);
     await page.getByRole('heading', { level: 1 }).waitFor();
     await page.waitForLoadState('networkidle');
     await page.locator('.loading').first().waitFor({ state: 'detached' });
     const names = await page.getByRole('button').allTextContents();
-    const shown = names.map((n) => n.trim()).filter((n) => mutating.test(n) && !/^Create API key$|^Revoke API key|^Set new password$/.test(n));
+    const shown = names.map((n) => n.trim()).filter((n) => mutating.test(n) && !/^Create API key$|^Revoke API key|^Set new password$|^Download policy$/.test(n));
     assert.deepEqual(shown, [], `${path} shows no mutating action to an auditor`);
     await assertAccessible(page, `${path} as auditor`);
   }

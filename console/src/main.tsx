@@ -12,6 +12,7 @@ import { KeyStoresPage, KeyStorePage } from './pages/keystores';
 import { KeysPage, KeyPage } from './pages/keys';
 import { ApprovalsPage, ApprovalPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
+import { AwsPage } from './pages/aws';
 import { AdminPage } from './pages/admin';
 
 /** Signed out after this long without a click, key press or API call (the server ends idle sessions too). */
@@ -25,11 +26,11 @@ interface NavItem {
   hint: string;
 }
 
-// The AWS plane's pages (connections, AWS keys) join this list when its admin routes exist.
 const NAV: NavItem[] = [
   { href: '/', label: 'Overview', roles: ['administrator', 'custodian', 'auditor'], hint: 'health, traffic and what needs attention' },
   { href: '/keystores', label: 'Key stores', roles: ['custodian', 'auditor'], hint: 'what AWS KMS connects to, credentials, policies' },
   { href: '/keys', label: 'Keys', roles: ['custodian', 'auditor'], hint: 'external keys, versions, rotation, deletion' },
+  { href: '/aws', label: 'AWS', roles: ['custodian', 'auditor'], hint: 'connections to AWS KMS in your accounts' },
   { href: '/approvals', label: 'Approvals', roles: ['custodian', 'auditor', 'administrator'], hint: 'changes waiting for a quorum, and the rules' },
   { href: '/audit', label: 'Audit log', roles: ['auditor'], hint: 'every call and change, chain verification' },
   { href: '/admin', label: 'Administration', roles: ['administrator', 'custodian', 'auditor'], hint: 'users, API keys, HSM, settings' },
@@ -48,6 +49,7 @@ function Page({ role }: { role: Role }) {
     if (path === '/keys') return <KeysPage query={query} />;
     if ((m = match('/keys/:keyId', path))) return <KeyPage keyId={m.keyId!} />;
   }
+  if (allowed('/aws') && path === '/aws') return <AwsPage />;
   if (path === '/approvals') return <ApprovalsPage query={query} />;
   if ((m = match('/approvals/:id', path))) return <ApprovalPage id={m.id!} />;
   if (allowed('/audit') && path === '/audit') return <AuditPage query={query} />;

@@ -150,6 +150,8 @@ export const APPROVAL_ACTIONS = [
   'credential.revoke',
   'policy.change',
   'keystore.aws-config',
+  'aws.connection.add',
+  'aws.connection.update',
 ] as const;
 export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
 
@@ -198,6 +200,32 @@ export interface AuditVerify {
   ok: boolean;
   count: number;
   problem?: { seq: number; kind: string; detail: string };
+}
+
+export type AwsFailureReason = 'dns' | 'network' | 'tls' | 'credentials' | 'clock-skew' | 'permission' | 'region' | 'throttled' | 'not-found' | 'unsupported' | 'invalid-request' | 'service';
+
+export interface AwsConnection {
+  id: string;
+  name: string;
+  region: string;
+  regions: string[];
+  endpoint: string | null;
+  stsEndpoint: string | null;
+  caBundle: boolean;
+  accountId: string | null;
+  credentials: { source: 'static' | 'assume-role' | 'default'; accessKeyId: string | null; roleArn: string | null; externalId: string | null };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AwsConnectionTest {
+  connection: string;
+  region: string;
+  connected: boolean;
+  reason?: AwsFailureReason;
+  detail?: string;
+  identity?: { account: string; arn: string };
+  groups: { group: 'list' | 'read' | 'write' | 'custom-key-stores'; actions: string[]; ok: boolean; reason?: AwsFailureReason; detail?: string }[];
 }
 
 export type HealthStatus = 'ACTIVE' | 'DEGRADED' | 'UNAVAILABLE';

@@ -16,6 +16,8 @@ const ACTION_TEXT: Record<ApprovalAction, string> = {
   'credential.revoke': 'Revoke a SigV4 credential',
   'policy.change': 'Change a policy',
   'keystore.aws-config': 'Export the proxy configuration file',
+  'aws.connection.add': 'Add an AWS connection',
+  'aws.connection.update': 'Change an AWS connection',
 };
 
 function waitingFor(r: ApprovalRequest, me: string): boolean {
