@@ -12,10 +12,12 @@ const out = resolve(process.argv[2] ?? join(root, 'docs', 'console'));
 const support = (name) => import(join(root, 'dist', 'test', 'support', name));
 const { startConsoleHarness, launchChromium, consoleContext, signIn } = await support('console-harness.js');
 const { xksClient } = await support('xks-client.js');
+const { startMotoWith } = await support('aws-fixtures.js');
 
 mkdirSync(out, { recursive: true });
 const h = await startConsoleHarness({ demo: true });
 const browser = await launchChromium();
+const moto = await startMotoWith({ MOTO_ACCOUNT_ID: '123456789012' });
 const call = async (method, path, token, body) => {
   const r = await h.api.call(method, `/api/v1${path}`, { token, ...(body !== undefined ? { body } : {}) });
   if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
@@ -37,6 +39,15 @@ try {
   await call('POST', '/keys/orders-key/rotate', anaKey);
   await call('PUT', '/settings/approval-rules/key.schedule-deletion', h.adminToken, { required: 1 });
   await call('PUT', '/settings/approval-rules/keystore.delete', h.adminToken, { required: 2 });
+  await call('POST', '/aws/connections', anaKey, {
+    name: 'prod-account',
+    region: 'eu-west-1',
+    regions: ['us-east-1'],
+    endpoint: moto.url,
+    stsEndpoint: moto.url,
+    accountId: '123456789012',
+    credentials: { source: 'static', accessKeyId: 'AKIAMOTOTEST00000001', secretAccessKey: 'motoSecretKey0123456789abcdefABCDEF/+xyz' },
+  });
   const pending = await call('POST', '/keys/reports-key/schedule-deletion', anaKey, { pendingWindowInDays: 7 });
 
   const demo = h.init.demo;
@@ -85,6 +96,11 @@ try {
   await custodian.getByRole('heading', { name: 'Usage' }).waitFor();
   await shoot(custodian, 'key');
 
+  await custodian.goto(h.url + '/aws');
+  await custodian.getByRole('button', { name: 'Test prod-account' }).click();
+  await custodian.getByText('Connected in eu-west-1').waitFor({ timeout: 60_000 });
+  await shoot(custodian, 'aws');
+
   const approver = await page(ben);
   await approver.goto(h.url + `/approvals/${pending.pendingApproval.id}`);
   await approver.getByRole('heading', { name: 'Your decision' }).waitFor();
@@ -112,5 +128,6 @@ try {
   xks.close();
 } finally {
   await browser.close();
+  await moto.close();
   await h.dispose();
 }

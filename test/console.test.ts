@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -559,6 +561,42 @@ test('the console works in a narrow window with the keyboard', opts, async () =>
   await assertAccessible(page, 'keys page, narrow');
   const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
   assert.ok(overflow <= 1, `no horizontal scrolling of the page (${overflow}px)`);
+  assert.deepEqual(pageProblems(page), []);
+});
+
+test('a tampered audit log: verifying in the console names the first bad record and shows it', opts, async () => {
+  const db = new BetterSqlite3(join(h.dataDir, 'keyhold.db'));
+  let seq: number;
+  try {
+    // What someone with write access to the database might do: drop the guards and edit a record.
+    db.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+    seq = (db.prepare(`SELECT seq FROM audit_log WHERE seq > 5 AND body LIKE '%"outcome":"ok"%' ORDER BY seq LIMIT 1`).get() as { seq: number }).seq;
+    db.prepare(`UPDATE audit_log SET body = replace(body, '"outcome":"ok"', '"outcome":"error"') WHERE seq = ?`).run(seq);
+  } finally {
+    db.close();
+  }
+  const page = await newPage();
+  await signIn(page, h, auditor);
+  await page.getByRole('heading', { name: 'Audit chain' }).waitFor();
+  await page.getByText(`Broken at record ${seq}`).waitFor();
+  await page.goto(h.url + '/audit');
+  await page.getByRole('button', { name: 'Verify the whole chain' }).click();
+  await page.getByRole('alert').filter({ hasText: `First bad record: ${seq}` }).waitFor();
+  await page.getByRole('button', { name: `Show record ${seq}` }).click();
+  await page.getByRole('region', { name: `Record ${seq}` }).waitFor();
+  await assertAccessible(page, 'audit log with a broken chain');
+  assert.deepEqual(pageProblems(page), []);
+});
+
+test('the console signs out by itself after 15 idle minutes', opts, async () => {
+  const page = await newPage();
+  await page.clock.install();
+  await signIn(page, h, custodian2);
+  await page.clock.fastForward('14:00');
+  assert.equal(await page.getByTestId('whoami').count(), 1, 'still signed in before the idle limit');
+  await page.clock.fastForward('02:00');
+  await page.getByText('Signed out after 15 idle minutes.').waitFor();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
   assert.deepEqual(pageProblems(page), []);
 });
 
