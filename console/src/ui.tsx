@@ -207,7 +207,7 @@ export function ageDays(iso: string, now = Date.now()): number {
 }
 
 export function StateBadge({ state }: { state: string }) {
-  const cls = state === 'Enabled' || state === 'ACTIVE' || state === 'ok' || state === 'executed' ? 'good' : state === 'PendingDeletion' || state === 'UNAVAILABLE' || state === 'error' || state === 'denied' || state === 'failed' ? 'bad' : 'warn';
+  const cls = state === 'Enabled' || state === 'ACTIVE' || state === 'ok' || state === 'executed' || state === 'connected' ? 'good' : state === 'PendingDeletion' || state === 'UNAVAILABLE' || state === 'error' || state === 'denied' || state === 'failed' ? 'bad' : 'warn';
   return <span class={`badge ${cls}`}>{state}</span>;
 }
 

@@ -86,7 +86,7 @@ function ConnectionRow({ c, canChange, onChanged }: { c: AwsConnection; canChang
         </td>
         <td>{c.accountId ?? 'any'}</td>
         <td class="wrap">{c.endpoint ?? 'AWS'}{c.caBundle ? ' (own CA)' : ''}</td>
-        <td>{result ? <StateBadge state={result.connected && result.groups.every((g) => g.ok) ? 'ok' : result.connected ? 'DEGRADED' : 'error'} /> : 'not tested yet'}</td>
+        <td>{result ? <StateBadge state={result.connected && result.groups.every((g) => g.ok) ? 'connected' : result.connected ? 'partly working' : 'failed'} /> : 'not tested yet'}</td>
         {canChange ? (
           <td>
             <div class="row">

@@ -307,7 +307,13 @@ export function Overview() {
         <Health />
         {isCustodian ? <MyApprovals /> : null}
         {isAuditor ? <AuditChain /> : null}
-        {readsMetrics ? <Traffic /> : null}
+        {readsMetrics ? (
+          <Traffic />
+        ) : (
+          <Card title="Traffic from KMS">
+            <p>Requests and errors per second per key store come from the metrics, which administrators and auditors read (an auditor's API key is what Prometheus uses). Each key's calls are on its page under Usage.</p>
+          </Card>
+        )}
         {readsKeys ? <Inventory /> : null}
         {!readsKeys ? (
           <Card title="Your role">
