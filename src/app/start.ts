@@ -190,7 +190,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
             keys: context.keys,
             hsm: management.hsm,
             importSampleProxyConfig: management.importSampleProxyConfig,
-            aws: { connections: context.awsConnections },
+            aws: { connections: context.awsConnections, xks: context.awsXks },
           },
           audit: adminAudit,
           clock,

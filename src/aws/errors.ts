@@ -95,6 +95,7 @@ function serviceReason(f: { name: string; message: string; status: number | unde
   if (PERMISSION.has(f.name) || /not authorized to perform|AccessDenied/.test(f.message)) return 'permission';
   if (THROTTLED.has(f.name)) return 'throttled';
   if (NOT_FOUND.has(f.name)) return 'not-found';
+  if (/InUseException$|AlreadyExistsException$|AlreadyInUseException$/.test(f.name)) return 'conflict';
   if (UNSUPPORTED.has(f.name)) return 'unsupported';
   // An answer that is not KMS JSON: moto's XML 403 when it enforces IAM, its HTML 500 page
   // for a call it does not implement. The status tells them apart.
@@ -104,6 +105,8 @@ function serviceReason(f: { name: string; message: string; status: number | unde
     if (f.status === 429) return 'throttled';
     return 'unsupported';
   }
+  // KMS's verdicts about the external key store proxy or its state: operational, not bad input.
+  if (/^(XksProxy|XksKey|CustomKeyStore|KMSInvalidState)/.test(f.name)) return 'service';
   if (f.name.endsWith('ValidationException') || f.name.startsWith('Invalid') || f.name === 'ValidationError') return 'invalid-request';
   if (f.status !== undefined && f.status >= 400 && f.status < 500) return 'invalid-request';
   return 'service';

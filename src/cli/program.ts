@@ -4,11 +4,12 @@ import { parseUsage, uriPathOf, type KeyStore } from '../domain/index.js';
 import { registerAuditCommands } from './audit-commands.js';
 import type { CliHost } from './host.js';
 import { fields, printer, table } from './output.js';
+import type { ManagementServices as ManagementServicesLike } from './host.js';
 import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
-import { registerAwsCommands } from './aws-commands.js';
+import { awsArnsByKeyId, awsKeyInput, awsKeyOptions, describeAwsKey, registerAwsCommands, warnAboutAwsKey, type AwsKeyFlags } from './aws-commands.js';
 
 export { UsageError };
 
@@ -189,14 +190,19 @@ export function buildProgram(host: CliHost): Command {
   const credential = keystore.command('credential').description('SigV4 credentials of a key store (at most two live, for rotation)');
   credential
     .command('add <keystore>')
-    .description('add a credential; prints its secret once')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
+    .description('add a credential; prints its secret once (a key store linked to AWS gets it in its custom key store too)')
+    .option('--aws-reconnect', 'for a linked key store: disconnect, update and connect the custom key store instead of updating it in place')
+    .action(async (name: string, o: { awsReconnect?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const c = await host.withServices(g, (s) => s.keyStores.addCredential(name));
-      const out = { keyStore: name, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
-      printer(!!g.json).result(out, () =>
-        [`Credential added to '${name}'.`, fields([['Access key id', c.accessKeyId], ['Secret access key', c.secretAccessKey]]), 'Next: UpdateCustomKeyStore in AWS KMS, then revoke the old credential.'].join('\n'),
-      );
+      const c = await host.withServices(g, (s) => s.keyStores.addCredential(name, { awsReconnect: o.awsReconnect }));
+      const out = { keyStore: name, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.aws ? { aws: c.aws } : {}) };
+      const next = !c.aws
+        ? 'Next: UpdateCustomKeyStore in AWS KMS, then revoke the old credential.'
+        : c.aws.ok
+          ? `AWS KMS custom key store ${c.aws.customKeyStoreId} now uses it (${c.aws.mode === 'in-place' ? 'updated while connected, no outage' : `disconnected, updated and connected again: unavailable for ${(c.aws.outageMs / 1000).toFixed(1)} s`}, ${c.aws.connectionState}). The old credential can be revoked.`
+          : `warning: AWS KMS was NOT updated: ${c.aws.error}. Keep the old credential; retry with keyhold aws keystore connect ${name} after fixing it.`;
+      printer(!!g.json).result(out, () => [`Credential added to '${name}'.`, fields([['Access key id', c.accessKeyId], ['Secret access key', c.secretAccessKey]]), next].join('\n'));
+      if (c.aws && !c.aws.ok) process.exitCode = 1;
     });
   credential
     .command('list <keystore>')
@@ -264,23 +270,44 @@ export function buildProgram(host: CliHost): Command {
     });
 
   const key = program.command('key').description('external keys (the XksKeyId KMS uses)');
-  key
-    .command('create <keyId>')
-    .description('create an AES-256 key')
-    .requiredOption('--keystore <name>', 'key store that serves it')
-    .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
-    .addOption(new Option('--protection <where>', 'software: sealed key material; hsm: generated inside the [hsm] token').choices(['software', 'hsm']).default('software'))
-    .option('--description <text>', 'free text for operators')
-    .option('--tag <key=value...>', 'tags (repeatable)')
-    .option('--rotation-days <n>', 'rotate automatically every n days')
-    .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
-    .action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm' } & LifecycleOptions, cmd: Command) => {
-      const g = globals(cmd);
-      const usage = parseUsage(opts.usage);
-      const lc = lifecycleFromOptions(opts);
-      const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
+  awsKeyOptions(
+    key
+      .command('create <keyId>')
+      .description('create an AES-256 key (with --aws-key, also its KMS key in the linked custom key store)')
+      .requiredOption('--keystore <name>', 'key store that serves it')
+      .option('--usage <list>', 'encrypt,decrypt (default), encrypt, decrypt or none', 'encrypt,decrypt')
+      .addOption(new Option('--protection <where>', 'software: sealed key material; hsm: generated inside the [hsm] token').choices(['software', 'hsm']).default('software'))
+      .option('--description <text>', 'free text for operators (and the KMS key description)')
+      .option('--tag <key=value...>', 'tags (repeatable)')
+      .option('--rotation-days <n>', 'rotate automatically every n days')
+      .option('--expires-at <iso>', 'refuse encrypt after this date (decrypt keeps working)')
+      .option('--aws-key', 'also create the KMS key (Origin EXTERNAL_KEY_STORE) in the key store\'s custom key store (see keyhold aws keystore create)'),
+  ).action(async (keyId: string, opts: { keystore: string; usage: string; protection: 'software' | 'hsm'; awsKey?: boolean } & LifecycleOptions & AwsKeyFlags, cmd: Command) => {
+    const g = globals(cmd);
+    const usage = parseUsage(opts.usage);
+    const lc = lifecycleFromOptions(opts);
+    const k = keyView(await host.withServices(g, (s) => s.keys.create({ externalId: keyId, keyStore: opts.keystore, usage, protection: opts.protection, ...lc })), opts.keystore);
+    if (!opts.awsKey) {
       printer(!!g.json).result(k, () => `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`);
-    });
+      return;
+    }
+    // The Keyhold key is kept whatever AWS answers; a failure says how to finish.
+    let aws: Awaited<ReturnType<ManagementServicesLike['aws']['xks']['createAwsKey']>> | undefined;
+    let awsError: string | undefined;
+    try {
+      aws = await host.withServices(g, (s) => s.aws.xks.createAwsKey(keyId, awsKeyInput(opts)));
+    } catch (e) {
+      awsError = e instanceof Error ? e.message : String(e);
+    }
+    const retry = `keyhold key link-aws ${keyId}${opts.alias ? ` --alias ${opts.alias}` : ''}`;
+    printer(!!g.json).result({ ...k, awsKeyArn: aws?.kmsKeyArn ?? null, alias: aws?.alias ?? null, ...(aws?.aliasError ? { aliasError: aws.aliasError } : {}), ...(awsError ? { awsError, retry } : {}) }, () =>
+      [
+        `Key '${keyId}' created in '${opts.keystore}' (${opts.protection}, usage: ${usage.join(',') || 'none'}).`,
+        aws ? describeAwsKey(aws) : `The KMS key was NOT created: ${awsError}\nThe Keyhold key is kept. Once the cause is fixed, run: ${retry}`,
+      ].join('\n'),
+    );
+    if (awsError || aws?.aliasError) process.exitCode = 1;
+  });
   key
     .command('adopt <label>')
     .description('serve an existing HSM key, found by its PKCS#11 label, as a key (version 1)')
@@ -305,7 +332,8 @@ export function buildProgram(host: CliHost): Command {
       const g = globals(cmd);
       const list = await host.withServices(g, async (s) => {
         const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
-        return (await s.keys.list(opts.keystore)).map((k) => keyView(k, names.get(k.keyStoreId)));
+        const arns = await awsArnsByKeyId(s);
+        return (await s.keys.list(opts.keystore)).map((k) => ({ ...keyView(k, names.get(k.keyStoreId)), awsKeyArn: arns.get(k.id) ?? null }));
       });
       printer(!!g.json).result(list, () => table(list, ['keyId', 'keyStore', 'protection', 'usage', 'enabled', 'currentVersion']));
     });
@@ -318,7 +346,8 @@ export function buildProgram(host: CliHost): Command {
         const k = await s.keys.get(keyId);
         const ks = (await s.keyStores.list()).find((x) => x.id === k.keyStoreId);
         const versions = (await s.keys.versions(keyId)).map((v) => ({ version: v.version, protection: v.protection, createdAt: v.createdAt, hsmLabel: v.hsmLabel }));
-        return { ...keyView(k, ks?.name), versions };
+        const link = await s.aws.xks.keyLink(keyId);
+        return { ...keyView(k, ks?.name), awsKeyArn: link?.kmsKeyArn ?? null, versions };
       });
       printer(!!g.json).result(out, () =>
         [
@@ -335,6 +364,7 @@ export function buildProgram(host: CliHost): Command {
             ['Rotation', out.rotationPeriodDays === null ? 'manual' : `every ${out.rotationPeriodDays} days (next ${out.nextRotationAt})`],
             ['Expires', out.expiresAt ?? 'never'],
             ...(out.deletionDate ? ([['Deletion date', out.deletionDate]] as [string, unknown][]) : []),
+            ...(out.awsKeyArn ? ([['KMS key', out.awsKeyArn]] as [string, unknown][]) : []),
           ]),
           '',
           table(out.versions, ['version', 'protection', 'createdAt']),
@@ -347,7 +377,11 @@ export function buildProgram(host: CliHost): Command {
       .description(enabled ? 'enable a key' : 'disable a key: encrypt and decrypt answer InvalidStateException')
       .action(async (keyId: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
-        const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.setEnabled(keyId, enabled)));
+        const k = await host.withServices(g, async (s) => {
+          const view = await namedKeyView(s, await s.keys.setEnabled(keyId, enabled));
+          if (!enabled) await warnAboutAwsKey(s, keyId, 'AWS KMS cannot encrypt or decrypt with it until the key is enabled again');
+          return view;
+        });
         printer(!!g.json).result(k, () => `Key '${keyId}' ${enabled ? 'enabled' : 'disabled'}.`);
       });
   }

@@ -26,3 +26,4 @@ export * from './aws-errors.js';
 export * from './aws-connection-service.js';
 export * from './aws-audit.js';
 export * from './aws-iam-policy.js';
+export * from './aws-xks-service.js';
