@@ -482,6 +482,19 @@ test('GET /cluster on SQLite says there is no cluster registry', async () => {
  * cluster registry in cluster-postgres.test.ts, against PostgreSQL.
  */
 const COVERED_WITH_A_TOKEN = ['hsm.status', 'hsm.set-pin', 'keys.adopt', 'cluster.status'];
+test('status: health as KMS sees it and the XKS certificate expiry, for every role (the console overview)', async () => {
+  for (const token of [h.admin.token, custodian.token, auditor.token]) {
+    const r = await call<{ health: { kmsView: string; ekmFleetDetails: { healthStatus: string }[] }; certificate: { notAfter: string; daysToExpire: number }; hsm: { configured: boolean } }>('GET', '/status', token);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(['ACTIVE', 'DEGRADED', 'UNAVAILABLE'].includes(r.body.health.kmsView));
+    assert.ok(r.body.health.ekmFleetDetails.length >= 1);
+    assert.ok(Date.parse(r.body.certificate.notAfter) > h.clock.now(), 'the certificate is valid now');
+    assert.ok(r.body.certificate.daysToExpire > 300, 'a new self-signed certificate has about a year');
+    assert.equal(r.body.hsm.configured, false);
+  }
+  assert.equal((await call('GET', '/status', undefined)).status, 401);
+});
+
 
 test('every operation in the OpenAPI document succeeded at least once in this file', async () => {
   const doc = await call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>('GET', '/openapi.json', undefined);

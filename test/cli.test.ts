@@ -96,7 +96,7 @@ test('--json output: one JSON document per command, with stable shapes and no se
     assert.equal(k.keyStore, 'shapes', `${args.join(' ')} names the key store`);
   }
   const shown = await json<Record<string, unknown> & { versions: Record<string, unknown>[] }>('key', 'show', 'shape-key');
-  assert.deepEqual(keysOf(shown), [...KEY_VIEW, 'versions'].sort());
+  assert.deepEqual(keysOf(shown), [...KEY_VIEW, 'awsKeyArn', 'versions'].sort());
   assert.equal(shown.currentVersion, 2);
   assert.deepEqual(shown.usage, ['encrypt', 'decrypt']);
   assert.deepEqual(shown.versions.map((v) => v.version), [1, 2]);

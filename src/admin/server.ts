@@ -9,6 +9,7 @@ import { recordedChange } from './audit.js';
 import { toAdminError } from './errors.js';
 import { coverageExtensions, CSRF_HEADER, routePath, rolesAllowed, SESSION_COOKIE, type AdminRoute, type AuditNotes } from './route.js';
 import { buildRoutes, type AdminServices, type MetricsSource } from './routes/index.js';
+import { CONSOLE_HEADERS, isConsolePath, loadConsoleAssets, type ConsoleAssets } from './console-static.js';
 
 
 export interface AdminServerOptions {
@@ -23,6 +24,8 @@ export interface AdminServerOptions {
   /** Further routes (the audit log's), checked and documented like the built-in ones. */
   extraRoutes?: AdminRoute[];
   bodyLimit?: number;
+  /** The web console served at / (default: the built one in dist/console; false: none). */
+  console?: ConsoleAssets | false;
 }
 
 export interface AdminServer {
@@ -141,8 +144,12 @@ export async function createAdminServer(opts: AdminServerOptions): Promise<Admin
     if (!auth) deny(401, 'sign in first: POST /api/v1/auth/login, then send "Authorization: Bearer <token>"');
     state.principal = auth.principal;
     const user = auth.principal.user;
-    if (auth.viaCookie && !SAFE_METHODS.has(req.method) && req.headers[CSRF_HEADER] === undefined) {
-      deny(403, `cookie-authenticated changes need the ${CSRF_HEADER} header`);
+    if (auth.viaCookie && !SAFE_METHODS.has(req.method)) {
+      if (req.headers[CSRF_HEADER] === undefined) deny(403, `cookie-authenticated changes need the ${CSRF_HEADER} header`);
+      // Browsers say where a request comes from; a cookie write from another origin is refused
+      // even if a custom header somehow came along.
+      const site = req.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin') deny(403, 'cookie-authenticated changes must come from the console itself (Sec-Fetch-Site: same-origin)');
     }
     if (user.mustChangePassword && !route.duringPasswordChange) deny(403, 'replace your one-time password first: POST /api/v1/auth/password');
     if (route.access !== 'authenticated' && !route.access.includes(user.role)) {
@@ -209,7 +216,18 @@ export async function createAdminServer(opts: AdminServerOptions): Promise<Admin
     return reply.code(x.status).send(x.body);
   });
 
-  app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'NotFound', message: `no admin API at ${req.method} ${(req.url.split('?')[0] ?? '').slice(0, 200)}` }));
+  const consoleAssets = opts.console === false ? undefined : (opts.console ?? loadConsoleAssets());
+  app.setNotFoundHandler(async (req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    if (consoleAssets && (req.method === 'GET' || req.method === 'HEAD') && isConsolePath(path)) {
+      const asset = consoleAssets.lookup(path === '/' ? '/index.html' : path);
+      reply.headers(CONSOLE_HEADERS);
+      if (asset) return reply.code(200).type(asset.contentType).send(asset.body);
+      if (!consoleAssets.available) return reply.code(404).type('text/plain; charset=utf-8').send('The web console is not built: run `npm run build`.\n');
+      return reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
+    }
+    return reply.code(404).send({ error: 'NotFound', message: `no admin API at ${req.method} ${path.slice(0, 200)}` });
+  });
 
   const securityAny: Record<string, string[]>[] = [{ bearer: [] }, { cookie: [] }];
   for (const r of routes) {

@@ -142,7 +142,23 @@ export const toCredentialView = (c: CredentialInfo): z.output<typeof credentialV
 });
 
 export const issuedCredentialView = z
-  .object({ id: z.string(), accessKeyId: z.string(), secretAccessKey: z.string().describe('shown once') })
+  .object({
+    id: z.string(),
+    accessKeyId: z.string(),
+    secretAccessKey: z.string().describe('shown once'),
+    aws: z
+      .object({
+        customKeyStoreId: z.string(),
+        mode: z.enum(['in-place', 'reconnect']),
+        ok: z.boolean(),
+        outageMs: z.number(),
+        connectionState: z.string().nullable(),
+        connectionErrorCode: z.string().nullable(),
+        error: z.string().optional(),
+      })
+      .optional()
+      .describe('when the key store is linked to AWS: how the credential was pushed to its custom key store'),
+  })
   .meta({ id: 'IssuedCredential' });
 
 export const proxyConfigView = z

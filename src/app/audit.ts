@@ -8,6 +8,7 @@ import {
   auditedAdminUsers,
   auditedAuditReads,
   auditedAwsConnections,
+  auditedAwsXks,
   auditedKeyService,
   auditedKeyStoreService,
   createAuditService,
@@ -140,7 +141,7 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
     keys: auditedKeyService(base.keys, audit, who),
     admins: auditedAdminUsers(base.admins, audit, who),
     audit: auditedAuditReads(audit, who),
-    aws: { ...base.aws, connections: auditedAwsConnections(base.aws.connections, audit, who) },
+    aws: { connections: auditedAwsConnections(base.aws.connections, audit, who), xks: auditedAwsXks(base.aws.xks, audit, who) },
     hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
     tls: {
       ...base.tls,

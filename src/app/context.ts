@@ -8,11 +8,14 @@ import {
   createApprovalRules,
   createApprovalService,
   createAwsConnectionService,
+  createAwsXksService,
+  withAwsCredentialSync,
   createKeyService,
   createKeyStoreService,
   type AdminIdentityService,
   type ApprovalService,
   type AwsConnectionService,
+  type AwsXksService,
   type Backends,
   type KeyService,
   type KeyStoreService,
@@ -43,6 +46,8 @@ export interface AppContext {
   approvals: ApprovalService;
   /** AWS connections (the AWS plane, docs/aws.md). */
   awsConnections: AwsConnectionService;
+  /** The XKS side in AWS: custom key stores and KMS keys for Keyhold key stores and keys. */
+  awsXks: AwsXksService;
   close(): Promise<void>;
 }
 
@@ -88,10 +93,13 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const softwareBackend = createSoftwareBackend({ seal, meta: storage });
   const hsmBackend = pool && config.hsm ? createHsmKeyBackend({ pool, labelPrefix: config.hsm.keyLabelPrefix }) : undefined;
   const backends: Backends = { software: softwareBackend, ...(hsmBackend ? { hsm: hsmBackend } : {}) };
-  const keyStores = createKeyStoreService({ repo: storage, seal, clock });
+  const baseKeyStores = createKeyStoreService({ repo: storage, seal, clock });
   const keys = createKeyService({ repo: storage, backends, clock });
   // HTTPS_PROXY / NO_PROXY are read once, here.
   const awsConnections = createAwsConnectionService({ repo: storage, seal, clock, gateway: createAwsGateway({ proxy: proxySettingsFromEnv(process.env) }) });
+  const awsXks = createAwsXksService({ repo: storage, keyStores: baseKeyStores, keys, connections: awsConnections, clock });
+  // Credentials added to a key store linked to AWS reach its custom key store.
+  const keyStores = withAwsCredentialSync(baseKeyStores, awsXks);
   const a = config.admin;
   const identity = createAdminIdentityService({
     repo: storage,
@@ -118,6 +126,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     keyStores,
     keys,
     awsConnections,
+    awsXks,
     identity,
     approvals: createApprovalService({
       repo: storage,

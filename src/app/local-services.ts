@@ -27,7 +27,7 @@ export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'
       setRule: () => needsServer('changing approval rules'),
       clearRule: () => needsServer('changing approval rules'),
     },
-    aws: { connections: ctx.awsConnections },
+    aws: { connections: ctx.awsConnections, xks: ctx.awsXks },
     session: {
       whoami: () => needsServer('whoami'),
       logout: () => needsServer('logout'),

@@ -18,7 +18,7 @@ import {
   type XksCall,
   type XksCallObserver,
 } from '../domain/index.js';
-import { auditRoutes, createAdminServer, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
+import { auditRoutes, createAdminServer, statusRoutes, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
 import { certificateExpiry, createXksServer, type XksServer } from '../xks/index.js';
 import { auditDiskGauges, createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
 import { clusterMembership, guardedObserver } from './cluster-node.js';
@@ -193,16 +193,17 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const installedTls = watchInstalledCertificate({ meta: context.storage, seal: context.seal, log, use: (pair) => xks.useCertificate(pair) });
     await installedTls.poke();
     directory.onRefresh(() => void installedTls.poke());
+    const xksCertificateNotAfter = (): Date | undefined => {
+      const installed = installedTls.notAfter();
+      if (installed) return installed;
+      try {
+        return certificateExpiry(config.xks.tls.certFile);
+      } catch {
+        return undefined;
+      }
+    };
     metrics.setSources({
-      certificateNotAfter: () => {
-        const installed = installedTls.notAfter();
-        if (installed) return installed;
-        try {
-          return certificateExpiry(config.xks.tls.certFile);
-        } catch {
-          return undefined;
-        }
-      },
+      certificateNotAfter: xksCertificateNotAfter,
       credentials: async () => {
         const names = new Map((await context.storage.listKeyStores()).map((k) => [k.id, k.name]));
         return (await context.storage.listLiveCredentials()).map((c) => ({ keyStore: names.get(c.keyStoreId) ?? c.keyStoreId, accessKeyId: c.accessKeyId, createdAt: c.createdAt }));
@@ -248,15 +249,20 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
             keys: context.keys,
             hsm: management.hsm,
             importSampleProxyConfig: management.importSampleProxyConfig,
-            aws: { connections: context.awsConnections },
+            aws: { connections: context.awsConnections, xks: context.awsXks },
           },
           audit: adminAudit,
           clock,
           log,
           version: opts.version ?? '0.1.0',
           metrics: opts.metrics ?? { render: renderMetrics },
-          extraRoutes: [...auditRoutes({ audit: audit.service, keys: context.keys }), ...clusterRoutes({ status: member ? () => member.status() : undefined }),
-            ...tlsRoutes({ tls: management.tls }), ...(opts.adminRoutes ?? [])],
+          extraRoutes: [
+            ...auditRoutes({ audit: audit.service, keys: context.keys }),
+            ...statusRoutes({ health: () => health.report(), certificateNotAfter: xksCertificateNotAfter, hsmConfigured: management.hsm !== undefined, now: () => clock.now() }),
+            ...clusterRoutes({ status: member ? () => member.status() : undefined }),
+            ...tlsRoutes({ tls: management.tls }),
+            ...(opts.adminRoutes ?? []),
+          ],
         });
         adminAddress = await listenAs('admin API', 'admin.listen (--admin-listen)', config.admin.listen.host, config.admin.listen.port, () => admin!.listen(config.admin.listen.host, config.admin.listen.port));
       }

@@ -46,6 +46,7 @@ interface ErrorLike {
   message?: unknown;
   cause?: unknown;
   $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
 }
 
 function fieldsOf(e: unknown): { name: string; code: string; message: string; status: number | undefined } {
@@ -54,7 +55,7 @@ function fieldsOf(e: unknown): { name: string; code: string; message: string; st
     name: typeof x.name === 'string' ? x.name : 'Error',
     code: typeof x.code === 'string' ? x.code : '',
     message: typeof x.message === 'string' ? x.message : String(e),
-    status: x.$metadata?.httpStatusCode,
+    status: x.$metadata?.httpStatusCode ?? x.$response?.statusCode,
   };
 }
 
@@ -94,9 +95,18 @@ function serviceReason(f: { name: string; message: string; status: number | unde
   if (PERMISSION.has(f.name) || /not authorized to perform|AccessDenied/.test(f.message)) return 'permission';
   if (THROTTLED.has(f.name)) return 'throttled';
   if (NOT_FOUND.has(f.name)) return 'not-found';
+  if (/InUseException$|AlreadyExistsException$|AlreadyInUseException$/.test(f.name)) return 'conflict';
   if (UNSUPPORTED.has(f.name)) return 'unsupported';
-  // An endpoint without the API: moto's HTML 500 page fails JSON parsing.
-  if (f.name === 'SyntaxError' || /Unexpected token|not valid JSON|Deserialization error/i.test(f.message)) return 'unsupported';
+  // An answer that is not KMS JSON: moto's XML 403 when it enforces IAM, its HTML 500 page
+  // for a call it does not implement. The status tells them apart.
+  if (f.name === 'SyntaxError' || /Unexpected token|not valid JSON|Deserialization error/i.test(f.message)) {
+    if (f.status === 403) return 'permission';
+    if (f.status === 401) return 'credentials';
+    if (f.status === 429) return 'throttled';
+    return 'unsupported';
+  }
+  // KMS's verdicts about the external key store proxy or its state: operational, not bad input.
+  if (/^(XksProxy|XksKey|CustomKeyStore|KMSInvalidState)/.test(f.name)) return 'service';
   if (f.name.endsWith('ValidationException') || f.name.startsWith('Invalid') || f.name === 'ValidationError') return 'invalid-request';
   if (f.status !== undefined && f.status >= 400 && f.status < 500) return 'invalid-request';
   return 'service';

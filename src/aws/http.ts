@@ -43,7 +43,14 @@ export interface TransportOptions {
 export function createRequestHandler(o: TransportOptions): NodeHttpHandler {
   const tls = o.caPem ? { ca: o.caPem } : {};
   const proxied = o.proxy.httpsProxy && !(o.endpointHost && bypassesProxy(o.endpointHost, o.proxy.noProxy));
-  const httpsAgent = proxied ? new HttpsProxyAgent(o.proxy.httpsProxy!, { keepAlive: true, ...tls }) : new HttpsAgent({ keepAlive: true, maxSockets: 50, ...tls });
+  let httpsAgent: HttpsAgent;
+  if (proxied) {
+    const agent = new HttpsProxyAgent(o.proxy.httpsProxy!, { keepAlive: true });
+    // The proxy agent's own options are for the proxy; the CA bundle must reach the TLS
+    // session to the endpoint inside the tunnel, which takes the per-request options.
+    if (o.caPem) (agent.options as { ca?: string }).ca = o.caPem;
+    httpsAgent = agent;
+  } else httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 50, ...tls });
   return new NodeHttpHandler({
     httpsAgent,
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),

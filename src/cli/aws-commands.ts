@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { awsIamPolicy, type AwsConnection, type AwsConnectionTestResult, type AwsCredentialInput } from '../domain/index.js';
+import { awsIamPolicy, type AwsConnection, type AwsConnectionTestResult, type AwsCredentialInput, type AwsKeyInput, type KeyStoreInAwsResult } from '../domain/index.js';
+import type { ManagementServices } from './host.js';
 import type { CliHost } from './host.js';
 import { fields, printer, table } from './output.js';
 import { globalsOf as globals, UsageError } from './shared.js';
@@ -83,6 +84,59 @@ export function describeTest(r: AwsConnectionTestResult): string {
     lines.push('', table(r.groups.map((g) => ({ group: g.group, ok: g.ok, actions: g.actions.join(','), reason: g.reason, detail: g.detail })), ['group', 'ok', 'actions', 'reason', 'detail']));
   }
   return lines.join('\n');
+}
+
+function seconds(v: string): number {
+  if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--wait-seconds '${v}' must be a whole number of seconds`);
+  return Number(v);
+}
+
+const progress = (msg: string) => process.stderr.write(`... ${msg}\n`);
+
+function reportConnection(json: boolean, r: KeyStoreInAwsResult, verb: string): void {
+  printer(json).result(r, () =>
+    r.connectionState === 'CONNECTED'
+      ? `Custom key store ${r.customKeyStoreId} (${r.customKeyStoreName}, ${r.region}) ${verb}: CONNECTED. Create KMS keys with: keyhold key create ID --keystore ${r.keyStore} --aws-key`
+      : [
+          `Custom key store ${r.customKeyStoreId} (${r.customKeyStoreName}, ${r.region}) is ${r.connectionState}.`,
+          ...(r.connectionErrorCode ? [`  ConnectionErrorCode: ${r.connectionErrorCode}`, `  What to fix: ${r.hint}`] : [`  Still waiting after ${Math.round(r.waitedMs / 1000)} s; check later with: keyhold aws keystore status ${r.keyStore}`]),
+          `  Then: keyhold aws keystore connect ${r.keyStore}`,
+        ].join('\n'),
+  );
+  if (r.connectionState !== 'CONNECTED') process.exitCode = 1;
+}
+
+export interface AwsKeyFlags {
+  alias?: string;
+  awsAdmin?: string[];
+  awsUser?: string[];
+}
+
+/** --alias/--aws-admin/--aws-user, shared by `key create --aws-key` and `key link-aws`. */
+export function awsKeyOptions(c: Command): Command {
+  return c
+    .option('--alias <alias/NAME>', 'an alias for the KMS key')
+    .option('--aws-admin <arn...>', 'IAM principals allowed to administer the KMS key (repeatable)')
+    .option('--aws-user <arn...>', 'IAM principals allowed to use the KMS key for Encrypt/Decrypt/GenerateDataKey (repeatable)');
+}
+
+export function awsKeyInput(o: AwsKeyFlags & { description?: string | undefined }): AwsKeyInput {
+  return { alias: o.alias, admins: o.awsAdmin, users: o.awsUser, description: o.description };
+}
+
+export function describeAwsKey(r: { keyId: string; kmsKeyArn: string; alias: string | null; aliasError?: string | undefined }): string {
+  return [`KMS key ${r.kmsKeyArn} created for '${r.keyId}'${r.alias ? ` (${r.alias})` : ''}.`, ...(r.aliasError ? [`warning: the alias was not created: ${r.aliasError}`] : [])].join('\n');
+}
+
+/** The ARN of the KMS key made for each key (by Keyhold's internal key id). */
+export async function awsArnsByKeyId(s: ManagementServices): Promise<Map<string, string>> {
+  return new Map((await s.aws.xks.listKeyLinks()).map((l) => [l.keyId, l.kmsKeyArn]));
+}
+
+/** Disabling or deleting a key with a KMS key: say which AWS key goes dark. */
+export async function warnAboutAwsKey(s: ManagementServices, keyId: string, what: string): Promise<void> {
+  const link = await s.aws.xks.keyLink(keyId).catch(() => undefined);
+  if (link) process.stderr.write(`warning: key '${keyId}' backs the KMS key ${link.kmsKeyArn}; ${what}\n`);
 }
 
 /** `keyhold aws …`: AWS connections, and the XKS side in AWS KMS (docs/aws.md). */
@@ -192,6 +246,68 @@ export function registerAwsCommands(program: Command, host: CliHost): Command {
       printer(!!g.json).result(r, () => describeTest(r));
       if (!r.connected) process.exitCode = 1;
     });
+
+  const keystore = aws.command('keystore').description("a key store's custom key store in AWS KMS (type EXTERNAL_KEY_STORE)");
+  keystore
+    .command('create <keystore>')
+    .description('CreateCustomKeyStore with the key store\'s URI path and newest credential, then ConnectCustomKeyStore, waiting for CONNECTED')
+    .requiredOption('--connection <name>', 'the AWS connection to create it with')
+    .requiredOption('--endpoint <url>', 'https://HOST where AWS KMS reaches Keyhold (public endpoint, or the VPC endpoint service private DNS name)')
+    .option('--region <region>', "a Region of the connection (default: the connection's)")
+    .option('--vpc-endpoint-service <name>', 'com.amazonaws.vpce.REGION.vpce-svc-... (VPC_ENDPOINT_SERVICE connectivity)')
+    .option('--aws-name <name>', 'the custom key store name in AWS (default keyhold-KEYSTORE)')
+    .option('--wait-seconds <n>', 'how long to wait for the connection (KMS takes up to ~5 minutes)', '600')
+    .action(async (name: string, o: { connection: string; endpoint: string; region?: string; vpcEndpointService?: string; awsName?: string; waitSeconds: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const waitMs = seconds(o.waitSeconds) * 1000;
+      const r = await host.withServices(g, (s) =>
+        s.aws.xks.createKeyStore(name, { connection: o.connection, endpoint: o.endpoint, region: o.region, vpcEndpointServiceName: o.vpcEndpointService, awsName: o.awsName, waitMs }, progress),
+      );
+      reportConnection(!!g.json, r, 'created');
+    });
+  keystore
+    .command('connect <keystore>')
+    .description('connect the custom key store again (a FAILED one is disconnected first) and wait for CONNECTED')
+    .option('--wait-seconds <n>', 'how long to wait', '600')
+    .action(async (name: string, o: { waitSeconds: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await host.withServices(g, (s) => s.aws.xks.connect(name, { waitMs: seconds(o.waitSeconds) * 1000 }, progress));
+      reportConnection(!!g.json, r, 'connected');
+    });
+  keystore
+    .command('status <keystore>')
+    .description('the custom key store in AWS: connection state, error code, and how many KMS keys use it')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const st = await host.withServices(g, (s) => s.aws.xks.status(name));
+      printer(!!g.json).result(st, () =>
+        st.linked
+          ? fields([
+              ['Key store', st.keyStore],
+              ['Custom key store', `${st.customKeyStoreId} (${st.customKeyStoreName})`],
+              ['Connection', `${st.connection} (${st.region})`],
+              ['Endpoint', st.endpoint],
+              ['State', st.connectionState],
+              ...(st.connectionErrorCode ? ([['Error code', st.connectionErrorCode], ['What to fix', st.hint]] as [string, unknown][]) : []),
+              ['AWS signs with', st.awsAccessKeyId],
+              ['KMS keys', `${st.kmsKeys}${st.kmsKeysCountComplete ? '' : ' (first 1000 keys of the account counted)'}`],
+              ['Linked by Keyhold', st.linkedKeys],
+            ])
+          : `Key store '${st.keyStore}' has no custom key store in AWS. Create one with: keyhold aws keystore create ${st.keyStore} --connection NAME --endpoint https://HOST`,
+      );
+    });
+
+  const key = program.commands.find((c) => c.name() === 'key');
+  if (key) {
+    awsKeyOptions(key.command('link-aws <keyId>').description('create the KMS key for an existing Keyhold key (Origin EXTERNAL_KEY_STORE, XksKeyId = the key id), with its key policy and alias'))
+      .option('--description <text>', 'the KMS key description (default: the key\'s)')
+      .action(async (keyId: string, o: AwsKeyFlags & { description?: string }, cmd: Command) => {
+        const g = globals(cmd);
+        const r = await host.withServices(g, (s) => s.aws.xks.createAwsKey(keyId, awsKeyInput(o)));
+        printer(!!g.json).result(r, () => describeAwsKey(r));
+        if (r.aliasError) process.exitCode = 1;
+      });
+  }
 
   aws
     .command('iam-policy')

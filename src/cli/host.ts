@@ -8,6 +8,7 @@ import type {
   AuditReadService,
   AwsConnectionService,
   ClusterStatus,
+  AwsXksService,
   KeyService,
   KeyStoreService,
 } from '../domain/index.js';
@@ -59,8 +60,12 @@ export interface SessionOperations {
 /** AWS connections (the secret is write-only: nothing returns it). */
 export type AwsConnectionOperations = Pick<AwsConnectionService, 'create' | 'list' | 'get' | 'update' | 'delete' | 'test'>;
 
+/** The XKS side in AWS (progress callbacks work only locally; remotely the server waits). */
+export type AwsXksOperations = Pick<AwsXksService, 'createKeyStore' | 'connect' | 'status' | 'createAwsKey' | 'keyLink' | 'listKeyLinks'>;
+
 export interface AwsOperations {
   connections: AwsConnectionOperations;
+  xks: AwsXksOperations;
 }
 
 export interface ManagementServices {

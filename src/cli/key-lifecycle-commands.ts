@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { warnAboutAwsKey } from './aws-commands.js';
 import type { CliHost } from './host.js';
 import { printer } from './output.js';
 import { globalsOf, lifecycleFromOptions, namedKeyView, UsageError, type LifecycleOptions } from './shared.js';
@@ -29,7 +30,11 @@ export function registerKeyLifecycleCommands(key: Command, host: CliHost): void 
       const g = globalsOf(cmd);
       const days = Number(opts.days);
       if (!Number.isInteger(days)) throw new UsageError(`--days '${opts.days}' must be a whole number`);
-      const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.scheduleDeletion(keyId, days)));
+      const k = await host.withServices(g, async (s) => {
+        const view = await namedKeyView(s, await s.keys.scheduleDeletion(keyId, days));
+        await warnAboutAwsKey(s, keyId, 'AWS KMS cannot use it from now on, and every ciphertext under it is lost once the key is destroyed; schedule the deletion of the KMS key in AWS too');
+        return view;
+      });
       printer(!!g.json).result(k, () => `Key '${keyId}' will be destroyed on ${k.deletionDate}. Undo with: keyhold key cancel-deletion ${keyId}`);
     });
   key

@@ -126,14 +126,19 @@ export function registerKeyStoreCommands(program: Command, host: CliHost): Comma
   const credential = keystore.command('credential').description('SigV4 credentials of a key store (at most two live, for rotation)');
   credential
     .command('add <keystore>')
-    .description('add a credential; prints its secret once')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
+    .description('add a credential; prints its secret once (a key store linked to AWS gets it in its custom key store too)')
+    .option('--aws-reconnect', 'for a linked key store: disconnect, update and connect the custom key store instead of updating it in place')
+    .action(async (name: string, o: { awsReconnect?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const c = await host.withServices(g, (s) => s.keyStores.addCredential(name));
-      const out = { keyStore: name, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
-      printer(!!g.json).result(out, () =>
-        [`Credential added to '${name}'.`, fields([['Access key id', c.accessKeyId], ['Secret access key', c.secretAccessKey]]), 'Next: UpdateCustomKeyStore in AWS KMS, then revoke the old credential.'].join('\n'),
-      );
+      const c = await host.withServices(g, (s) => s.keyStores.addCredential(name, { awsReconnect: o.awsReconnect }));
+      const out = { keyStore: name, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.aws ? { aws: c.aws } : {}) };
+      const next = !c.aws
+        ? 'Next: UpdateCustomKeyStore in AWS KMS, then revoke the old credential.'
+        : c.aws.ok
+          ? `AWS KMS custom key store ${c.aws.customKeyStoreId} now uses it (${c.aws.mode === 'in-place' ? 'updated while connected, no outage' : `disconnected, updated and connected again: unavailable for ${(c.aws.outageMs / 1000).toFixed(1)} s`}, ${c.aws.connectionState}). The old credential can be revoked.`
+          : `warning: AWS KMS was NOT updated: ${c.aws.error}. Keep the old credential; retry with keyhold aws keystore connect ${name} after fixing it.`;
+      printer(!!g.json).result(out, () => [`Credential added to '${name}'.`, fields([['Access key id', c.accessKeyId], ['Secret access key', c.secretAccessKey]]), next].join('\n'));
+      if (c.aws && !c.aws.ok) process.exitCode = 1;
     });
   credential
     .command('list <keystore>')

@@ -63,7 +63,8 @@ export function auditedKeyStoreService(svc: KeyStoreService, audit: AdminRecorde
     setEnabled: (name, enabled) => run({ action: enabled ? 'keystores.enable' : 'keystores.disable', target: name, keyStore: name }, () => svc.setEnabled(name, enabled)),
     setRegions: (name, regions) => run({ action: 'keystores.set-regions', target: name, keyStore: name, change: { regions } }, () => svc.setRegions(name, regions)),
     delete: (name) => run({ action: 'keystores.delete', target: name, keyStore: name }, () => svc.delete(name)),
-    addCredential: (name) => run({ action: 'keystores.credentials.add', target: name, keyStore: name }, () => svc.addCredential(name), (r) => ({ accessKeyId: r.accessKeyId })),
+    addCredential: (name, opts) =>
+      run({ action: 'keystores.credentials.add', target: name, keyStore: name }, () => svc.addCredential(name, opts), (r) => ({ accessKeyId: r.accessKeyId, ...(r.aws ? { aws: { customKeyStoreId: r.aws.customKeyStoreId, mode: r.aws.mode, ok: r.aws.ok, outageMs: r.aws.outageMs } } : {}) })),
     revokeCredential: (name, accessKeyId) => run({ action: 'keystores.credentials.revoke', target: name, keyStore: name, change: { accessKeyId } }, () => svc.revokeCredential(name, accessKeyId)),
     setPolicy: (name, policy) =>
       run({ action: policy === null ? 'keystores.policy.clear' : 'keystores.policy.set', target: name, keyStore: name }, () => svc.setPolicy(name, policy), (p) => ({ policy: p })),

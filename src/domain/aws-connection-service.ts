@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fail, isoNow, type Clock } from '../base/index.js';
 import type { SealContext } from '../crypto/index.js';
-import { AWS_REASON_HINTS, isAwsCallError } from './aws-errors.js';
+import { isAwsCallError } from './aws-errors.js';
 import type { AwsConnection, AwsConnectionRecord, AwsConnectionTestResult, AwsCredentialSource, AwsFailureReason, AwsGroupResult } from './aws-model.js';
 import type { AwsGateway, AwsRepo, AwsSession } from './aws-ports.js';
 import type { Seal } from './ports.js';
@@ -180,7 +180,7 @@ export function createAwsConnectionService(deps: { repo: AwsRepo; seal: Seal; ga
       if (!isAwsCallError(e)) throw e;
       // A NotFoundException on an absent key means the call was authorised.
       if (e.reason === 'not-found') return { group, actions, ok: true, fatal: false };
-      return { group, actions, ok: false, reason: e.reason, detail: `${e.awsName}: ${AWS_REASON_HINTS[e.reason]}`, fatal: FATAL.includes(e.reason) };
+      return { group, actions, ok: false, reason: e.reason, detail: e.message, fatal: FATAL.includes(e.reason) };
     }
   }
 

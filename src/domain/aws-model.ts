@@ -82,7 +82,7 @@ export const AWS_ACTION_GROUPS = ['list', 'read', 'write', 'custom-key-stores'] 
 export type AwsActionGroup = (typeof AWS_ACTION_GROUPS)[number];
 
 /** Why a call to AWS failed, in the words an operator can act on. */
-export type AwsFailureReason = 'dns' | 'network' | 'tls' | 'credentials' | 'clock-skew' | 'permission' | 'region' | 'throttled' | 'not-found' | 'unsupported' | 'invalid-request' | 'service';
+export type AwsFailureReason = 'dns' | 'network' | 'tls' | 'credentials' | 'clock-skew' | 'permission' | 'region' | 'throttled' | 'not-found' | 'conflict' | 'unsupported' | 'invalid-request' | 'service';
 
 export interface AwsGroupResult {
   group: AwsActionGroup;
@@ -103,4 +103,17 @@ export interface AwsConnectionTestResult {
   /** The caller's identity as STS reports it (when STS answered). */
   identity?: { account: string; arn: string } | undefined;
   groups: AwsGroupResult[];
+}
+
+/** What pushing a new Keyhold credential to the custom key store in AWS did. */
+export interface AwsCredentialPush {
+  customKeyStoreId: string;
+  /** 'in-place': UpdateCustomKeyStore while connected; 'reconnect': disconnect, update, connect. */
+  mode: 'in-place' | 'reconnect';
+  ok: boolean;
+  /** How long the store was not CONNECTED (reconnect mode), in ms. */
+  outageMs: number;
+  connectionState: string | null;
+  connectionErrorCode: string | null;
+  error?: string | undefined;
 }

@@ -31,3 +31,4 @@ export * from './aws-audit.js';
 export * from './aws-iam-policy.js';
 export * from './cluster.js';
 export * from './xks-call.js';
+export * from './aws-xks-service.js';

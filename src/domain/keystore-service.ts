@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fail, isoNow, type Clock } from '../base/index.js';
 import { ACCESS_KEY_ID_RE, generateAccessKeyId, generateSecretAccessKey, SECRET_ACCESS_KEY_RE, type SealContext } from '../crypto/index.js';
 import type { CredentialInfo, KeyStore, SecondaryPolicy } from './model.js';
+import type { AwsCredentialPush } from './aws-model.js';
 import type { CredentialRepo, KeyRepo, KeyStoreRepo, NewCredential, Seal } from './ports.js';
 import { API_SUFFIX, normalisePrefix, validateName, validateQuota, validateRegions } from './validation.js';
 import { parsePolicy } from './policy.js';
@@ -11,6 +12,9 @@ export interface IssuedCredential {
   accessKeyId: string;
   secretAccessKey: string;
 }
+
+/** A credential added to a key store; `aws` when it was pushed to the linked custom key store. */
+export type AddedCredential = IssuedCredential & { id: string; aws?: AwsCredentialPush | undefined };
 
 /** The AWS KMS console's proxy configuration file (xks-spec §12). A secret. */
 export interface ProxyConfigurationFile {
@@ -128,7 +132,7 @@ export function createKeyStoreService(deps: {
       await repo.deleteKeyStore(ks.id);
     },
 
-    async addCredential(name: string): Promise<IssuedCredential & { id: string }> {
+    async addCredential(name: string, _opts?: { awsReconnect?: boolean | undefined }): Promise<AddedCredential> {
       const ks = await mustGet(name);
       const live = await liveCredentials(ks);
       if (live.length >= MAX_LIVE_CREDENTIALS) {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { fail } from '../../base/index.js';
-import { awsIamPolicy, AWS_ACTION_GROUPS, type AwsConnection } from '../../domain/index.js';
+import { awsIamPolicy, AWS_ACTION_GROUPS, type AwsConnection, type KeyAwsLink } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, pendingApprovalView } from '../views.js';
-import { gated, nameParam } from './common.js';
+import { gated, keyIdParam, nameParam } from './common.js';
 import type { RouteDeps } from './deps.js';
 
 const CUSTODIAN = ['custodian'] as const;
@@ -47,7 +47,7 @@ export const toAwsConnectionView = (c: AwsConnection): z.output<typeof awsConnec
   updatedAt: c.updatedAt,
 });
 
-const reason = z.enum(['dns', 'network', 'tls', 'credentials', 'clock-skew', 'permission', 'region', 'throttled', 'not-found', 'unsupported', 'invalid-request', 'service']);
+const reason = z.enum(['dns', 'network', 'tls', 'credentials', 'clock-skew', 'permission', 'region', 'throttled', 'not-found', 'conflict', 'unsupported', 'invalid-request', 'service']);
 export const awsConnectionTestView = z
   .object({
     connection: z.string(),
@@ -81,6 +81,41 @@ const settingsBody = {
   caPem: z.string().max(256 * 1024).nullable().optional().describe('PEM bundle trusted for the endpoints'),
   accountId: z.string().max(12).nullable().optional(),
 };
+
+export const keyStoreInAwsView = z
+  .object({
+    keyStore: z.string(),
+    region: z.string(),
+    customKeyStoreId: z.string(),
+    customKeyStoreName: z.string(),
+    connectionState: z.string(),
+    connectionErrorCode: z.string().nullable(),
+    hint: z.string().nullable().describe('what to fix for the ConnectionErrorCode'),
+    waitedMs: z.number(),
+  })
+  .meta({ id: 'KeyStoreInAws' });
+
+export const keyStoreAwsStatusView = z
+  .object({
+    keyStore: z.string(),
+    linked: z.boolean(),
+    connection: z.string().nullable(),
+    region: z.string().nullable(),
+    customKeyStoreId: z.string().nullable(),
+    customKeyStoreName: z.string().nullable(),
+    endpoint: z.string().nullable(),
+    connectionState: z.string().nullable(),
+    connectionErrorCode: z.string().nullable(),
+    hint: z.string().nullable(),
+    awsAccessKeyId: z.string().nullable(),
+    kmsKeys: z.number().nullable(),
+    kmsKeysCountComplete: z.boolean(),
+    linkedKeys: z.number(),
+  })
+  .meta({ id: 'KeyStoreAwsStatus' });
+
+export const keyAwsLinkView = z.object({ keyId: z.string(), region: z.string(), kmsKeyArn: z.string(), alias: z.string().nullable(), createdAt: iso }).meta({ id: 'KeyAwsLink' });
+const awsKeyResultView = z.object({ keyId: z.string(), kmsKeyArn: z.string(), alias: z.string().nullable(), aliasError: z.string().optional() }).meta({ id: 'AwsKeyCreated' });
 
 const connParams = z.object({ name: nameParam });
 
@@ -204,5 +239,103 @@ export function awsRoutes(deps: RouteDeps): AdminRoute[] {
         return awsIamPolicy({ accountId: c.accountId, regions: c.regions });
       },
     }),
+    defineRoute({
+      id: 'aws.keystores.create',
+      method: 'POST',
+      url: '/aws/keystores/:name',
+      access: CUSTODIAN,
+      tag: 'aws',
+      summary: "Create the key store's custom key store in AWS KMS (CreateCustomKeyStore, ConnectCustomKeyStore) and wait for CONNECTED",
+      description: 'Waits up to waitSeconds (default 600) for the connection attempt; a FAILED state comes back with its ConnectionErrorCode and what to fix.',
+      params: connParams,
+      body: z
+        .object({
+          connection: nameParam,
+          endpoint: z.string().max(200),
+          region: region.optional(),
+          vpcEndpointServiceName: z.string().max(64).optional(),
+          awsName: z.string().max(256).optional(),
+          waitSeconds: z.number().int().min(0).max(1800).optional(),
+        })
+        .strict(),
+      responses: { 200: keyStoreInAwsView, ...ERROR_RESPONSES },
+      async handle({ params, body }) {
+        const { waitSeconds, ...o } = body;
+        return aws().xks.createKeyStore(params.name, { ...o, waitMs: waitSeconds === undefined ? undefined : waitSeconds * 1000 });
+      },
+    }),
+    defineRoute({
+      id: 'aws.keystores.status',
+      method: 'GET',
+      url: '/aws/keystores/:name',
+      access: READERS,
+      tag: 'aws',
+      summary: "The custom key store's connection state in AWS, its error code, and the number of KMS keys in it",
+      params: connParams,
+      responses: { 200: keyStoreAwsStatusView, ...ERROR_RESPONSES },
+      async handle({ params }) {
+        return aws().xks.status(params.name);
+      },
+    }),
+    defineRoute({
+      id: 'aws.keystores.connect',
+      method: 'POST',
+      url: '/aws/keystores/:name/connect',
+      access: CUSTODIAN,
+      tag: 'aws',
+      summary: 'Connect the custom key store again (a FAILED one is disconnected first) and wait',
+      params: connParams,
+      body: z.object({ waitSeconds: z.number().int().min(0).max(1800).optional() }).strict().optional(),
+      responses: { 200: keyStoreInAwsView, ...ERROR_RESPONSES },
+      async handle({ params, body }) {
+        return aws().xks.connect(params.name, { waitMs: body?.waitSeconds === undefined ? undefined : body.waitSeconds * 1000 });
+      },
+    }),
+    defineRoute({
+      id: 'aws.keys.create',
+      method: 'POST',
+      url: '/keys/:keyId/aws',
+      access: CUSTODIAN,
+      tag: 'aws',
+      summary: 'Create the KMS key for a Keyhold key (Origin EXTERNAL_KEY_STORE, XksKeyId = the key id), its key policy and alias',
+      params: z.object({ keyId: keyIdParam }),
+      body: z
+        .object({ alias: z.string().max(256).optional(), admins: z.array(z.string().max(2048)).max(50).optional(), users: z.array(z.string().max(2048)).max(50).optional(), description: z.string().max(8192).optional() })
+        .strict()
+        .optional(),
+      responses: { 200: awsKeyResultView, ...ERROR_RESPONSES },
+      async handle({ params, body }) {
+        return aws().xks.createAwsKey(params.keyId, body ?? {});
+      },
+    }),
+    defineRoute({
+      id: 'aws.keys.get',
+      method: 'GET',
+      url: '/keys/:keyId/aws',
+      access: READERS,
+      tag: 'aws',
+      summary: 'The KMS key made for a Keyhold key (404 when none)',
+      params: z.object({ keyId: keyIdParam }),
+      responses: { 200: keyAwsLinkView, ...ERROR_RESPONSES },
+      async handle({ params }) {
+        const l = await aws().xks.keyLink(params.keyId);
+        if (!l) fail('NotFound', `key '${params.keyId}' has no KMS key`);
+        return { ...toLinkView(l), keyId: params.keyId };
+      },
+    }),
+    defineRoute({
+      id: 'aws.keys.list',
+      method: 'GET',
+      url: '/aws/key-links',
+      access: READERS,
+      tag: 'aws',
+      summary: 'Every KMS key made for a Keyhold key (keyId is the internal key id; see /keys for external ids)',
+      responses: { 200: z.array(keyAwsLinkView.extend({ internalKeyId: z.string() })), ...ERROR_RESPONSES },
+      async handle() {
+        return (await aws().xks.listKeyLinks()).map((l) => ({ ...toLinkView(l), internalKeyId: l.keyId }));
+      },
+    }),
   ];
 }
+
+const toLinkView = (l: KeyAwsLink) => ({ keyId: l.keyId, region: l.region, kmsKeyArn: l.kmsKeyArn, alias: l.alias, createdAt: l.createdAt });

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import type { awsConnectionView, awsConnectionTestView } from '../../admin/routes/aws-routes.js';
+import type { awsConnectionView, awsConnectionTestView, keyAwsLinkView, keyStoreAwsStatusView, keyStoreInAwsView } from '../../admin/routes/aws-routes.js';
+import { isKeyholdError } from '../../base/index.js';
 import type { AwsOperations } from '../host.js';
-import type { AwsConnection, AwsConnectionTestResult } from '../../domain/index.js';
+import type { AwsConnection, AwsConnectionTestResult, AwsKeyResult, KeyAwsLink } from '../../domain/index.js';
 import type { ApiClient } from './api-client.js';
 
 type Out<T extends z.ZodType> = z.output<T>;
@@ -37,6 +38,26 @@ export function remoteAwsOperations(api: ApiClient): AwsOperations {
         await api.call('DELETE', `/aws/connections/${seg(name)}`);
       },
       test: async (name, region) => (await api.call<Out<typeof awsConnectionTestView>>('POST', `/aws/connections/${seg(name)}/test`, region ? { region } : {})) as AwsConnectionTestResult,
+    },
+    xks: {
+      createKeyStore: (name, o) => {
+        const { waitMs, ...rest } = o;
+        return api.call<Out<typeof keyStoreInAwsView>>('POST', `/aws/keystores/${seg(name)}`, { ...rest, ...(waitMs !== undefined ? { waitSeconds: Math.ceil(waitMs / 1000) } : {}) });
+      },
+      connect: (name, o = {}) => api.call<Out<typeof keyStoreInAwsView>>('POST', `/aws/keystores/${seg(name)}/connect`, o.waitMs !== undefined ? { waitSeconds: Math.ceil(o.waitMs / 1000) } : {}),
+      status: (name) => api.call<Out<typeof keyStoreAwsStatusView>>('GET', `/aws/keystores/${seg(name)}`),
+      createAwsKey: (keyId, input = {}) => api.call<AwsKeyResult>('POST', `/keys/${seg(keyId)}/aws`, input),
+      async keyLink(keyId) {
+        try {
+          const v = await api.call<Out<typeof keyAwsLinkView>>('GET', `/keys/${seg(keyId)}/aws`);
+          return { ...v, connectionId: '' } satisfies KeyAwsLink;
+        } catch (e) {
+          if (isKeyholdError(e, 'NotFound')) return undefined;
+          throw e;
+        }
+      },
+      listKeyLinks: async () =>
+        (await api.call<(Out<typeof keyAwsLinkView> & { internalKeyId: string })[]>('GET', '/aws/key-links')).map((v) => ({ keyId: v.internalKeyId, connectionId: '', region: v.region, kmsKeyArn: v.kmsKeyArn, alias: v.alias, createdAt: v.createdAt })),
     },
   };
 }
