@@ -99,6 +99,19 @@ test('votes of accounts created, re-enabled, re-roled or reset after the request
   await call('PATCH', '/users/dan', h.admin.token, { enabled: true });
 });
 
+test("a request whose requester was disabled since filing does not run", async () => {
+  await rule('keystore.disable', { required: 1 });
+  const leaver = await h.provision('custodian', 'leaver');
+  h.clock.advance(1);
+  const id = pendingId(await call('POST', '/keystores/vault/disable', leaver.apiKey));
+  await call('PATCH', '/users/leaver', h.admin.token, { enabled: false });
+  const r = await call<Body>('POST', `/approvals/${id}/approve`, c.eve!.apiKey);
+  assert.equal(r.body.status, 'failed', r.text);
+  assert.match(String((r.body.error as Body).message), /requester 'leaver' was disabled/);
+  assert.equal((await call<Body>('GET', '/keystores/vault', c.ana!.apiKey)).body.enabled, true);
+  await clear('keystore.disable');
+});
+
 test('lowering or removing a rule can itself require approval', async () => {
   await rule('keystore.delete', { required: 2 });
   await rule('approval-rule.change', { required: 1 });

@@ -46,7 +46,7 @@ export function voteIneligibility(u: AdminUser | undefined, r: ApprovalRequest):
  * (pending → executing) decides which caller runs it.
  */
 export function createApprovalService(deps: {
-  repo: ApprovalRepo & Pick<AdminUserRepo, 'listAdminUsers'>;
+  repo: ApprovalRepo & Pick<AdminUserRepo, 'listAdminUsers' | 'getAdminUser'>;
   actions: ApprovalActions;
   seal: Seal;
   clock: Clock;
@@ -194,7 +194,15 @@ export function createApprovalService(deps: {
       if (now.status !== 'pending') return now;
       const approvals = now.countedApprovals ?? 0;
       if (approvals >= now.required && (await repo.transitionApprovalRequest(now.id, 'pending', 'executing'))) {
-        await execute(now);
+        // A request outlives its requester's rights no more than a vote does: an account
+        // disabled, re-roled or reset since filing no longer stands behind the request.
+        const requester = await repo.getAdminUser(now.requestedBy.userId);
+        if (!requester || !requester.enabled || Date.parse(requester.trustedSince) > Date.parse(now.createdAt)) {
+          const error = { code: 'InvalidState', message: `the requester '${now.requestedBy.username}' was disabled, given another role or had the password reset after filing; file the request again` };
+          await repo.transitionApprovalRequest(now.id, 'executing', 'failed', { decidedAt: isoNow(clock), error });
+        } else {
+          await execute(now);
+        }
       }
       return mustGet(id);
     },
