@@ -19,6 +19,7 @@ import {
 } from './support/console-harness.js';
 import { xksClient } from './support/xks-client.js';
 import { startMotoWith } from './support/aws-fixtures.js';
+import { ACCOUNT, ALICE, startSimulator } from './kms-sim-support.js';
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a
@@ -401,6 +402,49 @@ test('AWS: a custodian adds a connection, tests it against moto and sees its sta
   }
 });
 
+test('AWS KMS from the console: a key store created and connected in KMS (the simulator), then a KMS key for a key', opts, async () => {
+  const sim = await startSimulator({ proxyCa: h.caPem, proxyTimeoutMs: 10_000 });
+  try {
+    const add = await api('POST', '/aws/connections', custodianKey, {
+      name: 'sim',
+      region: 'eu-west-1',
+      endpoint: sim.url,
+      accountId: ACCOUNT,
+      credentials: { source: 'static', accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+    });
+    assert.equal(add.status, 200, add.text);
+    assert.equal((await api('POST', '/keystores', custodianKey, { name: 'cloud', prefix: '/cloud', regions: ['eu-west-1'] })).status, 200);
+    assert.equal((await api('POST', '/keys', custodianKey, { keyId: 'cloud-key', keyStore: 'cloud' })).status, 200);
+
+    const page = await newPage();
+    await signIn(page, h, custodian);
+    await page.goto(h.url + '/keystores/cloud');
+    await page.getByRole('heading', { name: 'In AWS KMS' }).waitFor();
+    await page.getByText('Not in AWS KMS yet.').waitFor();
+    await assertAccessible(page, 'key store not yet in AWS KMS');
+    await page.getByLabel('AWS connection').selectOption('sim');
+    await page.getByLabel('Proxy endpoint KMS connects to').fill(h.xksUrl);
+    await page.getByRole('button', { name: 'Create in AWS KMS' }).click();
+    await page.getByText(/Connected in AWS KMS \(cks-[0-9a-f]+\)\./).waitFor({ timeout: 150_000 });
+    await page.getByText('Connection state').waitFor();
+    const st = (await api<Body>('GET', '/aws/keystores/cloud', custodianKey)).body;
+    assert.deepEqual([st.linked, st.connectionState, st.connection], [true, 'CONNECTED', 'sim']);
+
+    await page.goto(h.url + '/keys/cloud-key');
+    await page.getByRole('heading', { name: 'KMS key in AWS' }).waitFor();
+    await page.getByLabel('Alias (optional)').fill('alias/cloud');
+    await page.getByRole('button', { name: 'Create KMS key' }).click();
+    await page.getByText(/Created arn:aws:kms:eu-west-1:111122223333:key\//).waitFor({ timeout: 60_000 });
+    const link = (await api<Body>('GET', '/keys/cloud-key/aws', custodianKey)).body;
+    assert.equal(link.alias, 'alias/cloud');
+    await page.getByText(String(link.kmsKeyArn), { exact: true }).waitFor();
+    await assertAccessible(page, 'key with its KMS key');
+    assert.deepEqual(pageProblems(page), []);
+  } finally {
+    await sim.close();
+  }
+});
+
 test('an auditor finds a record in the audit log, opens it, verifies the chain and exports; no mutating action is shown', opts, async () => {
   // Some XKS traffic for the usage view, the metrics and the log.
   const demo = h.init.demo!;
@@ -441,7 +485,7 @@ test('an auditor finds a record in the audit log, opens it, verifies the chain a
   for (const l of lines) assert.ok(typeof l.mac === 'string' && typeof l.prev === 'string' && l.kind === 'xks');
 
   // Read-only everywhere: the pages show data and no control that changes it.
-  const mutating = /^(Create|Add|Rotate|Disable|Enable|Delete|Revoke|Schedule|Cancel|Save|Remove|Download|Store|Approve|Deny|Reset|Insert|Test|Collect)/;
+  const mutating = /^(Create|Add|Rotate|Disable|Enable|Delete|Revoke|Schedule|Cancel|Save|Remove|Download|Store|Approve|Deny|Reset|Insert|Test|Collect|Connect)/;
   for (const path of ['/', '/keystores', `/keystores/${storeName}`, '/keys', '/keys/orders-key', '/aws', '/approvals', '/admin/users', '/admin/hsm', '/admin/settings']) {
     await page.goto(h.url + path);
     await page.getByRole('heading', { level: 1 }).waitFor();
