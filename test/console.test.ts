@@ -361,6 +361,49 @@ test('a change under an approval rule says so and links to the request; a second
   assert.deepEqual(pageProblems(other), []);
 });
 
+test('a new credential under an approval rule: approved by another custodian, collected once by the requester, and it works', opts, async () => {
+  assert.equal((await api('PUT', '/settings/approval-rules/credential.add', h.adminToken, { required: 1 })).status, 200);
+  try {
+    const page = await newPage();
+    await signIn(page, h, custodian);
+    await page.goto(h.url + '/keystores/demo');
+    await page.getByRole('button', { name: 'Add credential' }).click();
+    const notice = page.getByRole('status').filter({ hasText: 'Needs approval.' });
+    await notice.waitFor();
+    const id = (await notice.getByRole('link').textContent())!.trim();
+    assert.equal(await page.locator('[data-secret="true"]').count(), 0, 'no secret before approval');
+
+    const other = await newPage();
+    await signIn(other, h, custodian2);
+    await other.goto(h.url + `/approvals/${id}`);
+    await other.getByRole('button', { name: 'Approve' }).click();
+    await other.getByText('Approved: the quorum is complete and the action ran.').waitFor();
+    assert.equal(await other.getByRole('button', { name: 'Collect once' }).count(), 0, 'only the requester collects');
+
+    await notice.getByRole('link').click();
+    await page.getByRole('heading', { name: 'Collect the result' }).waitFor();
+    await assertAccessible(page, 'collect a secret result');
+    await page.getByRole('button', { name: 'Collect once' }).click();
+    const secret = (await page.locator('[data-secret="true"]').textContent())!.trim();
+    const accessKeyId = (await page.locator('.card code').filter({ hasText: /^[A-Z0-9]{16,}$/ }).last().textContent())!.trim();
+    const xks = xksClient({ url: h.xksUrl, caPem: h.caPem, uriPath: h.init.demo!.uriPath, credential: { accessKeyId, secretAccessKey: secret } });
+    assert.equal((await xks.health()).status, 200, 'the collected secret signs XKS calls');
+    xks.close();
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Approval request', level: 1 }).waitFor();
+    await page.getByText('executed').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Collect once' }).count(), 0, 'collected once: not offered again');
+    assert.ok(!(await page.content()).includes(secret));
+    const again = await api('POST', `/approvals/${id}/collect`, custodianKey);
+    assert.notEqual(again.status, 200, 'the API refuses a second collection');
+    assert.deepEqual(pageProblems(page), []);
+    assert.deepEqual(pageProblems(other), []);
+  } finally {
+    await api('DELETE', '/settings/approval-rules/credential.add', h.adminToken);
+  }
+});
+
 test('AWS: a custodian adds a connection, tests it against moto and sees its status; the IAM policy is shown', opts, async () => {
   const moto = await startMotoWith({ MOTO_ACCOUNT_ID: '123456789012' });
   try {
