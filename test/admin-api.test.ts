@@ -495,10 +495,12 @@ test('status: health as KMS sees it and the XKS certificate expiry, for every ro
   assert.equal((await call('GET', '/status', undefined)).status, 401);
 });
 
+/** The AWS plane's routes need an AWS endpoint: they succeed in aws-admin-api.test.ts, against the KMS simulator. */
+const COVERED_WITH_AWS = (id: string) => id.startsWith('aws.');
 
 test('every operation in the OpenAPI document succeeded at least once in this file', async () => {
   const doc = await call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>('GET', '/openapi.json', undefined);
-  const ops = operationsOf(doc.body).filter((o) => !COVERED_WITH_A_TOKEN.includes(o.operationId));
+  const ops = operationsOf(doc.body).filter((o) => !COVERED_WITH_A_TOKEN.includes(o.operationId) && !COVERED_WITH_AWS(o.operationId));
   const missing = ops.filter((op) => {
     const re = pathMatcher(op.path);
     return !h.api.calls.some((c) => c.method === op.method && re.test(c.path) && c.status >= 200 && c.status < 300);

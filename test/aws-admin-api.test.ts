@@ -19,7 +19,9 @@ type Body = Record<string, unknown>;
 
 before(async () => {
   h = await startAdminHarness({ demo: false });
-  sim = await startSimulator();
+  // The simulator trusts the server's certificate (the XKS listener shares it); a generous
+  // proxy timeout, since this machine is loaded.
+  sim = await startSimulator({ proxyCa: h.caPem, proxyTimeoutMs: 10_000 });
   c = [];
   for (const name of ['ana', 'ben', 'cleo']) c.push(await h.provision('custodian', name));
   auditor = await h.provision('auditor', 'ivy');
@@ -83,4 +85,33 @@ test('PATCH replaces the credential source; the OpenAPI document lists the AWS r
   assert.ok(!h.logs().includes(ALICE.secretAccessKey));
   assert.ok(!JSON.stringify(h.records).includes(ALICE.secretAccessKey));
   assert.ok(h.records.some((r) => r.action === 'aws.connections.create'));
+});
+
+test('the XKS side through the API: custom key store created and CONNECTED, status, a KMS key for a key, its link, the IAM policy', async () => {
+  const tok = c[0]!.apiKey;
+  assert.equal((await call('POST', '/keystores', tok, { name: 'apist', prefix: '/apist', regions: ['eu-west-1'] })).status, 200);
+  assert.equal((await call('POST', '/keys', tok, { keyId: 'api-key-1', keyStore: 'apist' })).status, 200);
+  const conn = await call('POST', '/aws/connections', tok, connection('xks-sim'));
+  assert.equal(conn.status, 200, conn.text);
+  const endpoint = `https://localhost:${h.running.xksAddress.port}`;
+  const created = await call<{ connectionState: string; customKeyStoreId: string }>('POST', '/aws/keystores/apist', tok, { connection: 'xks-sim', endpoint, waitSeconds: 60 });
+  assert.equal(created.status, 200, created.text);
+  assert.equal(created.body.connectionState, 'CONNECTED');
+  const again = await call<{ connectionState: string }>('POST', '/aws/keystores/apist/connect', tok, {});
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.body.connectionState, 'CONNECTED');
+  const key = await call<{ kmsKeyArn: string }>('POST', '/keys/api-key-1/aws', tok, { alias: 'alias/api-key-1' });
+  assert.equal(key.status, 200, key.text);
+  assert.match(key.body.kmsKeyArn, /^arn:aws:kms:eu-west-1:\d{12}:key\//);
+  const link = await call<{ kmsKeyArn: string }>('GET', '/keys/api-key-1/aws', auditor.apiKey);
+  assert.equal(link.body.kmsKeyArn, key.body.kmsKeyArn);
+  const links = await call<{ kmsKeyArn: string }[]>('GET', '/aws/key-links', auditor.apiKey);
+  assert.ok(links.body.some((l) => l.kmsKeyArn === key.body.kmsKeyArn));
+  const st = await call<{ connectionState: string; kmsKeys: number; linkedKeys: number }>('GET', '/aws/keystores/apist', auditor.apiKey);
+  assert.deepEqual([st.body.connectionState, st.body.kmsKeys, st.body.linkedKeys], ['CONNECTED', 1, 1]);
+  const policy = await call<{ Statement: unknown[] }>('GET', '/aws/iam-policy?connection=xks-sim', auditor.apiKey);
+  assert.equal(policy.status, 200);
+  assert.ok(policy.body.Statement.length >= 4);
+  assert.equal((await call('DELETE', '/aws/connections/xks-sim', tok)).status, 409, 'a connection in use is not deleted');
+  assert.equal((await call('DELETE', '/aws/connections/guarded', tok)).status, 200);
 });

@@ -19,6 +19,7 @@ import {
 } from './support/console-harness.js';
 import { xksClient } from './support/xks-client.js';
 import { startMotoWith } from './support/aws-fixtures.js';
+import { ACCOUNT, ALICE, startSimulator } from './kms-sim-support.js';
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a
@@ -360,6 +361,49 @@ test('a change under an approval rule says so and links to the request; a second
   assert.deepEqual(pageProblems(other), []);
 });
 
+test('a new credential under an approval rule: approved by another custodian, collected once by the requester, and it works', opts, async () => {
+  assert.equal((await api('PUT', '/settings/approval-rules/credential.add', h.adminToken, { required: 1 })).status, 200);
+  try {
+    const page = await newPage();
+    await signIn(page, h, custodian);
+    await page.goto(h.url + '/keystores/demo');
+    await page.getByRole('button', { name: 'Add credential' }).click();
+    const notice = page.getByRole('status').filter({ hasText: 'Needs approval.' });
+    await notice.waitFor();
+    const id = (await notice.getByRole('link').textContent())!.trim();
+    assert.equal(await page.locator('[data-secret="true"]').count(), 0, 'no secret before approval');
+
+    const other = await newPage();
+    await signIn(other, h, custodian2);
+    await other.goto(h.url + `/approvals/${id}`);
+    await other.getByRole('button', { name: 'Approve' }).click();
+    await other.getByText('Approved: the quorum is complete and the action ran.').waitFor();
+    assert.equal(await other.getByRole('button', { name: 'Collect once' }).count(), 0, 'only the requester collects');
+
+    await notice.getByRole('link').click();
+    await page.getByRole('heading', { name: 'Collect the result' }).waitFor();
+    await assertAccessible(page, 'collect a secret result');
+    await page.getByRole('button', { name: 'Collect once' }).click();
+    const secret = (await page.locator('[data-secret="true"]').textContent())!.trim();
+    const accessKeyId = (await page.locator('.card code').filter({ hasText: /^[A-Z0-9]{16,}$/ }).last().textContent())!.trim();
+    const xks = xksClient({ url: h.xksUrl, caPem: h.caPem, uriPath: h.init.demo!.uriPath, credential: { accessKeyId, secretAccessKey: secret } });
+    assert.equal((await xks.health()).status, 200, 'the collected secret signs XKS calls');
+    xks.close();
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Approval request', level: 1 }).waitFor();
+    await page.getByText('executed').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Collect once' }).count(), 0, 'collected once: not offered again');
+    assert.ok(!(await page.content()).includes(secret));
+    const again = await api('POST', `/approvals/${id}/collect`, custodianKey);
+    assert.notEqual(again.status, 200, 'the API refuses a second collection');
+    assert.deepEqual(pageProblems(page), []);
+    assert.deepEqual(pageProblems(other), []);
+  } finally {
+    await api('DELETE', '/settings/approval-rules/credential.add', h.adminToken);
+  }
+});
+
 test('AWS: a custodian adds a connection, tests it against moto and sees its status; the IAM policy is shown', opts, async () => {
   const moto = await startMotoWith({ MOTO_ACCOUNT_ID: '123456789012' });
   try {
@@ -398,6 +442,49 @@ test('AWS: a custodian adds a connection, tests it against moto and sees its sta
     assert.deepEqual(pageProblems(page), []);
   } finally {
     await moto.close();
+  }
+});
+
+test('AWS KMS from the console: a key store created and connected in KMS (the simulator), then a KMS key for a key', opts, async () => {
+  const sim = await startSimulator({ proxyCa: h.caPem, proxyTimeoutMs: 10_000 });
+  try {
+    const add = await api('POST', '/aws/connections', custodianKey, {
+      name: 'sim',
+      region: 'eu-west-1',
+      endpoint: sim.url,
+      accountId: ACCOUNT,
+      credentials: { source: 'static', accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+    });
+    assert.equal(add.status, 200, add.text);
+    assert.equal((await api('POST', '/keystores', custodianKey, { name: 'cloud', prefix: '/cloud', regions: ['eu-west-1'] })).status, 200);
+    assert.equal((await api('POST', '/keys', custodianKey, { keyId: 'cloud-key', keyStore: 'cloud' })).status, 200);
+
+    const page = await newPage();
+    await signIn(page, h, custodian);
+    await page.goto(h.url + '/keystores/cloud');
+    await page.getByRole('heading', { name: 'In AWS KMS' }).waitFor();
+    await page.getByText('Not in AWS KMS yet.').waitFor();
+    await assertAccessible(page, 'key store not yet in AWS KMS');
+    await page.getByLabel('AWS connection').selectOption('sim');
+    await page.getByLabel('Proxy endpoint KMS connects to').fill(h.xksUrl);
+    await page.getByRole('button', { name: 'Create in AWS KMS' }).click();
+    await page.getByText(/Connected in AWS KMS \(cks-[0-9a-f]+\)\./).waitFor({ timeout: 150_000 });
+    await page.getByText('Connection state').waitFor();
+    const st = (await api<Body>('GET', '/aws/keystores/cloud', custodianKey)).body;
+    assert.deepEqual([st.linked, st.connectionState, st.connection], [true, 'CONNECTED', 'sim']);
+
+    await page.goto(h.url + '/keys/cloud-key');
+    await page.getByRole('heading', { name: 'KMS key in AWS' }).waitFor();
+    await page.getByLabel('Alias (optional)').fill('alias/cloud');
+    await page.getByRole('button', { name: 'Create KMS key' }).click();
+    await page.getByText(/Created arn:aws:kms:eu-west-1:111122223333:key\//).waitFor({ timeout: 60_000 });
+    const link = (await api<Body>('GET', '/keys/cloud-key/aws', custodianKey)).body;
+    assert.equal(link.alias, 'alias/cloud');
+    await page.getByText(String(link.kmsKeyArn), { exact: true }).waitFor();
+    await assertAccessible(page, 'key with its KMS key');
+    assert.deepEqual(pageProblems(page), []);
+  } finally {
+    await sim.close();
   }
 });
 
@@ -441,7 +528,7 @@ test('an auditor finds a record in the audit log, opens it, verifies the chain a
   for (const l of lines) assert.ok(typeof l.mac === 'string' && typeof l.prev === 'string' && l.kind === 'xks');
 
   // Read-only everywhere: the pages show data and no control that changes it.
-  const mutating = /^(Create|Add|Rotate|Disable|Enable|Delete|Revoke|Schedule|Cancel|Save|Remove|Download|Store|Approve|Deny|Reset|Insert|Test|Collect)/;
+  const mutating = /^(Create|Add|Rotate|Disable|Enable|Delete|Revoke|Schedule|Cancel|Save|Remove|Download|Store|Approve|Deny|Reset|Insert|Test|Collect|Connect)/;
   for (const path of ['/', '/keystores', `/keystores/${storeName}`, '/keys', '/keys/orders-key', '/aws', '/approvals', '/admin/users', '/admin/hsm', '/admin/settings']) {
     await page.goto(h.url + path);
     await page.getByRole('heading', { level: 1 }).waitFor();

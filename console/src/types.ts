@@ -243,3 +243,47 @@ export interface ServerStatus {
   certificate: { notAfter: string | null; daysToExpire: number | null };
   hsm: { configured: boolean };
 }
+
+export interface KeyStoreInAws {
+  keyStore: string;
+  region: string;
+  customKeyStoreId: string;
+  customKeyStoreName: string;
+  connectionState: string;
+  connectionErrorCode: string | null;
+  hint: string | null;
+  waitedMs: number;
+}
+
+export interface KeyStoreAwsStatus {
+  keyStore: string;
+  linked: boolean;
+  connection: string | null;
+  region: string | null;
+  customKeyStoreId: string | null;
+  customKeyStoreName: string | null;
+  endpoint: string | null;
+  connectionState: string | null;
+  connectionErrorCode: string | null;
+  hint: string | null;
+  awsAccessKeyId: string | null;
+  kmsKeys: number | null;
+  kmsKeysCountComplete: boolean;
+  linkedKeys: number;
+}
+
+export interface KeyAwsLink {
+  keyId: string;
+  internalKeyId: string;
+  region: string;
+  kmsKeyArn: string;
+  alias: string | null;
+  createdAt: string;
+}
+
+export interface AwsKeyCreated {
+  keyId: string;
+  kmsKeyArn: string;
+  alias: string | null;
+  aliasError?: string;
+}

@@ -109,7 +109,7 @@ export function kmsPort(kms: KMSClient): AwsKmsPort {
             KeySpec: 'SYMMETRIC_DEFAULT',
             KeyUsage: 'ENCRYPT_DECRYPT',
             Description: input.description,
-            Policy: input.policy,
+            ...(input.policy ? { Policy: input.policy } : {}),
           }),
         );
         return keyInfo(r.KeyMetadata);

@@ -76,7 +76,7 @@ export interface AwsKmsPort {
   connectCustomKeyStore(id: string): Promise<void>;
   disconnectCustomKeyStore(id: string): Promise<void>;
   updateCustomKeyStoreCredential(id: string, credential: { accessKeyId: string; secretAccessKey: string }): Promise<void>;
-  createXksKey(input: { customKeyStoreId: string; xksKeyId: string; description: string; policy: string }): Promise<AwsKmsKeyInfo>;
+  createXksKey(input: { customKeyStoreId: string; xksKeyId: string; description: string; policy?: string | undefined }): Promise<AwsKmsKeyInfo>;
   createAlias(alias: string, keyId: string): Promise<void>;
 }
 

@@ -6,6 +6,7 @@ import type { AwsCustomKeyStoreInfo, AwsKmsPort, AwsRepo } from './aws-ports.js'
 import type { KeyService } from './key-service.js';
 import type { AddedCredential, KeyStoreService } from './keystore-service.js';
 import type { CredentialInfo } from './model.js';
+import type { KeyRepo } from './ports.js';
 import { EXTERNAL_KEY_ID_RE } from './validation.js';
 
 /** What to fix for each ConnectionErrorCode of an external key store (kms-semantics §1.5). */
@@ -111,7 +112,7 @@ export type AwsXksService = ReturnType<typeof createAwsXksService>;
  * connection, credential rotation pushed to AWS, and KMS keys for Keyhold keys.
  */
 export function createAwsXksService(deps: {
-  repo: AwsRepo;
+  repo: AwsRepo & Pick<KeyRepo, 'listKeys'>;
   keyStores: KeyStoreService;
   keys: Pick<KeyService, 'get'>;
   connections: AwsConnectionService;
@@ -294,7 +295,8 @@ export function createAwsXksService(deps: {
           }
           marker = page.next;
         } while (marker && scanned < scanLimit);
-        const ourKeys = (await repo.listKeyAwsLinks()).filter((l) => l.connectionId === link.connectionId && l.region === link.region);
+        const inStore = new Set((await repo.listKeys(ks.id)).map((k) => k.id));
+        const ourKeys = (await repo.listKeyAwsLinks()).filter((l) => inStore.has(l.keyId));
         return {
           ...base,
           connection: connection.name,
@@ -381,14 +383,19 @@ export function createAwsXksService(deps: {
       const { link } = await mustLink(ks?.name ?? key.keyStoreId);
       const { connection, session } = await sessionFor(link.connectionId);
       try {
-        let account = connection.accountId ?? [...admins, ...users].map((p) => p.split(':')[4]).find(Boolean) ?? null;
-        if (account === null) account = (await session.identity()).account;
         const kms = session.kms(link.region);
+        // Without administrators or users KMS's default key policy (the account root) is what
+        // we would write; with them, the root of the connection's account is kept in it.
+        let policy: string | undefined;
+        if (admins.length + users.length > 0) {
+          const account = connection.accountId ?? (await session.identity().catch(() => undefined))?.account ?? [...admins, ...users].map((p) => p.split(':')[4]).find(Boolean)!;
+          policy = xksKeyPolicy(account, admins, users);
+        }
         const request = {
           customKeyStoreId: link.customKeyStoreId,
           xksKeyId: key.externalId,
           description: input.description ?? (key.description || `Keyhold key ${key.externalId}`),
-          policy: xksKeyPolicy(account, admins, users),
+          policy,
         };
         // KMS asks the proxy for the key at once; a server that has not yet seen a key made
         // a moment ago by this CLI answers KeyNotFound. Give it a few seconds.

@@ -3,6 +3,7 @@ import { get, send } from '../api';
 import { navigate } from '../router';
 import { useCan } from '../session';
 import type { Key, KeyDetail, KeyStore, KeyUsage } from '../types';
+import { KeyInAwsCard } from './aws-links';
 import { ActionResult, Card, Empty, fmtTime, Link, PageFrame, Show, StateBadge, useAction, useLoad } from '../ui';
 
 const enc = encodeURIComponent;
@@ -464,6 +465,7 @@ export function KeyPage({ keyId }: { keyId: string }) {
             <div class="grid">
               <Versions k={k} canChange={canChange} onChanged={key.reload} />
               <Usage keyId={k.keyId} />
+              <KeyInAwsCard k={k} canChange={canChange} />
               {canChange && k.state !== 'PendingDeletion' ? <EditKey k={k} onChanged={key.reload} /> : null}
             </div>
           </>

@@ -3,6 +3,7 @@ import { get, send } from '../api';
 import { navigate } from '../router';
 import { useCan } from '../session';
 import type { CreatedKeyStore, Credential, IssuedCredential, Key, KeyStore, ProxyConfigurationFile, SecondaryPolicy } from '../types';
+import { KeyStoreInAwsCard } from './aws-links';
 import { ActionResult, ageDays, Card, download, Empty, fmtTime, Link, PageFrame, SecretOnce, Show, StateBadge, useAction, useLoad } from '../ui';
 
 const enc = encodeURIComponent;
@@ -455,6 +456,7 @@ export function KeyStorePage({ name }: { name: string }) {
               <PolicyEditor store={s} canChange={canChange} onChanged={store.reload} />
               <Settings store={s} canChange={canChange} onChanged={store.reload} />
               {canChange ? <Lifecycle store={s} onChanged={store.reload} /> : null}
+              <KeyStoreInAwsCard store={s} canChange={canChange} />
             </div>
           </>
         )}

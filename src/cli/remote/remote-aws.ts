@@ -27,7 +27,7 @@ const toConnection = (v: Out<typeof awsConnectionView>): AwsConnection => ({
 });
 
 /** The AWS commands through a running server's admin API. */
-export function remoteAwsOperations(api: ApiClient): AwsOperations {
+export function remoteAwsOperations(api: ApiClient, slow: ApiClient = api): AwsOperations {
   return {
     connections: {
       create: async (input) => toConnection(await api.call('POST', '/aws/connections', input)),
@@ -42,9 +42,9 @@ export function remoteAwsOperations(api: ApiClient): AwsOperations {
     xks: {
       createKeyStore: (name, o) => {
         const { waitMs, ...rest } = o;
-        return api.call<Out<typeof keyStoreInAwsView>>('POST', `/aws/keystores/${seg(name)}`, { ...rest, ...(waitMs !== undefined ? { waitSeconds: Math.ceil(waitMs / 1000) } : {}) });
+        return slow.call<Out<typeof keyStoreInAwsView>>('POST', `/aws/keystores/${seg(name)}`, { ...rest, ...(waitMs !== undefined ? { waitSeconds: Math.ceil(waitMs / 1000) } : {}) });
       },
-      connect: (name, o = {}) => api.call<Out<typeof keyStoreInAwsView>>('POST', `/aws/keystores/${seg(name)}/connect`, o.waitMs !== undefined ? { waitSeconds: Math.ceil(o.waitMs / 1000) } : {}),
+      connect: (name, o = {}) => slow.call<Out<typeof keyStoreInAwsView>>('POST', `/aws/keystores/${seg(name)}/connect`, o.waitMs !== undefined ? { waitSeconds: Math.ceil(o.waitMs / 1000) } : {}),
       status: (name) => api.call<Out<typeof keyStoreAwsStatusView>>('GET', `/aws/keystores/${seg(name)}`),
       createAwsKey: (keyId, input = {}) => api.call<AwsKeyResult>('POST', `/keys/${seg(keyId)}/aws`, input),
       async keyLink(keyId) {

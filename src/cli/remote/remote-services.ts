@@ -207,7 +207,8 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
   return {
     keyStores,
     keys: keyOps,
-    aws: remoteAwsOperations(api),
+    // Creating or connecting a custom key store waits for AWS (up to 30 min): a longer timeout.
+    aws: remoteAwsOperations(api, createApiClient({ baseUrl: o.server, token: o.token, ca: o.ca, toApproval, timeoutMs: 31 * 60_000 })),
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {
       status: () => api.call<object>('GET', '/hsm'),
