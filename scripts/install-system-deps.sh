@@ -3,7 +3,7 @@
 # no mocks): SoftHSM2 (a PKCS#11 token), curl (an independent SigV4 signer), OpenSSL tools,
 # wrk and HAProxy (load and load-balancer tests). Needs root (or sudo).
 set -euo pipefail
-PKGS=(softhsm2 opensc curl openssl wrk haproxy uuid-runtime util-linux python3 postgresql build-essential)
+PKGS=(softhsm2 opensc curl openssl wrk haproxy prometheus uuid-runtime util-linux python3 postgresql build-essential)
 missing=()
 # The AWS CLI drives the KMS simulator end to end; Debian's awscli when none is on PATH.
 command -v aws >/dev/null 2>&1 || PKGS+=(awscli)
