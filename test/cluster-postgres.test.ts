@@ -251,3 +251,21 @@ test('GET /api/v1/cluster and keyhold cluster status --server show the registry 
     await h.dispose();
   }
 });
+
+test('rolling upgrade: a node older than the database schema is refused with a clear message, and a running fleet of mixed versions shows its versions', async () => {
+  const url = await pg.createDatabase('upgrade');
+  const c = await startCluster({ url, ids: ['node-a'] });
+  try {
+    const a = c.nodes[0]!;
+    const status = await a.json<{ nodes: { id: string; version: string }[] }>(['cluster', 'status']);
+    assert.ok(status.nodes.every((n) => /^\d+\.\d+\.\d+/.test(n.version)), 'the registry names each node version');
+    // A newer Keyhold migrated the database: this version must not start on it.
+    const sql = spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', "INSERT INTO kysely_migration (name, timestamp) VALUES ('9999_from_the_future', now()::text)"], { encoding: 'utf8' });
+    assert.equal(sql.status, 0, sql.stderr);
+    assert.ok(a.running(), 'a running node is not disturbed by a newer schema');
+    await a.stop();
+    await assert.rejects(a.start(), /database schema is newer than this Keyhold: it has migration 9999_from_the_future/);
+  } finally {
+    await c.dispose();
+  }
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { silentLogger } from '../base/index.js';
 import type { XksCall, XksCallOperation } from '../domain/index.js';
-import { createMetrics, createMetricsListener, type Metrics } from './index.js';
+import { createMetrics, createMetricsListener, registerClusterGauges, type Metrics } from './index.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const clock = { now: () => NOW };
@@ -182,7 +182,10 @@ test('the sample Grafana dashboard only queries metrics that exist', async () =>
   const dash = JSON.parse(readFileSync(file, 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
   const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
   assert.ok(exprs.length >= 15);
-  const text = await createMetrics({ clock }).render();
+  // A cluster node also registers the cluster gauges (src/metrics/node-gauges.ts).
+  const m = createMetrics({ clock });
+  registerClusterGauges(m.registry, { fleetSize: () => 2, custodyOk: () => true, schedulerOwner: () => false, changesConnected: () => true });
+  const text = await m.render();
   const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
   for (const e of exprs) {
     for (const [name] of e.matchAll(/\b(?:keyhold|process|nodejs)_[a-z0-9_]+\b/g)) {

@@ -29,6 +29,10 @@ export async function migrate(db: Kysely<Database>, binaryType: 'blob' | 'bytea'
   const migrator = new Migrator({ db, provider: migrationProvider(binaryType) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
+    // A node older than the database (a rolling upgrade gone backwards, or an old node
+    // restarted after a newer one migrated) is refused with a message that says so.
+    const newer = error instanceof Error ? /previously executed migration (\S+) is missing/.exec(error.message) : null;
+    if (newer) throw new KeyholdError('ConfigInvalid', `the database schema is newer than this Keyhold: it has migration ${newer[1]}, which this version does not know; run the newer Keyhold version on this node (docs/deployment.md, rolling upgrade)`, { cause: error });
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new KeyholdError('Internal', `database migration ${failed} failed`, { cause: error });
   }

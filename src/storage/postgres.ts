@@ -56,7 +56,12 @@ pg.types.setTypeParser(20, (v) => Number(v));
 export async function openPostgresStorage(opts: PostgresOptions): Promise<Storage> {
   const pool = resilientPool(opts.url, opts.poolSize ?? 10, opts.onPoolError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  await migrate(db, 'bytea');
+  try {
+    await migrate(db, 'bytea');
+  } catch (e) {
+    await db.destroy(); // idle connections would keep the process alive
+    throw e;
+  }
 
   const listeners = new Set<() => void>();
   const emit = () => {

@@ -14,6 +14,8 @@ export interface ClusterNode {
   url: string;
   output(): string;
   running(): boolean;
+  /** The process id while it runs. */
+  pid(): number | undefined;
   /** Starts the node (again), on the same ports as before once it has had them. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -72,6 +74,7 @@ export async function startCluster(opts: { url: string; ids: string[]; cluster?:
       },
       output: () => out,
       running: () => child !== undefined,
+      pid: () => child?.pid,
       async start() {
         if (child) throw new Error(`${id} already runs`);
         const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`], { env: { ...process.env, ...nodeEnv }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
