@@ -139,3 +139,21 @@ test('the benchmark tells refusals apart from failures by reading these metrics'
   assert.equal(grown.ok, undefined, 'ok answers are not errors');
   assert.equal(grown['shed:in_flight'], 1);
 });
+
+test('the quota is spent after key lookup and policy (design.md): calls refused for another reason take no token', async () => {
+  assert.equal((await cli('keystore', 'quota', 'demo', '--rps', '1', '--burst', '1')).code, 0);
+  // Wait until the running server enforces it, then for the bucket to refill (one token a second, at most one).
+  await eventually(async () => {
+    for (let i = 0; i < 3; i++) if ((await c.encrypt('demo-key', { plaintext: Buffer.from('fill') })).status === 429) return;
+    throw new Error('not throttled yet');
+  }, 5000);
+  await new Promise((r) => setTimeout(r, 1500));
+  // Calls for a key that does not exist are refused as such, however many: none reaches the quota.
+  for (let i = 0; i < 5; i++) {
+    const r = await c.encrypt('no-such-key', { plaintext: Buffer.from('x') });
+    assert.equal(r.body.errorName, 'KeyNotFoundException', `call ${i}: ${r.text}`);
+  }
+  // The token they did not take is still there.
+  assert.equal((await c.encrypt('demo-key', { plaintext: Buffer.from('served') })).status, 200);
+  assert.equal((await cli('keystore', 'quota', 'demo', '--off')).code, 0);
+});

@@ -42,6 +42,13 @@ export interface ConnectionGuard {
   stats(): ConnectionStats;
 }
 
+interface Tracked {
+  raw: Socket;
+  key: string;
+  /** Still counted in `open`. */
+  counted: boolean;
+}
+
 /** Log at most one "limit reached" line per this interval (a flood would otherwise log per socket). */
 const LIMIT_LOG_INTERVAL_MS = 10_000;
 
@@ -57,7 +64,7 @@ export function connectionServerOptions(limits: ConnectionLimits): { handshakeTi
 /** Counts and caps the connections of a server created with connectionServerOptions(limits). */
 export function guardConnections(server: Server, limits: ConnectionLimits, log: Logger): ConnectionGuard {
   /** Connections still in their handshake, oldest first, by remote address and port. */
-  const handshaking = new Map<string, Socket>();
+  const handshaking = new Map<string, Tracked>();
   let open = 0;
   const dropped: Record<ConnectionDropReason, number> = { handshake_timeout: 0, evicted_in_handshake: 0, limit: 0 };
   let lastLimitLog = -Infinity;
@@ -74,34 +81,39 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
     );
   }
 
+  /** Uncounts a connection once: when it closes, or at once when it is evicted (its 'close' comes a tick later). */
+  function release(t: Tracked): void {
+    if (!t.counted) return;
+    t.counted = false;
+    open--;
+    if (handshaking.get(t.key) === t) handshaking.delete(t.key);
+  }
+
   // Runs before Node wraps the socket in TLS.
   server.prependListener('connection', (raw: Socket) => {
     if (open >= limits.maxConnections) {
       atLimit();
-      const oldest = handshaking.entries().next();
+      const oldest = handshaking.values().next();
       if (oldest.done) {
         dropped.limit++;
         raw.destroy();
         return;
       }
-      handshaking.delete(oldest.value[0]);
       dropped.evicted_in_handshake++;
-      oldest.value[1].destroy();
+      release(oldest.value);
+      oldest.value.raw.destroy();
     }
     open++;
-    const key = keyOf(raw);
-    handshaking.set(key, raw);
-    raw.once('close', () => {
-      open--;
-      if (handshaking.get(key) === raw) handshaking.delete(key);
-    });
+    const t: Tracked = { raw, key: keyOf(raw), counted: true };
+    handshaking.set(t.key, t);
+    raw.once('close', () => release(t));
   });
   server.prependListener('secureConnection', (socket: TLSSocket) => {
     handshaking.delete(keyOf(socket));
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') dropped.handshake_timeout++;
-    // With a listener here Node leaves the socket open; close it as it would.
+    // Node closes the socket after a handshake error; destroy() makes sure of it.
     socket.destroy();
   });
 
