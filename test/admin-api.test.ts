@@ -391,7 +391,7 @@ test('audit: verify, records a page at a time, and key usage (details in audit-a
   assert.equal(typeof page.body.next, 'number');
   const checkpoint = await call<Body>('GET', '/audit/checkpoint', auditor.token);
   assert.equal(checkpoint.status, 200, checkpoint.text);
-  const against = await call<{ ok: boolean }>('POST', '/audit/verify', auditor.token, { checkpoint: checkpoint.body });
+  const against = await call<{ ok: boolean }>('GET', `/audit/verify?checkpoint=${Buffer.from(JSON.stringify(checkpoint.body)).toString('base64url')}`, auditor.token);
   assert.equal(against.status, 200, against.text);
   assert.equal(against.body.ok, true);
   const usage = await call<{ keyId: string; calls: number }>('GET', '/keys/demo-key/usage', custodian.token);
