@@ -424,8 +424,13 @@ test('audit: verify, records a page at a time, and key usage (details in audit-a
   const page = await call<{ records: Body[]; next: number | null }>('GET', '/audit/records?limit=2', auditor.token);
   assert.equal(page.status, 200, page.text);
   assert.equal(page.body.records.length, 2);
-  assert.equal(page.body.records[0]!.action, 'keyhold.init');
+  assert.deepEqual(page.body.records.map((r) => r.action), ['audit.start', 'keyhold.init'], "the log's first record, then init");
   assert.equal(typeof page.body.next, 'number');
+  const checkpoint = await call<Body>('GET', '/audit/checkpoint', auditor.token);
+  assert.equal(checkpoint.status, 200, checkpoint.text);
+  const against = await call<{ ok: boolean }>('GET', `/audit/verify?checkpoint=${Buffer.from(JSON.stringify(checkpoint.body)).toString('base64url')}`, auditor.token);
+  assert.equal(against.status, 200, against.text);
+  assert.equal(against.body.ok, true);
   const usage = await call<{ keyId: string; calls: number }>('GET', '/keys/demo-key/usage', custodian.token);
   assert.equal(usage.status, 200, usage.text);
   assert.equal(usage.body.keyId, 'demo-key');

@@ -101,10 +101,12 @@ test('auditors verify the chain and page through records with filters; reading i
   assert.equal(new Set(seqs).size, seqs.length, 'pages do not overlap');
   const future = await call<Page>('GET', '/audit/records?since=2999-01-01T00:00:00Z', users.auditor.token);
   assert.deepEqual(future.body, { records: [], next: null, nextChain: null });
-  const verified = await call<{ ok: boolean; checkpoint?: { time: string } }>('POST', '/audit/verify', users.auditor.token, { checkpoint: (await call<object>('GET', '/audit/checkpoint', users.auditor.token)).body });
+  const cp = Buffer.from(JSON.stringify((await call<object>('GET', '/audit/checkpoint', users.auditor.token)).body)).toString('base64url');
+  const verified = await call<{ ok: boolean; checkpoint?: { time: string } }>('GET', `/audit/verify?checkpoint=${cp}`, users.auditor.token);
   assert.equal(verified.status, 200, 'an auditor verifies against a checkpoint over the API');
   assert.equal(verified.body.ok, true);
   assert.ok(verified.body.checkpoint?.time);
+  assert.equal((await call('GET', `/audit/verify?checkpoint=${Buffer.from('{"type":"nope"}').toString('base64url')}`, users.auditor.token)).status, 400, 'not a checkpoint');
   const bad = await call('GET', '/audit/records?since=someday', users.auditor.token);
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error, 'ValidationFailed');

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, createSecretKey } from 'node:crypto';
+import * as chainApi from './audit-chain.js';
 import { AUDIT_GENESIS_PREV, AuditChainVerifier, auditHeadMac, auditRecordMac, canonicalJson, type ChainHead, type ChainRow } from './audit-chain.js';
+import * as signingApi from './audit-signing.js';
 
 const KEY_BYTES = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const key = createSecretKey(KEY_BYTES);
@@ -183,4 +185,64 @@ test('a changed prev or mac column is reported, whatever its length', () => {
   const { rows, head } = chain(5);
   rows[2] = { ...rows[2]!, mac: Buffer.from('short') };
   assert.equal((verify(rows, head) as { seq: number }).seq, 3);
+});
+
+test('chains other than the root start from a prev bound to their id, and their heads name them', () => {
+  const { AUDIT_ROOT_CHAIN, auditGenesisPrev } = chainApi;
+  assert.deepEqual(auditGenesisPrev(key, AUDIT_ROOT_CHAIN), AUDIT_GENESIS_PREV, 'the root chain is as logs were before chains');
+  assert.notDeepEqual(auditGenesisPrev(key, 'node-a'), auditGenesisPrev(key, 'node-b'));
+  const rows: ChainRow[] = [];
+  let prev = auditGenesisPrev(key, 'node-a');
+  for (let seq = 1; seq <= 3; seq++) {
+    const body = canonicalJson({ kind: 'admin', n: seq });
+    const mac = auditRecordMac(key, seq, prev, body);
+    rows.push({ seq, prev, mac, body });
+    prev = mac;
+  }
+  const head = { seq: 3, mac: prev, headMac: auditHeadMac(key, 3, prev, 'node-a') };
+  const run = (chain: string, h: ChainHead) => {
+    const v = new AuditChainVerifier(key, h, { chain });
+    for (const r of rows) {
+      const p = v.push(r);
+      if (p) return p.kind;
+    }
+    return v.finish(h)?.kind ?? 'ok';
+  };
+  assert.equal(run('node-a', head), 'ok');
+  assert.equal(run('node-b', { ...head, headMac: auditHeadMac(key, 3, prev, 'node-b') }), 'unlinked', 'a chain moved under another id does not link');
+  assert.equal(run('node-a', { ...head, headMac: auditHeadMac(key, 3, prev) }), 'head', "the root chain's head does not fit another chain");
+  // A verifier started at an anchor checks only what follows it.
+  const v = new AuditChainVerifier(key, head, { chain: 'node-a', start: { seq: 1, mac: rows[0]!.mac } });
+  assert.equal(v.push(rows[1]!), undefined);
+  assert.equal(v.push(rows[2]!), undefined);
+  assert.equal(v.finish(), undefined);
+  assert.equal(v.count, 2);
+});
+
+test('anchor and usage MACs bind every field', () => {
+  const { auditAnchorMac, auditUsageMac } = chainApi;
+  const mac = Buffer.alloc(32, 7);
+  const a = auditAnchorMac(key, 'main', 10, mac, '[]', '2025-01-01T00:00:00.000Z');
+  assert.notDeepEqual(a, auditAnchorMac(key, 'main', 11, mac, '[]', '2025-01-01T00:00:00.000Z'));
+  assert.notDeepEqual(a, auditAnchorMac(key, 'other', 10, mac, '[]', '2025-01-01T00:00:00.000Z'));
+  assert.notDeepEqual(a, auditAnchorMac(key, 'main', 10, mac, '[{}]', '2025-01-01T00:00:00.000Z'));
+  const u = { chain: 'main', keyId: 'k', keyStore: 's', kmsKeyArn: 'a', principal: 'p', operation: 'encrypt', kmsOperation: 'Encrypt', outcome: 'ok', count: 5, firstAt: 't1', lastAt: 't2' };
+  const m = auditUsageMac(key, u);
+  for (const [field, value] of Object.entries({ chain: 'x', keyId: 'x', principal: 'x', outcome: 'x', count: 6, firstAt: 'x', lastAt: 'x' })) {
+    assert.notDeepEqual(auditUsageMac(key, { ...u, [field]: value }), m, `${field} is covered`);
+  }
+  // Length prefixes: moving a character from one field to the next changes the MAC.
+  assert.notDeepEqual(auditUsageMac(key, { ...u, keyId: 'ks', keyStore: '' }), auditUsageMac(key, { ...u, keyId: 'k', keyStore: 's' }));
+});
+
+test('signed documents verify with the derived public key and fail when any member changes', () => {
+  const { deriveAuditSigningKey, signAuditDocument, verifyAuditDocument } = signingApi;
+  const k = deriveAuditSigningKey(key);
+  assert.equal(deriveAuditSigningKey(key).publicKeyHex, k.publicKeyHex, 'derived, not random');
+  assert.notEqual(deriveAuditSigningKey(createSecretKey(Buffer.alloc(32, 1))).publicKeyHex, k.publicKeyHex);
+  const doc = signAuditDocument(k, { type: 't', chains: [{ chain: 'main', seq: 4, mac: 'ab' }], time: 'now' });
+  assert.equal(verifyAuditDocument(doc, k.publicKeyHex), true);
+  assert.equal(verifyAuditDocument({ ...doc, chains: [{ chain: 'main', seq: 5, mac: 'ab' }] }, k.publicKeyHex), false);
+  assert.equal(verifyAuditDocument({ ...doc, extra: 1 }, k.publicKeyHex), false);
+  assert.equal(verifyAuditDocument(doc, deriveAuditSigningKey(createSecretKey(Buffer.alloc(32, 1))).publicKeyHex), false);
 });

@@ -489,10 +489,11 @@ export function createAuditService(deps: {
       let first: StoredAuditRow | undefined;
       let last: StoredAuditRow | undefined;
       let count = 0;
-      let v: AuditChainVerifier | undefined = new AuditChainVerifier(key, undefined, { chain, start: anchor });
-      const { hi: headLimit } = { hi: (await reader.snapshot((s) => s.head(chain)))?.seq ?? 0 };
+      const v = new AuditChainVerifier(key, undefined, { chain, start: anchor });
+      // The chain's last record always stays (it carries the head), so stop before it.
+      const headSeq = (await reader.snapshot((s) => s.head(chain)))?.seq ?? 0;
       outer: for (;;) {
-        const rows = await reader.rows(chain, after, headLimit, PAGE);
+        const rows = await reader.rows(chain, after, headSeq, PAGE);
         if (rows.length === 0) break;
         for (const row of rows) {
           const r = parse(row);
@@ -506,7 +507,6 @@ export function createAuditService(deps: {
         }
         after = rows[rows.length - 1]!.seq;
       }
-      v = undefined;
       if (!first || !last) continue;
       const at = isoNow(clock);
       const usage = canonicalJson(tally.sorted() as unknown as Record<string, unknown>[]);

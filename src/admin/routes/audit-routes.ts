@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fail } from '../../base/index.js';
 import type { AuditPageService, KeyService } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES } from '../views.js';
@@ -21,6 +22,15 @@ const verifyView = z
     checkpoint: z.object({ time: z.string(), chains: z.number().int() }).optional(),
   })
   .meta({ id: 'AuditVerifyReport' });
+
+/** The checkpoint query parameter: base64url of the checkpoint's JSON. */
+function decodeCheckpoint(text: string): unknown {
+  try {
+    return checkpointView.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+  } catch {
+    return fail('ValidationFailed', 'checkpoint is not a Keyhold audit checkpoint (base64url of the JSON that `keyhold audit checkpoint` prints)');
+  }
+}
 
 const chainId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/).describe('an audit chain id');
 
@@ -77,21 +87,12 @@ export function auditRoutes(deps: { audit: AuditPageService; keys: Pick<KeyServi
       url: '/audit/verify',
       access: AUDITOR,
       tag: 'audit',
-      summary: 'Verify the hash chain of the whole audit log',
-      description: 'Reads every record. ok with the count, or the first edited, deleted, inserted or reordered record.',
+      summary: 'Verify every chain of the audit log, optionally against a signed checkpoint',
+      description:
+        'Reads every record. ok with the count, or the first edited, deleted, inserted or reordered record. With checkpoint (the checkpoint document as base64url JSON), also proves the log still holds everything up to it.',
+      query: z.object({ checkpoint: z.string().max(12_000).regex(/^[A-Za-z0-9_-]*$/).optional() }).strict(),
       responses: { 200: verifyView, ...ERROR_RESPONSES },
-      handle: () => audit.verify(),
-    }),
-    defineRoute({
-      id: 'audit.verify-checkpoint',
-      method: 'POST',
-      url: '/audit/verify',
-      access: AUDITOR,
-      tag: 'audit',
-      summary: 'Verify the audit log, and that it still holds everything up to a signed checkpoint',
-      body: z.object({ checkpoint: checkpointView }).strict(),
-      responses: { 200: verifyView, ...ERROR_RESPONSES },
-      handle: ({ body }) => audit.verify({ checkpoint: body.checkpoint }),
+      handle: ({ query }) => audit.verify(query.checkpoint === undefined ? {} : { checkpoint: decodeCheckpoint(query.checkpoint) }),
     }),
     defineRoute({
       id: 'audit.checkpoint',

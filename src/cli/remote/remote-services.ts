@@ -226,7 +226,8 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       status: () => api.call<{ installed: InstalledCertificateInfo | null }>('GET', '/tls'),
     },
     audit: {
-      verify: (o = {}) => (o.checkpoint === undefined ? api.call<AuditVerifyReport>('GET', '/audit/verify') : api.call<AuditVerifyReport>('POST', '/audit/verify', { checkpoint: o.checkpoint })),
+      verify: (o = {}) =>
+        api.call<AuditVerifyReport>('GET', o.checkpoint === undefined ? '/audit/verify' : `/audit/verify?checkpoint=${Buffer.from(JSON.stringify(o.checkpoint), 'utf8').toString('base64url')}`),
       checkpoint: () => api.call<AuditCheckpoint>('GET', '/audit/checkpoint'),
       usage: (keyId) => api.call<KeyUsageView>('GET', `/keys/${seg(keyId)}/usage`),
       // Page by page (each page read is recorded by the server, with the filter).
