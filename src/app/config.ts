@@ -184,7 +184,7 @@ const fileSchema = z
         chain: z
           .string()
           .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a chain id is 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit')
-          .default('main'),
+          .optional(),
         checkpoint_interval_seconds: z.number().int().min(0).max(86_400).default(300),
         disk_min_free_mb: z.number().int().min(0).max(100_000_000).default(2048),
         disk_min_free_percent: z.number().min(0).max(90).default(10),
@@ -378,7 +378,9 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       enabled: f.audit.enabled,
       durable: f.audit.durable,
       nodeId: f.audit.node_id,
-      chain: f.audit.chain,
+      // On PostgreSQL (a cluster, or one that may grow into one) each node appends to a chain
+      // of its own, named after the node, so nodes never wait on one another's chain lock.
+      chain: f.audit.chain ?? (f.storage.type === 'postgres' ? chainIdOf(f.cluster.node_id ?? f.audit.node_id ?? hostname()) : 'main'),
       checkpointIntervalMs: f.audit.checkpoint_interval_seconds * 1000,
       diskMinFreeBytes: f.audit.disk_min_free_mb * 1024 * 1024,
       diskMinFreeRatio: f.audit.disk_min_free_percent / 100,
@@ -563,7 +565,7 @@ enabled = true
 # durable = true answers an XKS call only once its record is committed.
 durable = true
 # node_id = "keyhold-1"   # default: the host name
-# chain = "main"          # a cluster gives each node its own chain (e.g. its node id); see docs/architecture.md
+# chain = "main"          # default: "main" on SQLite; on PostgreSQL the node id (one chain per node); see docs/architecture.md
 # With [audit.syslog]: a signed head checkpoint is sent this often (0 = never).
 checkpoint_interval_seconds = 300
 # Health turns DEGRADED and keyhold_audit_disk_low is 1 when the disk holding the database
@@ -586,4 +588,10 @@ archive_dir = "audit-archive"
 [log]
 level = "info"
 ${current?.hsm ? hsmConfigToml(current.hsm) : ''}`;
+}
+
+/** An audit chain id made from a node id: letters, digits, ".", "_", "-"; at most 63 characters. */
+function chainIdOf(nodeId: string): string {
+  const id = nodeId.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63);
+  return id || 'main';
 }
