@@ -213,6 +213,19 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
 
+function envOverridesComment(): string {
+  const lines: string[] = [];
+  let line = '# Environment overrides:';
+  for (const name of Object.keys(ENV_OVERRIDES)) {
+    if (line.length + name.length > 90) {
+      lines.push(line + ',');
+      line = '#';
+    } else if (line !== '# Environment overrides:') line += ',';
+    line += ` ${name}`;
+  }
+  return [...lines, line + '.'].join('\n');
+}
+
 /** The command-line flags that set a setting (`keyhold init` and `keyhold start`), for error messages. */
 const FLAG_FOR: Record<string, string> = {
   'xks.listen': '--xks-listen',
@@ -385,17 +398,18 @@ export function defaultConfigToml(current?: Pick<Config, 'seal' | 'hsm'>): strin
       ? `[seal]
 # hsm: the root wrapping key is a non-extractable AES-256 key in the [hsm] token, with this label.
 type = "hsm"
-hsm_key_label = "${seal.keyLabel}"`
+hsm_key_label = "${seal.keyLabel}"
+# key_file = "seal.key"   # keyfile seals only`
       : `[seal]
 # keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
 # passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
 # hsm: the root wrapping key lives in the [hsm] token (docs/hsm.md).
 type = "${seal?.type ?? 'keyfile'}"
-key_file = "seal.key"`;
+key_file = "seal.key"
+# hsm_key_label = "keyhold-seal"   # hsm seals only`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
-# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_ADMIN_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
-# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_WORKERS, KEYHOLD_METRICS_LISTEN, KEYHOLD_AUDIT_ENABLED,
-# KEYHOLD_AUDIT_DURABLE. Full reference: docs/configuration.md.
+${envOverridesComment()}
+# Full reference: docs/configuration.md.
 
 [storage]
 # sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
@@ -403,6 +417,7 @@ key_file = "seal.key"`;
 type = "sqlite"
 path = "keyhold.db"
 # url = "postgres://keyhold@db.example.com:5432/keyhold"
+pool_size = 10
 
 ${sealToml}
 
@@ -464,6 +479,10 @@ enabled = true
 # durable = true answers an XKS call only once its record is committed.
 durable = true
 # node_id = "keyhold-1"   # default: the host name
+# Group commit: at most max_batch records per commit; commit_delay_ms > 0 waits that long
+# to gather more (more throughput, more latency). 0 commits as soon as the writer is free.
+max_batch = 1000
+commit_delay_ms = 0
 #
 # Forward every record to syslog (RFC 5424), best effort (a bounded queue; drops are counted).
 # [audit.syslog]
@@ -473,8 +492,32 @@ durable = true
 # ca = "tls/siem-ca.pem"  # tls: CA of the receiver's certificate (default: the system store)
 # app_name = "keyhold"
 # facility = 13           # log audit
+# queue_size = 10000      # records waiting to be sent; beyond it new ones are dropped (and counted)
 
 [log]
 level = "info"
 ${current?.hsm ? hsmConfigToml(current.hsm) : ''}`;
+}
+
+/**
+ * Every setting keyhold.toml accepts, as dotted names ('xks.listen', 'audit.syslog.host'),
+ * read from the schema itself: `keyhold init` must write (or show commented out) each one.
+ */
+export function settingNames(): string[] {
+  const names: string[] = [];
+  const objectOf = (t: unknown): { shape: Record<string, unknown> } | undefined => {
+    for (let i = 0; i < 6 && t; i++) {
+      if (t instanceof z.ZodObject) return t as unknown as { shape: Record<string, unknown> };
+      const def = (t as { _zod?: { def?: { innerType?: unknown; in?: unknown } } })._zod?.def;
+      t = def?.innerType ?? def?.in;
+    }
+    return undefined;
+  };
+  const walk = (prefix: string, t: unknown) => {
+    const o = objectOf(t);
+    if (!o) return void names.push(prefix);
+    for (const [k, v] of Object.entries(o.shape)) walk(prefix ? `${prefix}.${k}` : k, v);
+  };
+  walk('', fileSchema);
+  return names;
 }
