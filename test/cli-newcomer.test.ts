@@ -142,3 +142,35 @@ test('keyhold help keystore aws-config shows that command\'s help', async () => 
   assert.equal(nope.code, 2);
   assert.match(nope.stderr, /unknown command 'keystore nope'/);
 });
+
+test('regions are changed from the CLI, and local region and quota changes are audited like the others', async () => {
+  const dir = join(scratch(), 'data');
+  assert.equal((await runCli(['--data-dir', dir, 'init'], { env })).code, 0);
+  const j = async (...args: string[]) => {
+    const r = await runCli(['--data-dir', dir, '--json', ...args], { env });
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  assert.deepEqual((await j('keystore', 'update', 'demo', '--region', 'eu-west-1', 'us-east-1')).regions, ['eu-west-1', 'us-east-1']);
+  assert.deepEqual((await j('keystore', 'show', 'demo')).regions, ['eu-west-1', 'us-east-1']);
+  const bad = await runCli(['--data-dir', dir, 'keystore', 'update', 'demo', '--region', 'not a region'], { env });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.deepEqual((await j('keystore', 'show', 'demo')).regions, ['eu-west-1', 'us-east-1'], 'a refused change changes nothing');
+  const nothing = await runCli(['--data-dir', dir, 'keystore', 'update', 'demo'], { env });
+  assert.equal(nothing.code, 2);
+  assert.deepEqual((await j('keystore', 'update', 'demo', '--any-region')).regions, []);
+  await j('keystore', 'quota', 'demo', '--rps', '5');
+  await j('keystore', 'quota', 'demo', '--off');
+  const exported = await runCli(['--data-dir', dir, 'audit', 'export', '--keystore', 'demo'], { env });
+  assert.equal(exported.code, 0, exported.stderr);
+  const actions = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; source: string; outcome: string; change?: Record<string, unknown> });
+  const mine = actions.filter((r) => r.action.startsWith('keystores.set-') || r.action === 'keystores.clear-quota');
+  assert.deepEqual(mine.map((r) => [r.action, r.source, r.outcome]), [
+    ['keystores.set-regions', 'cli', 'ok'],
+    ['keystores.set-regions', 'cli', 'error'],
+    ['keystores.set-regions', 'cli', 'ok'],
+    ['keystores.set-quota', 'cli', 'ok'],
+    ['keystores.clear-quota', 'cli', 'ok'],
+  ]);
+  assert.deepEqual(mine[3]!.change?.quota, { rps: 5, burst: 5 });
+});
