@@ -174,3 +174,47 @@ test('regions are changed from the CLI, and local region and quota changes are a
   ]);
   assert.deepEqual(mine[3]!.change?.quota, { rps: 5, burst: 5 });
 });
+
+test('keyhold status [--json]: server and listeners, XKS health through the listener, key stores, keys, audit chain, certificate', async () => {
+  const none = await runCli(['--data-dir', join(scratch(), 'nothing'), '--json', 'status'], { env });
+  assert.equal(none.code, 0, none.stderr);
+  assert.deepEqual(JSON.parse(none.stdout), { dataDir: JSON.parse(none.stdout).dataDir, initialised: false, server: { running: false } });
+
+  const h = await startKeyhold();
+  try {
+    type Status = {
+      initialised: boolean;
+      server: { running: boolean; pid?: number; xks?: string; admin?: string };
+      health: { keyStore?: string; status?: number; healthStatus?: string[]; skipped?: string };
+      keyStores: { name: string; uriPath: string; keys: number }[];
+      keys: { total: number; software: number };
+      audit: { ok: boolean; records: number };
+      certificate: { daysLeft: number };
+    };
+    const st = await h.json<Status>(['status']);
+    assert.equal(st.initialised, true);
+    assert.equal(st.server.running, true);
+    assert.equal(st.server.xks, `127.0.0.1:${h.port}`);
+    assert.ok(st.server.admin?.startsWith('127.0.0.1:'));
+    assert.deepEqual(st.health, { keyStore: 'demo', status: 200, healthStatus: ['ACTIVE'], fleetSize: 1 });
+    assert.deepEqual(st.keyStores.map((k) => [k.name, k.uriPath, k.keys]), [['demo', '/demo/kms/xks/v1', 1]]);
+    assert.equal(st.keys.total, 1);
+    assert.equal(st.audit.ok, true);
+    assert.ok(st.audit.records > 0);
+    assert.ok(st.certificate.daysLeft > 300, String(st.certificate.daysLeft));
+    // The health check was a real XKS call: the server recorded it.
+    const exported = await h.cli(['audit', 'export', '--keystore', 'demo']);
+    assert.match(exported.stdout, /"operation":"health"/);
+    const text = await h.cli(['status']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`XKS listener: +127\\.0\\.0\\.1:${h.port}`));
+    assert.match(text.stdout, /XKS health: +demo: ACTIVE/);
+    assert.match(text.stdout, /Audit chain: +intact/);
+    await h.stop();
+    const stopped = await h.json<Status>(['status']);
+    assert.equal(stopped.server.running, false);
+    assert.match(stopped.health.skipped ?? '', /no server is running/);
+  } finally {
+    await h.dispose();
+  }
+});
