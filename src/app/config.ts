@@ -275,12 +275,11 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
 
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const where = (path: PropertyKey[]) => {
-      const dotted = path.slice(0, 2).join('.');
-      return source.get(dotted) ?? (configFile ? `in ${configFile}` : 'default');
-    };
-    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'} (${where(i.path)}): ${i.message}`).join('\n');
-    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n${problems}`);
+    // A flag or variable is named on its line; the file, when any problem is in it, in the heading.
+    const from = (path: PropertyKey[]) => source.get(path.slice(0, 2).join('.'));
+    const inFile = configFile !== undefined && parsed.error.issues.some((i) => from(i.path) === undefined);
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'}: ${i.message}${from(i.path) ? ` (${from(i.path)})` : ''}`).join('\n');
+    throw new KeyholdError('ConfigInvalid', `invalid configuration${inFile ? ' in ' + configFile : ''}:\n${problems}`);
   }
   const f = parsed.data;
   const base = configFile ? dirname(configFile) : dataDir;
