@@ -111,17 +111,17 @@ test('configuration errors name their real source: a flag, an environment variab
   assert.equal((await runCli(['--data-dir', dir, 'init', '--no-demo'], { env })).code, 0);
   const flag = await runCli(['--data-dir', dir, 'start', '--xks-listen', 'nonsense'], { env });
   assert.equal(flag.code, 2);
-  assert.match(flag.stderr, /xks\.listen \(from --xks-listen\): 'nonsense' is not HOST:PORT/);
+  assert.match(flag.stderr, /^keyhold: invalid configuration:\n {2}- xks\.listen: 'nonsense' is not HOST:PORT \(from --xks-listen\)$/m);
   assert.doesNotMatch(flag.stderr, /keyhold\.toml/);
   const fromEnv = await runCli(['--data-dir', dir, 'key', 'list'], { env: { ...env, KEYHOLD_SEAL_TYPE: 'bogus' } });
   assert.equal(fromEnv.code, 2);
-  assert.match(fromEnv.stderr, /seal\.type \(from the environment variable KEYHOLD_SEAL_TYPE\)/);
+  assert.match(fromEnv.stderr, /seal\.type: .* \(from the environment variable KEYHOLD_SEAL_TYPE\)$/m);
   assert.doesNotMatch(fromEnv.stderr, /keyhold\.toml/);
   const toml = join(dir, 'keyhold.toml');
   writeFileSync(toml, readFileSync(toml, 'utf8').replace(/^level = .*$/m, 'level = "loud"'));
   const inFile = await runCli(['--data-dir', dir, 'key', 'list'], { env: { KEYHOLD_LOG_LEVEL: '' } });
   assert.equal(inFile.code, 2);
-  assert.match(inFile.stderr, new RegExp(`log\\.level \\(in ${toml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`));
+  assert.match(inFile.stderr, new RegExp(`^keyhold: invalid configuration in ${toml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\n {2}- log\\.level: `));
 });
 
 test('a usage error prints its line, the usage and where to read more, not the whole help', async () => {
@@ -141,4 +141,80 @@ test('keyhold help keystore aws-config shows that command\'s help', async () => 
   const nope = await runCli(['help', 'keystore', 'nope'], { env });
   assert.equal(nope.code, 2);
   assert.match(nope.stderr, /unknown command 'keystore nope'/);
+});
+
+test('regions are changed from the CLI, and local region and quota changes are audited like the others', async () => {
+  const dir = join(scratch(), 'data');
+  assert.equal((await runCli(['--data-dir', dir, 'init'], { env })).code, 0);
+  const j = async (...args: string[]) => {
+    const r = await runCli(['--data-dir', dir, '--json', ...args], { env });
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  assert.deepEqual((await j('keystore', 'update', 'demo', '--region', 'eu-west-1', 'us-east-1')).regions, ['eu-west-1', 'us-east-1']);
+  assert.deepEqual((await j('keystore', 'show', 'demo')).regions, ['eu-west-1', 'us-east-1']);
+  const bad = await runCli(['--data-dir', dir, 'keystore', 'update', 'demo', '--region', 'not a region'], { env });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.deepEqual((await j('keystore', 'show', 'demo')).regions, ['eu-west-1', 'us-east-1'], 'a refused change changes nothing');
+  const nothing = await runCli(['--data-dir', dir, 'keystore', 'update', 'demo'], { env });
+  assert.equal(nothing.code, 2);
+  assert.deepEqual((await j('keystore', 'update', 'demo', '--any-region')).regions, []);
+  await j('keystore', 'quota', 'demo', '--rps', '5');
+  await j('keystore', 'quota', 'demo', '--off');
+  const exported = await runCli(['--data-dir', dir, 'audit', 'export', '--keystore', 'demo'], { env });
+  assert.equal(exported.code, 0, exported.stderr);
+  const actions = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; source: string; outcome: string; change?: Record<string, unknown> });
+  const mine = actions.filter((r) => r.action.startsWith('keystores.set-') || r.action === 'keystores.clear-quota');
+  assert.deepEqual(mine.map((r) => [r.action, r.source, r.outcome]), [
+    ['keystores.set-regions', 'cli', 'ok'],
+    ['keystores.set-regions', 'cli', 'error'],
+    ['keystores.set-regions', 'cli', 'ok'],
+    ['keystores.set-quota', 'cli', 'ok'],
+    ['keystores.clear-quota', 'cli', 'ok'],
+  ]);
+  assert.deepEqual(mine[3]!.change?.quota, { rps: 5, burst: 5 });
+});
+
+test('keyhold status [--json]: server and listeners, XKS health through the listener, key stores, keys, audit chain, certificate', async () => {
+  const none = await runCli(['--data-dir', join(scratch(), 'nothing'), '--json', 'status'], { env });
+  assert.equal(none.code, 0, none.stderr);
+  assert.deepEqual(JSON.parse(none.stdout), { dataDir: JSON.parse(none.stdout).dataDir, initialised: false, server: { running: false } });
+
+  const h = await startKeyhold();
+  try {
+    type Status = {
+      initialised: boolean;
+      server: { running: boolean; pid?: number; xks?: string; admin?: string };
+      health: { keyStore?: string; status?: number; healthStatus?: string[]; skipped?: string };
+      keyStores: { name: string; uriPath: string; keys: number }[];
+      keys: { total: number; software: number };
+      audit: { ok: boolean; records: number };
+      certificate: { daysLeft: number };
+    };
+    const st = await h.json<Status>(['status']);
+    assert.equal(st.initialised, true);
+    assert.equal(st.server.running, true);
+    assert.equal(st.server.xks, `127.0.0.1:${h.port}`);
+    assert.ok(st.server.admin?.startsWith('127.0.0.1:'));
+    assert.deepEqual(st.health, { keyStore: 'demo', status: 200, healthStatus: ['ACTIVE'], fleetSize: 1 });
+    assert.deepEqual(st.keyStores.map((k) => [k.name, k.uriPath, k.keys]), [['demo', '/demo/kms/xks/v1', 1]]);
+    assert.equal(st.keys.total, 1);
+    assert.equal(st.audit.ok, true);
+    assert.ok(st.audit.records > 0);
+    assert.ok(st.certificate.daysLeft > 300, String(st.certificate.daysLeft));
+    // The health check was a real XKS call: the server recorded it.
+    const exported = await h.cli(['audit', 'export', '--keystore', 'demo']);
+    assert.match(exported.stdout, /"operation":"health"/);
+    const text = await h.cli(['status']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`XKS listener: +127\\.0\\.0\\.1:${h.port}`));
+    assert.match(text.stdout, /XKS health: +demo: ACTIVE/);
+    assert.match(text.stdout, /Audit chain: +intact/);
+    await h.stop();
+    const stopped = await h.json<Status>(['status']);
+    assert.equal(stopped.server.running, false);
+    assert.match(stopped.health.skipped ?? '', /no server is running/);
+  } finally {
+    await h.dispose();
+  }
 });

@@ -274,6 +274,19 @@ const ENV_OVERRIDES: Record<string, string> = {
   KEYHOLD_HSM_TOKEN_LABEL: 'hsm.token_label',
 };
 
+function envOverridesComment(): string {
+  const lines: string[] = [];
+  let line = '# Environment overrides:';
+  for (const name of Object.keys(ENV_OVERRIDES)) {
+    if (line.length + name.length > 90) {
+      lines.push(line + ',');
+      line = '#';
+    } else if (line !== '# Environment overrides:') line += ',';
+    line += ` ${name}`;
+  }
+  return [...lines, line + '.'].join('\n');
+}
+
 /** The command-line flags that set a setting (`keyhold init` and `keyhold start`), for error messages. */
 const FLAG_FOR: Record<string, string> = {
   'xks.listen': '--xks-listen',
@@ -323,12 +336,11 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
 
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const where = (path: PropertyKey[]) => {
-      const dotted = path.slice(0, 2).join('.');
-      return source.get(dotted) ?? (configFile ? `in ${configFile}` : 'default');
-    };
-    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'} (${where(i.path)}): ${i.message}`).join('\n');
-    throw new KeyholdError('ConfigInvalid', `invalid configuration:\n${problems}`);
+    // A flag or variable is named on its line; the file, when any problem is in it, in the heading.
+    const from = (path: PropertyKey[]) => source.get(path.slice(0, 2).join('.'));
+    const inFile = configFile !== undefined && parsed.error.issues.some((i) => from(i.path) === undefined);
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(file)'}: ${i.message}${from(i.path) ? ` (${from(i.path)})` : ''}`).join('\n');
+    throw new KeyholdError('ConfigInvalid', `invalid configuration${inFile ? ' in ' + configFile : ''}:\n${problems}`);
   }
   const f = parsed.data;
   const base = configFile ? dirname(configFile) : dataDir;
@@ -465,17 +477,18 @@ export function defaultConfigToml(current?: Pick<Config, 'seal' | 'hsm'>): strin
       ? `[seal]
 # hsm: the root wrapping key is a non-extractable AES-256 key in the [hsm] token, with this label.
 type = "hsm"
-hsm_key_label = "${seal.keyLabel}"`
+hsm_key_label = "${seal.keyLabel}"
+# key_file = "seal.key"   # keyfile seals only`
       : `[seal]
 # keyfile: a 256-bit root key in key_file (mode 0600; keep a copy offline, away from backups of the database).
 # passphrase: root key derived with scrypt from KEYHOLD_SEAL_PASSPHRASE or KEYHOLD_SEAL_PASSPHRASE_FILE.
 # hsm: the root wrapping key lives in the [hsm] token (docs/hsm.md).
 type = "${seal?.type ?? 'keyfile'}"
-key_file = "seal.key"`;
+key_file = "seal.key"
+# hsm_key_label = "keyhold-seal"   # hsm seals only`;
   return `# Keyhold configuration. Relative paths are relative to this file's directory.
-# Environment overrides: KEYHOLD_XKS_LISTEN, KEYHOLD_ADMIN_LISTEN, KEYHOLD_LOG_LEVEL, KEYHOLD_STORAGE_PATH,
-# KEYHOLD_SEAL_TYPE, KEYHOLD_SEAL_KEY_FILE, KEYHOLD_WORKERS, KEYHOLD_METRICS_LISTEN, KEYHOLD_AUDIT_ENABLED,
-# KEYHOLD_AUDIT_DURABLE. Full reference: docs/configuration.md.
+${envOverridesComment()}
+# Full reference: docs/configuration.md.
 
 [storage]
 # sqlite: embedded, one node. postgres: shared by a cluster of nodes; set url (no password
@@ -483,6 +496,7 @@ key_file = "seal.key"`;
 type = "sqlite"
 path = "keyhold.db"
 # url = "postgres://keyhold@db.example.com:5432/keyhold"
+pool_size = 10
 
 ${sealToml}
 
@@ -575,6 +589,10 @@ disk_min_free_percent = 10
 # Archive records older than this many days into archive_dir, by the scheduler (0 = off).
 retention_days = 0
 archive_dir = "audit-archive"
+# Group commit: at most max_batch records per commit; commit_delay_ms > 0 waits that long
+# to gather more (more throughput, more latency). 0 commits as soon as the writer is free.
+max_batch = 1000
+commit_delay_ms = 0
 #
 # Forward every record to syslog (RFC 5424), best effort (a bounded queue; drops are counted).
 # [audit.syslog]
@@ -584,6 +602,7 @@ archive_dir = "audit-archive"
 # ca = "tls/siem-ca.pem"  # tls: CA of the receiver's certificate (default: the system store)
 # app_name = "keyhold"
 # facility = 13           # log audit
+# queue_size = 10000      # records waiting to be sent; beyond it new ones are dropped (and counted)
 
 [log]
 level = "info"
@@ -594,4 +613,27 @@ ${current?.hsm ? hsmConfigToml(current.hsm) : ''}`;
 function chainIdOf(nodeId: string): string {
   const id = nodeId.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63);
   return id || 'main';
+}
+
+/**
+ * Every setting keyhold.toml accepts, as dotted names ('xks.listen', 'audit.syslog.host'),
+ * read from the schema itself: `keyhold init` must write (or show commented out) each one.
+ */
+export function settingNames(): string[] {
+  const names: string[] = [];
+  const objectOf = (t: unknown): { shape: Record<string, unknown> } | undefined => {
+    for (let i = 0; i < 6 && t; i++) {
+      if (t instanceof z.ZodObject) return t as unknown as { shape: Record<string, unknown> };
+      const def = (t as { _zod?: { def?: { innerType?: unknown; in?: unknown } } })._zod?.def;
+      t = def?.innerType ?? def?.in;
+    }
+    return undefined;
+  };
+  const walk = (prefix: string, t: unknown) => {
+    const o = objectOf(t);
+    if (!o) return void names.push(prefix);
+    for (const [k, v] of Object.entries(o.shape)) walk(prefix ? `${prefix}.${k}` : k, v);
+  };
+  walk('', fileSchema);
+  return names;
 }

@@ -100,14 +100,13 @@ export function resolveHsmConfig(
 
 /** The [hsm] section as `keyhold init` writes it. */
 export function hsmConfigToml(h: HsmConfig): string {
-  const pin =
-    h.pin.source === 'env'
-      ? `pin_env = "${h.pin.name}"`
-      : h.pin.source === 'file'
-        ? `pin_file = "${h.pin.path}"`
-        : h.pin.source === 'sealed'
-          ? 'pin_sealed = true'
-          : '# pin_env = "KEYHOLD_HSM_PIN"   # or pin_file = "...", or pin_sealed = true';
+  // The PIN source in use, and the others commented out (choose one).
+  const sources = [
+    h.pin.source === 'env' ? `pin_env = "${h.pin.name}"` : '# pin_env = "KEYHOLD_HSM_PIN"',
+    h.pin.source === 'file' ? `pin_file = "${h.pin.path}"` : '# pin_file = "/etc/keyhold/hsm-pin"',
+    h.pin.source === 'sealed' ? 'pin_sealed = true' : '# pin_sealed = true   # stored sealed with keyhold hsm set-pin',
+  ];
+  const pin = `# Where the user PIN comes from (one of these; none for a token without login).\n${sources.join('\n')}`;
   return `
 [hsm]
 # PKCS#11 module and token (selected by label; slot ids change). Vendor examples: deploy/hsm/.
@@ -123,5 +122,8 @@ timeout_ms = ${h.timeoutMs}
 # the event loop, cheaper per call; only for local tokens that cannot hang (docs/hsm.md).
 dispatch = "${h.dispatch}"
 key_label_prefix = "${h.keyLabelPrefix}"
+# Set only to override the profile: how the token makes GCM IVs, and who supplies them.
+# iv_strategy = "${h.profile.ivStrategy}"
+# caller_iv_source = "${h.profile.callerIvSource}"
 `;
 }

@@ -83,6 +83,11 @@ const host: CliHost = {
     });
   },
 
+  async status(opts) {
+    const { statusReport } = await import('./status.js');
+    return statusReport(config(opts));
+  },
+
   async withServices(opts, fn) {
     if (opts.server) return fn(remoteServices(remoteOptions(opts, true)));
     const ctx = await openContext(config(opts));

@@ -125,6 +125,8 @@ export interface CliHost {
   init(opts: GlobalOptions & { demo: boolean; settings?: Record<string, string | undefined> }): Promise<object>;
   /** Runs the server until a signal stops it. */
   start(opts: GlobalOptions & { xksListen?: string; adminListen?: string; initIfAbsent?: boolean; workers?: string }): Promise<void>;
+  /** `keyhold status`: the data directory's server, health, key stores, audit chain, certificate. */
+  status(opts: GlobalOptions): Promise<object>;
   withServices<T>(opts: GlobalOptions, fn: (s: ManagementServices) => Promise<T>): Promise<T>;
   /** Password login against --server; returns the session token. */
   login(opts: GlobalOptions, credentials: { username: string; password: string }): Promise<LoginResult>;

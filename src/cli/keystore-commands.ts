@@ -123,6 +123,19 @@ export function registerKeyStoreCommands(program: Command, host: CliHost): Comma
       printer(!!g.json).result(out, () => `Quota of '${ks.name}'${changed ? ' set to' : ':'} ${describeQuota(out.quota)}.`);
     });
 
+  keystore
+    .command('update <name>')
+    .description('change which AWS Regions may call the key store')
+    .option('--region <region...>', 'AWS Region(s) whose KMS may call this store (replaces the list)')
+    .option('--any-region', 'let KMS in any Region call this store')
+    .action(async (name: string, opts: { region?: string[]; anyRegion?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      if (opts.anyRegion && opts.region) throw new UsageError('--any-region takes no --region');
+      if (!opts.anyRegion && !opts.region) throw new UsageError('nothing to change: give --region R... or --any-region');
+      const ks = keyStoreView(await host.withServices(g, (s) => s.keyStores.setRegions(name, opts.anyRegion ? [] : opts.region!)));
+      printer(!!g.json).result(ks, () => `Key store '${name}' regions: ${ks.regions.length ? ks.regions.join(', ') : 'any'}.`);
+    });
+
   const credential = keystore.command('credential').description('SigV4 credentials of a key store (at most two live, for rotation)');
   credential
     .command('add <keystore>')

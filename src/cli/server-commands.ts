@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import type { CliHost } from './host.js';
-import { fields, printer } from './output.js';
+import { fields, printer, table } from './output.js';
 import { globalsOf as globals } from './shared.js';
 
-/** init | start: create a data directory and serve it. */
+/** init | start | status: create a data directory, serve it, and see how it is doing. */
 export function registerServerCommands(program: Command, host: CliHost): void {
   program
     .command('init')
@@ -46,6 +46,51 @@ export function registerServerCommands(program: Command, host: CliHost): void {
     .action(async (opts: { xksListen?: string; adminListen?: string; initIfAbsent?: boolean; workers?: string }, cmd: Command) => {
       await host.start({ ...globals(cmd), ...opts });
     });
+
+  program
+    .command('status')
+    .description('is a server running on this data directory: listeners, XKS health, key stores and keys, audit chain, certificate expiry')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const st = (await host.status(g)) as StatusLike;
+      printer(!!g.json).result(st, () => describeStatus(st));
+    });
+}
+
+interface StatusLike {
+  dataDir: string;
+  initialised: boolean;
+  server: { running: boolean; pid?: number; startedAt?: string; xks?: string; admin?: string | null; metrics?: string | null; workers?: number };
+  health?: { keyStore?: string; status?: number | null; healthStatus?: string[]; fleetSize?: number; error?: string; skipped?: string };
+  keyStores?: { name: string; uriPath: string; enabled: boolean; regions: string[]; keys: number }[];
+  keys?: { total: number; enabled: number; software: number; hsm: number };
+  audit?: { ok: boolean; records: number; problem?: string };
+  certificate?: { file: string; validTo?: string; daysLeft?: number; error?: string };
+}
+
+function describeStatus(s: StatusLike): string {
+  if (!s.initialised) return `${s.dataDir} is not initialised. Run: keyhold init`;
+  const sv = s.server;
+  const h = s.health;
+  const lines = [
+    fields([
+      ['Data directory', s.dataDir],
+      ['Server', sv.running ? `running (pid ${sv.pid}, since ${sv.startedAt}${sv.workers ? `, ${sv.workers} workers` : ''})` : 'not running (keyhold start)'],
+      ...(sv.running
+        ? ([
+            ['XKS listener', sv.xks ?? 'starting'],
+            ['Admin API', sv.admin ?? 'off'],
+            ...(sv.metrics ? ([['Metrics', sv.metrics]] as [string, unknown][]) : []),
+          ] as [string, unknown][])
+        : []),
+      ['XKS health', !h ? '-' : h.skipped ? `not checked: ${h.skipped}` : h.error ? `${h.keyStore}: ${h.status ?? 'no answer'} ${h.error}` : `${h.keyStore}: ${(h.healthStatus ?? []).join(', ') || 'no backends'} (fleet size ${h.fleetSize ?? '?'})`],
+      ['Keys', s.keys ? `${s.keys.total} (${s.keys.enabled} enabled; ${s.keys.software} software, ${s.keys.hsm} HSM)` : '-'],
+      ['Audit chain', s.audit ? (s.audit.ok ? `intact, ${s.audit.records} record(s)` : `BROKEN: ${s.audit.problem} (keyhold audit verify)`) : '-'],
+      ['TLS certificate', !s.certificate ? '-' : s.certificate.error ? `${s.certificate.file}: ${s.certificate.error}` : `${s.certificate.file}, expires ${s.certificate.validTo} (${s.certificate.daysLeft} days)`],
+    ]),
+  ];
+  if (s.keyStores?.length) lines.push('', 'Key stores:', table(s.keyStores.map((k) => ({ ...k, regions: k.regions.length ? k.regions : 'any' })), ['name', 'uriPath', 'enabled', 'regions', 'keys']));
+  return lines.join('\n');
 }
 
 interface InitLike {

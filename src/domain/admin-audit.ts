@@ -62,6 +62,8 @@ export function auditedKeyStoreService(svc: KeyStoreService, audit: AdminRecorde
       })),
     setEnabled: (name, enabled) => run({ action: enabled ? 'keystores.enable' : 'keystores.disable', target: name, keyStore: name }, () => svc.setEnabled(name, enabled)),
     setRegions: (name, regions) => run({ action: 'keystores.set-regions', target: name, keyStore: name, change: { regions } }, () => svc.setRegions(name, regions)),
+    setQuota: (name, quota) =>
+      run({ action: quota === null ? 'keystores.clear-quota' : 'keystores.set-quota', target: name, keyStore: name, change: {} }, () => svc.setQuota(name, quota), (ks) => ({ quota: ks.quota ?? null })),
     delete: (name) => run({ action: 'keystores.delete', target: name, keyStore: name }, () => svc.delete(name)),
     addCredential: (name, opts) =>
       run({ action: 'keystores.credentials.add', target: name, keyStore: name }, () => svc.addCredential(name, opts), (r) => ({ accessKeyId: r.accessKeyId, ...(r.aws ? { aws: { customKeyStoreId: r.aws.customKeyStoreId, mode: r.aws.mode, ok: r.aws.ok, outageMs: r.aws.outageMs } } : {}) })),

@@ -3,3 +3,4 @@ export { createKmsSimulator, SUPPORTED_OPERATIONS, type KmsSimulator, type KmsSi
 export type { SimCredential } from './caller-auth.js';
 export type { RequestLog, RequestLogEntry, ProxyCallRecord } from './request-log.js';
 export { registerKmsSimCommand } from './cli.js';
+export { createXksTransport, type XksTarget, type XksTransport } from './xks-transport.js';
