@@ -149,6 +149,25 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
     admins: auditedAdminUsers(base.admins, audit, who),
     audit: auditedAuditReads(audit, who),
     aws: { ...base.aws, connections: auditedAwsConnections(base.aws.connections, audit, who) },
+    awsKeys: {
+      ...base.awsKeys,
+      sync: (name, opts) =>
+        auditAdminAction(audit, who, { action: 'aws.keys.sync', target: name, change: { region: opts?.region } }, () => base.awsKeys.sync(name, opts), (r) => ({
+          region: r.region,
+          added: r.added,
+          updated: r.updated,
+          gone: r.gone.length,
+          resumed: r.resumed,
+        })),
+      importLocal: (input) =>
+        auditAdminAction(
+          audit,
+          who,
+          { action: 'aws.keys.import', target: input.localKey, keyId: input.localKey, change: { connection: input.connection, regions: input.regions, alias: input.alias, validTo: input.validTo } },
+          () => base.awsKeys.importLocal(input),
+          (r) => ({ version: r.localVersion, awsKeys: r.copies.map((c) => c.awsKeyArn) }),
+        ),
+    },
     hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
     importSampleProxyConfig: (text, opts) =>
       opts.dryRun

@@ -25,6 +25,8 @@ import { hsmPin, openHsmPool } from './hsm.js';
 import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from './seal.js';
 import { createAwsGateway, proxySettingsFromEnv } from '../aws/index.js';
+import { createAppAwsKeys } from './aws-keys.js';
+import type { AwsKeyService } from '../domain/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
 export interface AppContext {
@@ -42,6 +44,8 @@ export interface AppContext {
   approvals: ApprovalService;
   /** AWS connections (the AWS plane, docs/aws.md). */
   awsConnections: AwsConnectionService;
+  /** Native AWS KMS keys: sync, list, import of local material (docs/byok.md). */
+  awsKeys: AwsKeyService;
   close(): Promise<void>;
 }
 
@@ -103,6 +107,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     keyStores,
     keys,
     awsConnections,
+    awsKeys: createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env) }),
     identity: createAdminIdentityService({
       repo: storage,
       clock,

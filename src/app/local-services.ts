@@ -2,6 +2,7 @@ import { fail } from '../base/index.js';
 import type { ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
 import { managementServices } from './management.js';
+import { cliActor } from './audit.js';
 
 function needsServer(what: string): never {
   fail('Unsupported', `${what} needs a signed-in admin: use --server URL with a token (keyhold login)`);
@@ -28,6 +29,13 @@ export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'
       clearRule: () => needsServer('changing approval rules'),
     },
     aws: { connections: ctx.awsConnections },
+    awsKeys: {
+      sync: (name, opts) => ctx.awsKeys.sync(name, opts),
+      list: (filter) => ctx.awsKeys.list(filter),
+      show: (ref) => ctx.awsKeys.show(ref),
+      links: (localKey) => ctx.awsKeys.links(localKey),
+      importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }),
+    },
     session: {
       whoami: () => needsServer('whoami'),
       logout: () => needsServer('logout'),

@@ -26,6 +26,10 @@ import { remoteAwsOperations } from './remote-aws.js';
 
 type Out<T extends z.ZodType> = z.output<T>;
 
+function awsKeysLocalOnly(): never {
+  throw new KeyholdError('Unsupported', 'the aws sync / aws key / key links commands work on the local data directory only (run them without --server, on the server host)');
+}
+
 /** Maps admin API views back to the domain shapes the CLI prints. */
 const toKeyStore = (v: Out<typeof keyStoreView>): KeyStore => ({
   id: v.id,
@@ -202,6 +206,14 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
     keyStores,
     keys: keyOps,
     aws: remoteAwsOperations(api),
+    // The AWS key commands run where the data directory is; the admin API has no routes for them yet.
+    awsKeys: {
+      sync: () => awsKeysLocalOnly(),
+      list: () => awsKeysLocalOnly(),
+      show: () => awsKeysLocalOnly(),
+      links: () => awsKeysLocalOnly(),
+      importLocal: () => awsKeysLocalOnly(),
+    },
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {
       status: () => api.call<object>('GET', '/hsm'),

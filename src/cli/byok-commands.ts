@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { decodeBase64Strict } from '../base/index.js';
 import { parseUsage } from '../domain/index.js';
-import type { CliHost } from './host.js';
-import { printer } from './output.js';
+import type { AwsKeyRecord } from '../domain/index.js';
+import type { CliHost, ManagementServices } from './host.js';
+import { fields, printer, table } from './output.js';
 import { globalsOf, keyView, lifecycleFromOptions, UsageError } from './shared.js';
 
 /** A key file is 32 bytes raw, or its Base64/hex text, or a wrap of it: never more than this. */
@@ -116,4 +117,125 @@ export function registerByokCommands(_program: Command, key: Command, host: CliH
         );
       },
     );
+}
+
+function awsKeyRow(k: AwsKeyRecord) {
+  return {
+    keyId: k.keyId,
+    region: k.region,
+    aliases: k.aliases,
+    spec: k.keySpec,
+    usage: k.keyUsage,
+    origin: k.origin,
+    manager: k.keyManager,
+    state: k.state,
+    linkedTo: k.localKeyId,
+    arn: k.arn,
+  };
+}
+
+/** `keyhold key list --all`: local and AWS keys in one table (the vendors' "security objects"). */
+export async function allKeysView(s: ManagementServices) {
+  const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
+  const local = (await s.keys.list()).map((k) => keyView(k, names.get(k.keyStoreId)));
+  const aws = await s.awsKeys.list();
+  // Keyhold's own XKS keys in AWS are the local key seen from AWS: one row, with its ARN.
+  const xksByLocal = new Map<string, string[]>();
+  for (const a of aws) if (a.localKeyId !== null) xksByLocal.set(a.localKeyId, [...(xksByLocal.get(a.localKeyId) ?? []), a.arn]);
+  return [
+    ...local.map((k) => ({ kind: 'local', id: k.keyId, where: k.keyStore, spec: 'AES_256', origin: k.origin, state: k.state, exportable: k.exportable, awsArns: xksByLocal.get(k.keyId) ?? [] })),
+    ...aws.filter((a) => a.localKeyId === null).map((a) => ({ kind: 'aws', id: a.aliases[0] ?? a.keyId, where: a.region, spec: a.keySpec, origin: a.origin, state: a.state, exportable: null, awsArns: [a.arn] })),
+  ];
+}
+
+/** `keyhold aws sync`, `aws key list|show|import` and `key links`. */
+export function registerAwsKeyCommands(program: Command, key: Command, host: CliHost): void {
+  const aws = program.commands.find((c) => c.name() === 'aws') ?? program.command('aws').description('the AWS side');
+  aws
+    .command('sync <connection>')
+    .description("read every KMS key of the connection's Region into Keyhold (idempotent; an interrupted sync resumes)")
+    .option('--region <region>', "the Region (default: the connection's)")
+    .option('--concurrency <n>', 'keys read at once (1-32)', '8')
+    .action(async (connection: string, opts: { region?: string; concurrency: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency)) throw new UsageError(`--concurrency '${opts.concurrency}' must be a whole number`);
+      const tty = process.stderr.isTTY && !g.json;
+      const r = await host.withServices(g, (s) =>
+        s.awsKeys.sync(connection, { region: opts.region, concurrency, onProgress: tty ? (p) => process.stderr.write(`\r${p.region}: ${p.keys} keys, ${p.pages} pages`) : undefined }),
+      );
+      if (tty) process.stderr.write('\n');
+      printer(!!g.json).result(r, () =>
+        `Synced ${r.seen} keys of ${r.connection} in ${r.region}${r.resumed ? ' (resumed)' : ''}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.gone.length} gone; ${r.linked} of Keyhold's own XKS keys linked.`,
+      );
+    });
+  const awsKey = aws.command('key').description('native AWS KMS keys as Keyhold knows them (after aws sync)');
+  awsKey
+    .command('list')
+    .description('list AWS keys')
+    .option('--connection <name>', 'only this connection')
+    .option('--region <region>', 'only this Region')
+    .option('--state <state>', 'only keys in this KMS state (Enabled, Disabled, PendingDeletion, PendingImport, Gone, ...)')
+    .action(async (opts: { connection?: string; region?: string; state?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const rows = (await host.withServices(g, (s) => s.awsKeys.list(opts))).map(awsKeyRow);
+      printer(!!g.json).result(rows, () => table(rows, ['keyId', 'region', 'aliases', 'spec', 'origin', 'manager', 'state', 'linkedTo']));
+    });
+  awsKey
+    .command('show <key>')
+    .description('show an AWS key (key id, ARN or alias) and the local material copied into it')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.show(ref));
+      printer(!!g.json).result(r, () =>
+        [
+          fields([
+            ['ARN', r.key.arn],
+            ['Aliases', r.key.aliases],
+            ['Spec', `${r.key.keySpec} (${r.key.keyUsage})`],
+            ['Origin', r.key.origin],
+            ['Manager', r.key.keyManager],
+            ['State', r.key.state],
+            ['Description', r.key.description || '-'],
+            ['Tags', Object.entries(r.key.tags).map(([k, v]) => `${k}=${v}`)],
+            ['Rotation', r.key.rotation === null ? 'not in KMS' : r.key.rotation.enabled ? `every ${r.key.rotation.periodDays ?? '?'} days` : 'off'],
+            ['Expiration', r.key.expirationModel ?? '-'],
+            ['Valid to', r.key.validTo ?? '-'],
+            ['Linked local key', r.key.localKeyId ?? '-'],
+            ['Synced', r.key.syncedAt],
+          ]),
+          '',
+          r.copies.length ? table(r.copies.map((c) => ({ localKey: c.localKey, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, expiration: c.expirationModel })), ['localKey', 'version', 'copiedBy', 'copiedAt', 'expiration']) : 'No local material was copied into this key.',
+        ].join('\n'),
+      );
+    });
+  awsKey
+    .command('import <localKey>')
+    .description('copy an exportable local key into AWS KMS: a new key with imported material in each Region')
+    .requiredOption('--connection <name>', 'AWS connection')
+    .option('--region <region...>', "Regions (repeatable; default: the connection's)")
+    .option('--alias <alias>', 'alias/NAME to create for the new key in each Region')
+    .option('--valid-to <iso>', 'the material expires then in AWS (default: it does not expire)')
+    .option('--description <text>', 'description of the AWS key')
+    .action(async (localKey: string, opts: { connection: string; region?: string[]; alias?: string; validTo?: string; description?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) =>
+        s.awsKeys.importLocal({ localKey, connection: opts.connection, regions: opts.region, alias: opts.alias, validTo: opts.validTo, description: opts.description }),
+      );
+      printer(!!g.json).result(r, () =>
+        [`Key '${localKey}' (version ${r.localVersion}) copied into AWS KMS:`, ...r.copies.map((c) => `  ${c.region}: ${c.awsKeyArn}${c.alias ? ` (${c.alias})` : ''}, ${c.expirationModel}${c.validTo ? ` until ${c.validTo}` : ''}`)].join('\n'),
+      );
+    });
+  key
+    .command('links <keyId>')
+    .description("where a local key's material went in AWS: copies, and XKS keys backed by it")
+    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.links(keyId));
+      const rows = [
+        ...r.copies.map((c) => ({ kind: 'copy', arn: c.awsKeyArn, region: c.region, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, state: c.awsKey?.state ?? '?' })),
+        ...r.xksKeys.map((x) => ({ kind: 'xks', arn: x.arn, region: x.region, version: null, copiedBy: null, copiedAt: null, state: x.state })),
+      ];
+      printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state']) : `Key '${keyId}' has no links to AWS.`));
+    });
 }

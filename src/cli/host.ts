@@ -6,6 +6,9 @@ import type {
   ApprovalRule,
   ApprovalStatus,
   AuditReadService,
+  AwsKeyImportInput,
+  AwsKeyImportResult,
+  AwsKeyService,
   AwsConnectionService,
   KeyService,
   KeyStoreService,
@@ -62,6 +65,15 @@ export interface AwsOperations {
   connections: AwsConnectionOperations;
 }
 
+/** Native AWS KMS keys (bring your own key); the caller copying material is the signed-in or local user. */
+export interface AwsKeyOperations {
+  sync: AwsKeyService['sync'];
+  list: AwsKeyService['list'];
+  show: AwsKeyService['show'];
+  links: AwsKeyService['links'];
+  importLocal(input: Omit<AwsKeyImportInput, 'actor'>): Promise<AwsKeyImportResult>;
+}
+
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyOperations;
@@ -76,6 +88,8 @@ export interface ManagementServices {
   session: SessionOperations;
   /** The AWS plane: connections, and the XKS side in AWS KMS. */
   aws: AwsOperations;
+  /** Native AWS KMS keys: sync, list, show, copies of local material (docs/byok.md). */
+  awsKeys: AwsKeyOperations;
 }
 
 export interface HsmManagement {

@@ -9,7 +9,7 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 import { registerAwsCommands } from './aws-commands.js';
-import { registerByokCommands } from './byok-commands.js';
+import { allKeysView, registerAwsKeyCommands, registerByokCommands } from './byok-commands.js';
 
 export { UsageError };
 
@@ -304,8 +304,13 @@ export function buildProgram(host: CliHost): Command {
     .command('list')
     .description('list keys')
     .option('--keystore <name>', 'only this key store')
-    .action(async (opts: { keystore?: string }, cmd: Command) => {
+    .option('--all', 'local keys and the AWS keys synced from every connection, in one table')
+    .action(async (opts: { keystore?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
+      if (opts.all) {
+        const rows = await host.withServices(g, allKeysView);
+        return printer(!!g.json).result(rows, () => table(rows, ['kind', 'id', 'where', 'spec', 'origin', 'state', 'exportable', 'awsArns']));
+      }
       const list = await host.withServices(g, async (s) => {
         const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
         return (await s.keys.list(opts.keystore)).map((k) => keyView(k, names.get(k.keyStoreId)));
@@ -416,6 +421,7 @@ export function buildProgram(host: CliHost): Command {
 
   registerAuditCommands(program, key, host);
   registerAwsCommands(program, host);
+  registerAwsKeyCommands(program, key, host);
   return program;
 }
 

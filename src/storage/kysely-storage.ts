@@ -6,6 +6,7 @@ import type { CredentialsTable, Database, KeysTable, KeyStoresTable, KeyVersions
 import { migrationProvider } from './migrations.js';
 import { createAdminRepos } from './admin-storage.js';
 import { createAwsRepos } from './aws-storage.js';
+import { createAwsKeyRepos } from './aws-key-storage.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -123,6 +124,7 @@ export function createKyselyStorage(parts: DialectParts): Storage {
   return {
     ...createAdminRepos(db, quietWrite),
     ...createAwsRepos(db, quietWrite),
+    ...createAwsKeyRepos(db, quietWrite),
 
     changes,
 
