@@ -159,6 +159,19 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
           gone: r.gone.length,
           resumed: r.resumed,
         })),
+      createNative: (input) =>
+        auditAdminAction(audit, who, { action: 'aws.keys.create', target: input.connection, change: { region: input.region, keySpec: input.keySpec, keyUsage: input.keyUsage, aliases: input.aliases, tags: input.tags, multiRegion: input.multiRegion } }, () => base.awsKeys.createNative(input), (k) => ({ arn: k.arn })),
+      enable: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.enable', target: ref }, () => base.awsKeys.enable(ref), (k) => ({ arn: k.arn })),
+      disable: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.disable', target: ref }, () => base.awsKeys.disable(ref), (k) => ({ arn: k.arn })),
+      scheduleDeletion: (ref, days) => auditAdminAction(audit, who, { action: 'aws.keys.schedule-deletion', target: ref, change: { pendingWindowInDays: days } }, () => base.awsKeys.scheduleDeletion(ref, days), (k) => ({ arn: k.arn, deletionDate: k.deletionDate })),
+      cancelDeletion: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.cancel-deletion', target: ref }, () => base.awsKeys.cancelDeletion(ref), (k) => ({ arn: k.arn })),
+      setTags: (ref, set, remove) => auditAdminAction(audit, who, { action: 'aws.keys.tags', target: ref, change: { set, remove } }, () => base.awsKeys.setTags(ref, set, remove), (k) => ({ arn: k.arn })),
+      addAlias: (ref, alias) => auditAdminAction(audit, who, { action: 'aws.keys.alias.add', target: ref, change: { alias } }, () => base.awsKeys.addAlias(ref, alias), (k) => ({ arn: k.arn })),
+      removeAlias: (ref, alias) => auditAdminAction(audit, who, { action: 'aws.keys.alias.remove', target: ref, change: { alias } }, () => base.awsKeys.removeAlias(ref, alias), (k) => ({ arn: k.arn })),
+      putPolicy: (ref, policy) => auditAdminAction(audit, who, { action: 'aws.keys.policy.put', target: ref, change: { bytes: policy.length } }, () => base.awsKeys.putPolicy(ref, policy), (k) => ({ arn: k.arn })),
+      setRotation: (ref, on, periodDays) => auditAdminAction(audit, who, { action: 'aws.keys.rotation', target: ref, change: { on, periodDays } }, () => base.awsKeys.setRotation(ref, on, periodDays), (k) => ({ arn: k.arn })),
+      forget: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.forget', target: ref }, () => base.awsKeys.forget(ref)),
+      rotateNative: (ref, opts) => auditAdminAction(audit, who, { action: 'aws.keys.rotate', target: ref, change: { ...opts } }, () => base.awsKeys.rotateNative(ref, opts), (r) => ({ old: r.old.arn, new: r.new.arn, aliases: r.movedAliases })),
       importLocal: (input) =>
         auditAdminAction(
           audit,

@@ -29,13 +29,7 @@ export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'
       clearRule: () => needsServer('changing approval rules'),
     },
     aws: { connections: ctx.awsConnections },
-    awsKeys: {
-      sync: (name, opts) => ctx.awsKeys.sync(name, opts),
-      list: (filter) => ctx.awsKeys.list(filter),
-      show: (ref) => ctx.awsKeys.show(ref),
-      links: (localKey) => ctx.awsKeys.links(localKey),
-      importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }),
-    },
+    awsKeys: { ...ctx.awsKeys, importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }) },
     session: {
       whoami: () => needsServer('whoami'),
       logout: () => needsServer('logout'),

@@ -4,8 +4,19 @@
  * an AwsCallError with its classified reason.
  */
 import {
+  CancelKeyDeletionCommand,
   CreateAliasCommand,
   CreateKeyCommand,
+  DeleteAliasCommand,
+  DisableKeyCommand,
+  DisableKeyRotationCommand,
+  EnableKeyCommand,
+  EnableKeyRotationCommand,
+  PutKeyPolicyCommand,
+  ScheduleKeyDeletionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateAliasCommand,
   DescribeKeyCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
@@ -89,6 +100,7 @@ export function byokKmsPort(kms: KMSClient): ByokKmsPort {
             Description: input.description,
             ...(Object.keys(input.tags).length ? { Tags: Object.entries(input.tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) } : {}),
             ...(input.multiRegion ? { MultiRegion: true } : {}),
+            ...(input.policy !== undefined ? { Policy: input.policy } : {}),
           }),
         );
         return metadata(r.KeyMetadata);
@@ -114,6 +126,59 @@ export function byokKmsPort(kms: KMSClient): ByokKmsPort {
     createAlias: (name, keyId) =>
       call('CreateAlias', async () => {
         await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: keyId }));
+      }),
+    updateAlias: (name, keyId) =>
+      call('UpdateAlias', async () => {
+        await kms.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: keyId }));
+      }),
+    deleteAlias: (name) =>
+      call('DeleteAlias', async () => {
+        await kms.send(new DeleteAliasCommand({ AliasName: name }));
+      }),
+    aliasesOf: (keyId) =>
+      call('ListAliases', async () => {
+        const out: string[] = [];
+        let marker: string | undefined;
+        do {
+          const r = await kms.send(new ListAliasesCommand({ KeyId: keyId, Limit: 100, ...(marker ? { Marker: marker } : {}) }));
+          out.push(...(r.Aliases ?? []).map((a) => a.AliasName ?? '').filter(Boolean));
+          marker = r.Truncated ? r.NextMarker : undefined;
+        } while (marker);
+        return out;
+      }),
+    enableKey: (keyId) =>
+      call('EnableKey', async () => {
+        await kms.send(new EnableKeyCommand({ KeyId: keyId }));
+      }),
+    disableKey: (keyId) =>
+      call('DisableKey', async () => {
+        await kms.send(new DisableKeyCommand({ KeyId: keyId }));
+      }),
+    scheduleKeyDeletion: (keyId, days) =>
+      call('ScheduleKeyDeletion', async () => ({ deletionDate: iso((await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: days }))).DeletionDate) })),
+    cancelKeyDeletion: (keyId) =>
+      call('CancelKeyDeletion', async () => {
+        await kms.send(new CancelKeyDeletionCommand({ KeyId: keyId }));
+      }),
+    tagResource: (keyId, tags) =>
+      call('TagResource', async () => {
+        await kms.send(new TagResourceCommand({ KeyId: keyId, Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) }));
+      }),
+    untagResource: (keyId, keys) =>
+      call('UntagResource', async () => {
+        await kms.send(new UntagResourceCommand({ KeyId: keyId, TagKeys: keys }));
+      }),
+    putKeyPolicy: (keyId, policy) =>
+      call('PutKeyPolicy', async () => {
+        await kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: policy }));
+      }),
+    enableKeyRotation: (keyId, periodDays) =>
+      call('EnableKeyRotation', async () => {
+        await kms.send(new EnableKeyRotationCommand({ KeyId: keyId, ...(periodDays !== undefined ? { RotationPeriodInDays: periodDays } : {}) }));
+      }),
+    disableKeyRotation: (keyId) =>
+      call('DisableKeyRotation', async () => {
+        await kms.send(new DisableKeyRotationCommand({ KeyId: keyId }));
       }),
   };
 }

@@ -1,4 +1,4 @@
-import { openSync, closeSync, fstatSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { decodeBase64Strict } from '../base/index.js';
@@ -225,6 +225,140 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
       printer(!!g.json).result(r, () =>
         [`Key '${localKey}' (version ${r.localVersion}) copied into AWS KMS:`, ...r.copies.map((c) => `  ${c.region}: ${c.awsKeyArn}${c.alias ? ` (${c.alias})` : ''}, ${c.expirationModel}${c.validTo ? ` until ${c.validTo}` : ''}`)].join('\n'),
       );
+    });
+  awsKey
+    .command('create')
+    .description('create a native KMS key of any spec (symmetric, RSA, ECC, HMAC)')
+    .requiredOption('--connection <name>', 'AWS connection')
+    .option('--region <region>', "the Region (default: the connection's)")
+    .option('--spec <spec>', 'SYMMETRIC_DEFAULT, RSA_2048|3072|4096, ECC_NIST_P256|P384|P521, ECC_SECG_P256K1, HMAC_224|256|384|512', 'SYMMETRIC_DEFAULT')
+    .option('--usage <usage>', 'ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT (default: what the spec allows first)')
+    .option('--alias <alias...>', 'aliases alias/NAME (repeatable)')
+    .option('--tag <key=value...>', 'tags (repeatable)')
+    .option('--description <text>', 'description')
+    .option('--multi-region', 'a multi-Region primary key')
+    .action(async (opts: { connection: string; region?: string; spec: string; usage?: string; alias?: string[]; tag?: string[]; description?: string; multiRegion?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const tags = lifecycleFromOptions({ tag: opts.tag }).tags;
+      const k = await host.withServices(g, (s) =>
+        s.awsKeys.createNative({ connection: opts.connection, region: opts.region, keySpec: opts.spec, keyUsage: opts.usage, aliases: opts.alias, tags, description: opts.description, multiRegion: opts.multiRegion }),
+      );
+      printer(!!g.json).result(k, () => `Created ${k.keySpec} ${k.keyUsage} key ${k.arn}${k.aliases.length ? ` (${k.aliases.join(', ')})` : ''}.`);
+    });
+  const simple: [string, string, (s: ManagementServices, ref: string) => Promise<AwsKeyRecord>][] = [
+    ['enable', 'enable the key in AWS', (s, r) => s.awsKeys.enable(r)],
+    ['disable', 'disable the key in AWS: every use fails until it is enabled', (s, r) => s.awsKeys.disable(r)],
+    ['cancel-deletion', 'cancel a scheduled deletion (the key comes back disabled)', (s, r) => s.awsKeys.cancelDeletion(r)],
+  ];
+  for (const [verb, what, fn] of simple) {
+    awsKey
+      .command(`${verb} <key>`)
+      .description(what)
+      .action(async (ref: string, _o: unknown, cmd: Command) => {
+        const g = globalsOf(cmd);
+        const k = await host.withServices(g, (s) => fn(s, ref));
+        printer(!!g.json).result(k, () => `${k.arn}: ${k.state}.`);
+      });
+  }
+  awsKey
+    .command('schedule-deletion <key>')
+    .description('delete the key in AWS after 7-30 days (default 30); cancel-deletion undoes it')
+    .option('--days <n>', 'waiting period', '30')
+    .action(async (ref: string, opts: { days: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const days = Number(opts.days);
+      if (!Number.isInteger(days)) throw new UsageError(`--days '${opts.days}' must be a whole number`);
+      const k = await host.withServices(g, (s) => s.awsKeys.scheduleDeletion(ref, days));
+      printer(!!g.json).result(k, () => `${k.arn} will be deleted by AWS on ${k.deletionDate ?? '?'}.`);
+    });
+  awsKey
+    .command('tag <key>')
+    .description('set and remove tags')
+    .option('--set <key=value...>', 'tags to add or overwrite')
+    .option('--remove <key...>', 'tag keys to remove')
+    .action(async (ref: string, opts: { set?: string[]; remove?: string[] }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const set = lifecycleFromOptions({ tag: opts.set }).tags ?? {};
+      if (!Object.keys(set).length && !opts.remove?.length) throw new UsageError('give --set or --remove');
+      const k = await host.withServices(g, (s) => s.awsKeys.setTags(ref, set, opts.remove ?? []));
+      printer(!!g.json).result(k, () => `${k.arn} tags: ${Object.entries(k.tags).map(([a, b]) => `${a}=${b}`).join(', ') || 'none'}.`);
+    });
+  const alias = awsKey.command('alias').description('aliases of an AWS key');
+  alias
+    .command('add <key> <alias>')
+    .description('add an alias (an alias of another key in the Region moves here)')
+    .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const k = await host.withServices(g, (s) => s.awsKeys.addAlias(ref, name));
+      printer(!!g.json).result(k, () => `${k.arn} aliases: ${k.aliases.join(', ')}.`);
+    });
+  alias
+    .command('remove <key> <alias>')
+    .description('remove an alias')
+    .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const k = await host.withServices(g, (s) => s.awsKeys.removeAlias(ref, name));
+      printer(!!g.json).result(k, () => `${k.arn} aliases: ${k.aliases.join(', ') || 'none'}.`);
+    });
+  const policy = awsKey.command('policy').description('the key policy');
+  policy
+    .command('get <key>')
+    .description('print the key policy (as last read from AWS)')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.show(ref));
+      printer(!!g.json).result({ arn: r.key.arn, policy: r.key.policy }, () => r.key.policy ?? '(not readable)');
+    });
+  policy
+    .command('put <key>')
+    .description('replace the key policy: validated as JSON, the change shown first; --yes applies it')
+    .requiredOption('--file <path>', 'the policy document')
+    .option('--yes', 'apply (without it, only the diff is shown)')
+    .action(async (ref: string, opts: { file: string; yes?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      let text: string;
+      try {
+        text = readFileSync(opts.file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      const out = await host.withServices(g, async (s) => {
+        const d = await s.awsKeys.policyDiff(ref, text);
+        if (!opts.yes) return { applied: false, diff: d.diff };
+        const k = await s.awsKeys.putPolicy(ref, text);
+        return { applied: true, diff: d.diff, arn: k.arn };
+      });
+      printer(!!g.json).result(out, () => [...out.diff, '', out.applied ? 'Policy put.' : 'Not applied: run again with --yes to put this policy.'].join('\n'));
+    });
+  awsKey
+    .command('rotation <key>')
+    .description('automatic rotation in KMS (symmetric keys with KMS-made material)')
+    .option('--on', 'turn it on')
+    .option('--off', 'turn it off')
+    .option('--period-days <n>', 'rotation period, 90-2560 days')
+    .action(async (ref: string, opts: { on?: boolean; off?: boolean; periodDays?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      if (!!opts.on === !!opts.off) throw new UsageError('give --on or --off');
+      const days = opts.periodDays === undefined ? undefined : Number(opts.periodDays);
+      const k = await host.withServices(g, (s) => s.awsKeys.setRotation(ref, !!opts.on, days));
+      printer(!!g.json).result(k, () => `${k.arn} rotation: ${k.rotation?.enabled ? `every ${k.rotation.periodDays ?? '?'} days` : 'off'}.`);
+    });
+  awsKey
+    .command('rotate <key>')
+    .description('a new native key with the same spec, tags and policy; the aliases move to it; the old key keeps decrypting')
+    .option('--disable-old', 'disable the old key afterwards')
+    .action(async (ref: string, opts: { disableOld?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.rotateNative(ref, { disableOld: !!opts.disableOld }));
+      printer(!!g.json).result(r, () => `Rotated ${r.old.arn} -> ${r.new.arn}; aliases moved: ${r.movedAliases.join(', ') || 'none'}; the old key is ${r.old.state}.`);
+    });
+  awsKey
+    .command('forget <key>')
+    .description("drop Keyhold's record of a key AWS deleted (or is deleting); nothing changes in AWS")
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.forget(ref));
+      printer(!!g.json).result(r, () => `Forgot ${r.forgotten}.`);
     });
   key
     .command('links <keyId>')

@@ -66,13 +66,9 @@ export interface AwsOperations {
 }
 
 /** Native AWS KMS keys (bring your own key); the caller copying material is the signed-in or local user. */
-export interface AwsKeyOperations {
-  sync: AwsKeyService['sync'];
-  list: AwsKeyService['list'];
-  show: AwsKeyService['show'];
-  links: AwsKeyService['links'];
+export type AwsKeyOperations = Omit<AwsKeyService, 'importLocal'> & {
   importLocal(input: Omit<AwsKeyImportInput, 'actor'>): Promise<AwsKeyImportResult>;
-}
+};
 
 export interface ManagementServices {
   keyStores: KeyStoreService;

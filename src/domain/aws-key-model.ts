@@ -105,10 +105,23 @@ export interface ByokKmsPort {
   listResourceTags(keyId: string, marker?: string): Promise<{ tags: Record<string, string>; next: string | undefined }>;
   getKeyPolicy(keyId: string): Promise<string>;
   getKeyRotationStatus(keyId: string): Promise<{ enabled: boolean; periodDays: number | null }>;
-  createKey(input: { origin: 'AWS_KMS' | 'EXTERNAL'; keySpec: string; keyUsage: string; description: string; tags: Record<string, string>; multiRegion: boolean }): Promise<AwsKeyMetadata>;
+  createKey(input: { origin: 'AWS_KMS' | 'EXTERNAL'; keySpec: string; keyUsage: string; description: string; tags: Record<string, string>; multiRegion: boolean; policy?: string | undefined }): Promise<AwsKeyMetadata>;
   getParametersForImport(keyId: string, algorithm: ImportWrappingAlgorithm, wrappingKeySpec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096'): Promise<{ publicKey: Buffer; importToken: Buffer; validTo: string }>;
   importKeyMaterial(input: { keyId: string; importToken: Buffer; encryptedKeyMaterial: Buffer; expirationModel: AwsKeyCopy['expirationModel']; validTo?: string | undefined }): Promise<{ keyMaterialId: string | null }>;
   createAlias(name: string, keyId: string): Promise<void>;
+  updateAlias(name: string, keyId: string): Promise<void>;
+  deleteAlias(name: string): Promise<void>;
+  /** The aliases of one key (all pages). */
+  aliasesOf(keyId: string): Promise<string[]>;
+  enableKey(keyId: string): Promise<void>;
+  disableKey(keyId: string): Promise<void>;
+  scheduleKeyDeletion(keyId: string, days: number): Promise<{ deletionDate: string | null }>;
+  cancelKeyDeletion(keyId: string): Promise<void>;
+  tagResource(keyId: string, tags: Record<string, string>): Promise<void>;
+  untagResource(keyId: string, keys: string[]): Promise<void>;
+  putKeyPolicy(keyId: string, policy: string): Promise<void>;
+  enableKeyRotation(keyId: string, periodDays?: number): Promise<void>;
+  disableKeyRotation(keyId: string): Promise<void>;
 }
 
 export interface ByokSession {

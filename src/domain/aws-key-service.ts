@@ -30,6 +30,51 @@ const MAX_VALID_TO_DAYS = 365;
 const DAY_MS = 86_400_000;
 const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
 
+const NATIVE_SPECS = ['SYMMETRIC_DEFAULT', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512'];
+const USAGES_OF: Record<string, string[]> = Object.fromEntries(
+  NATIVE_SPECS.map((s) => [s, s === 'SYMMETRIC_DEFAULT' ? ['ENCRYPT_DECRYPT'] : s.startsWith('RSA_') ? ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'] : s.startsWith('HMAC_') ? ['GENERATE_VERIFY_MAC'] : ['SIGN_VERIFY', ...(s === 'ECC_SECG_P256K1' ? [] : ['KEY_AGREEMENT'])]]),
+);
+const DEFAULT_USAGE: Record<string, string> = Object.fromEntries(NATIVE_SPECS.map((s) => [s, s === 'SYMMETRIC_DEFAULT' || s.startsWith('RSA_') ? 'ENCRYPT_DECRYPT' : s.startsWith('HMAC_') ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY']));
+const MAX_POLICY_BYTES = 32 * 1024;
+
+/** A key policy as Keyhold puts it: valid JSON with statements, within KMS's 32 KB, pretty-printed. */
+export function canonicalPolicy(text: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    fail('ValidationFailed', `the key policy is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const st = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>).Statement : undefined;
+  if (st === undefined || (Array.isArray(st) && st.length === 0)) fail('ValidationFailed', 'the key policy has no Statement');
+  for (const s of Array.isArray(st) ? st : [st]) {
+    const e = s !== null && typeof s === 'object' ? (s as Record<string, unknown>).Effect : undefined;
+    if (e !== 'Allow' && e !== 'Deny') fail('ValidationFailed', 'every statement of the key policy needs Effect Allow or Deny');
+  }
+  const out = JSON.stringify(doc, null, 2);
+  if (Buffer.byteLength(out) > MAX_POLICY_BYTES) fail('ValidationFailed', `the key policy is larger than KMS's ${MAX_POLICY_BYTES} bytes`);
+  return out;
+}
+
+/** A minimal line diff (- removed, + added, two spaces kept) for showing a policy change. */
+export function lineDiff(before: string, after: string): string[] {
+  const a = before === '' ? [] : before.split('\n');
+  const b = after.split('\n');
+  const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      out.push(`  ${a[i++]}`);
+      j++;
+    } else if (j < b.length && (i >= a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+ ${b[j++]}`);
+    else out.push(`- ${a[i++]}`);
+  }
+  return out;
+}
+
 export interface SyncProgress {
   region: string;
   pages: number;
@@ -232,6 +277,32 @@ export function createAwsKeyService(deps: {
     }
   }
 
+  /** Reads one key again after a change and stores what KMS now says. */
+  async function refresh(kms: ByokKmsPort, connectionId: string, region: string, keyId: string, counter: { retries: number }): Promise<AwsKeyRecord> {
+    const got = (await readKey(kms, keyId, counter)) ?? fail('NotFound', `AWS key ${keyId} no longer exists in ${region}`);
+    const aliases = await retrying(counter, () => kms.aliasesOf(keyId));
+    const before = await repo.getAwsKey(got.md.arn);
+    const rec = record(got.md, { connectionId, region, aliases, tags: got.tags, policy: got.policy, rotation: got.rotation, localKeyId: before?.localKeyId ?? null, run: before?.syncRun ?? 'change' });
+    await repo.putAwsKey(rec);
+    return rec;
+  }
+
+  /** Runs `fn` on the KMS client of a known AWS key's connection and Region, then refreshes the record. */
+  async function onKey(ref: string, fn: (kms: ByokKmsPort, key: AwsKeyRecord, counter: { retries: number }) => Promise<void>): Promise<AwsKeyRecord> {
+    const key = await mustGetRecord(ref);
+    if (key.state === 'Gone') fail('InvalidState', `AWS key ${key.arn} is gone from AWS; only forget applies`);
+    if (key.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${key.arn} is an AWS managed key: AWS manages it, Keyhold only shows it`);
+    const { session } = await deps.open(key.connectionId);
+    try {
+      const kms = session.kms(key.region);
+      const counter = { retries: 0 };
+      await fn(kms, key, counter);
+      return await refresh(kms, key.connectionId, key.region, key.keyId, counter);
+    } finally {
+      session.close();
+    }
+  }
+
   return {
     async sync(name: string, opts: { region?: string | undefined; concurrency?: number | undefined; onProgress?: ((p: SyncProgress) => void) | undefined; stopAfterPages?: number | undefined } = {}): Promise<SyncReport> {
       const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
@@ -328,6 +399,108 @@ export function createAwsKeyService(deps: {
       const copies = await Promise.all((await repo.listAwsKeyCopies({ localKeyId: key.id })).map(async (c) => ({ ...c, awsKey: (await repo.getAwsKey(c.awsKeyArn)) ?? null })));
       const xksKeys = (await repo.listAwsKeys()).filter((k) => k.localKeyId === localKey);
       return { localKey, copies, xksKeys };
+    },
+
+    /** `keyhold aws key create`: a native key of any KMS spec, with aliases and tags. */
+    async createNative(input: { connection: string; region?: string | undefined; keySpec?: string | undefined; keyUsage?: string | undefined; aliases?: string[] | undefined; tags?: Record<string, string> | undefined; description?: string | undefined; multiRegion?: boolean | undefined }): Promise<AwsKeyRecord> {
+      const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
+      if (!NATIVE_SPECS.includes(keySpec)) fail('ValidationFailed', `--spec must be one of ${NATIVE_SPECS.join(', ')}`);
+      const keyUsage = input.keyUsage ?? DEFAULT_USAGE[keySpec]!;
+      if (!(USAGES_OF[keySpec] ?? []).includes(keyUsage)) fail('ValidationFailed', `--usage ${keyUsage} does not go with ${keySpec} (use ${(USAGES_OF[keySpec] ?? []).join(' or ')})`);
+      for (const a of input.aliases ?? []) if (!ALIAS_RE.test(a) || a.startsWith('alias/aws/')) fail('ValidationFailed', `alias '${a}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
+      for (const k of Object.keys(input.tags ?? {})) if (k.toLowerCase().startsWith('aws:')) fail('ValidationFailed', `tag key '${k}': the aws: prefix is reserved`);
+      const { connection, session } = await deps.open(input.connection);
+      try {
+        const region = input.region ?? connection.region;
+        if (!connection.regions.includes(region)) fail('ValidationFailed', `Region ${region} is not one of connection '${connection.name}' Regions (${connection.regions.join(', ')})`);
+        const kms = session.kms(region);
+        const counter = { retries: 0 };
+        const md = await retrying(counter, () => kms.createKey({ origin: 'AWS_KMS', keySpec, keyUsage, description: input.description ?? '', tags: input.tags ?? {}, multiRegion: input.multiRegion ?? false }));
+        for (const a of input.aliases ?? []) await retrying(counter, () => kms.createAlias(a, md.keyId));
+        return await refresh(kms, connection.id, region, md.keyId, counter);
+      } finally {
+        session.close();
+      }
+    },
+
+    enable: (ref: string) => onKey(ref, (kms, k, c) => retrying(c, () => kms.enableKey(k.keyId))),
+    disable: (ref: string) => onKey(ref, (kms, k, c) => retrying(c, () => kms.disableKey(k.keyId))),
+    scheduleDeletion(ref: string, days = 30) {
+      if (!Number.isInteger(days) || days < 7 || days > 30) fail('ValidationFailed', `the waiting period must be 7-30 days, not ${String(days)}`);
+      return onKey(ref, async (kms, k, c) => void (await retrying(c, () => kms.scheduleKeyDeletion(k.keyId, days))));
+    },
+    cancelDeletion: (ref: string) => onKey(ref, (kms, k, c) => retrying(c, () => kms.cancelKeyDeletion(k.keyId))),
+    setTags(ref: string, set: Record<string, string>, remove: string[] = []) {
+      for (const k of Object.keys(set)) if (k.toLowerCase().startsWith('aws:')) fail('ValidationFailed', `tag key '${k}': the aws: prefix is reserved`);
+      return onKey(ref, async (kms, k, c) => {
+        if (Object.keys(set).length) await retrying(c, () => kms.tagResource(k.keyId, set));
+        if (remove.length) await retrying(c, () => kms.untagResource(k.keyId, remove));
+      });
+    },
+    /** Adds an alias, or moves it here when it points at another key of the same Region. */
+    addAlias(ref: string, alias: string) {
+      if (!ALIAS_RE.test(alias) || alias.startsWith('alias/aws/')) fail('ValidationFailed', `alias '${alias}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
+      return onKey(ref, async (kms, k, c) => {
+        const elsewhere = (await repo.listAwsKeys({ connectionId: k.connectionId, region: k.region })).some((o) => o.arn !== k.arn && o.aliases.includes(alias));
+        await retrying(c, () => (elsewhere ? kms.updateAlias(alias, k.keyId) : kms.createAlias(alias, k.keyId)));
+      });
+    },
+    removeAlias(ref: string, alias: string) {
+      return onKey(ref, async (kms, k, c) => {
+        if (!k.aliases.includes(alias)) fail('NotFound', `${k.arn} has no alias ${alias}`);
+        await retrying(c, () => kms.deleteAlias(alias));
+      });
+    },
+    /** The key policy and, before a put, the change line by line (validated as JSON first). */
+    async policyDiff(ref: string, policy: string): Promise<{ before: string; after: string; diff: string[] }> {
+      const key = await mustGetRecord(ref);
+      const after = canonicalPolicy(policy);
+      const before = key.policy === null ? '' : canonicalPolicy(key.policy);
+      return { before, after, diff: lineDiff(before, after) };
+    },
+    putPolicy(ref: string, policy: string) {
+      const doc = canonicalPolicy(policy);
+      return onKey(ref, (kms, k, c) => retrying(c, () => kms.putKeyPolicy(k.keyId, doc)));
+    },
+    setRotation(ref: string, on: boolean, periodDays?: number) {
+      if (periodDays !== undefined && (!Number.isInteger(periodDays) || periodDays < 90 || periodDays > 2560)) fail('ValidationFailed', 'the rotation period must be 90-2560 days');
+      return onKey(ref, async (kms, k, c) => {
+        if (k.origin !== 'AWS_KMS' || k.keySpec !== 'SYMMETRIC_DEFAULT') fail('Unsupported', `${k.arn} is ${k.origin} ${k.keySpec}: KMS rotates only symmetric keys with KMS-made material (rotate it with keyhold aws key rotate)`);
+        await retrying(c, () => (on ? kms.enableKeyRotation(k.keyId, periodDays) : kms.disableKeyRotation(k.keyId)));
+      });
+    },
+    /** Drops Keyhold's record only; allowed once AWS no longer has the key (or it is pending deletion). */
+    async forget(ref: string): Promise<{ forgotten: string }> {
+      const key = await mustGetRecord(ref);
+      if (key.state !== 'Gone' && key.state !== 'PendingDeletion') fail('InvalidState', `AWS key ${key.arn} is ${key.state} in AWS; schedule its deletion first (forget drops only Keyhold's record)`);
+      await repo.deleteAwsKey(key.arn);
+      return { forgotten: key.arn };
+    },
+    /**
+     * `keyhold aws key rotate KEY`: a new native key with the same spec, usage, description,
+     * tags and policy; the aliases move to it; the old key stays enabled for decryption
+     * unless `disableOld`.
+     */
+    async rotateNative(ref: string, opts: { disableOld?: boolean } = {}): Promise<{ old: AwsKeyRecord; new: AwsKeyRecord; movedAliases: string[] }> {
+      const old = await mustGetRecord(ref);
+      if (old.state === 'Gone' || old.state === 'PendingDeletion') fail('InvalidState', `AWS key ${old.arn} is ${old.state}`);
+      if (old.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${old.arn} is an AWS managed key`);
+      if (old.origin !== 'AWS_KMS') fail('Unsupported', `${old.arn} has origin ${old.origin}: rotate imported keys with keyhold key rotate LOCAL --linked, or move to a key Keyhold owns with --to-local`);
+      const { session } = await deps.open(old.connectionId);
+      try {
+        const kms = session.kms(old.region);
+        const c = { retries: 0 };
+        const tags = Object.fromEntries(Object.entries(old.tags).filter(([k]) => !k.toLowerCase().startsWith('aws:')));
+        const md = await retrying(c, () => kms.createKey({ origin: 'AWS_KMS', keySpec: old.keySpec, keyUsage: old.keyUsage, description: old.description, tags, multiRegion: old.multiRegion, ...(old.policy !== null ? { policy: old.policy } : {}) }));
+        const aliases = await retrying(c, () => kms.aliasesOf(old.keyId));
+        for (const a of aliases) await retrying(c, () => kms.updateAlias(a, md.keyId));
+        if (opts.disableOld) await retrying(c, () => kms.disableKey(old.keyId));
+        const fresh = await refresh(kms, old.connectionId, old.region, md.keyId, c);
+        const oldNow = await refresh(kms, old.connectionId, old.region, old.keyId, c);
+        return { old: oldNow, new: fresh, movedAliases: aliases };
+      } finally {
+        session.close();
+      }
     },
 
     /** `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same material in each. */
