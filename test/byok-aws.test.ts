@@ -245,6 +245,44 @@ describe('aws key import', () => {
   });
 });
 
+describe('key rotate --linked', () => {
+  test('new local version imported into each linked AWS key as NEW_KEY_MATERIAL and rotated in place; old ciphertexts still decrypt', async () => {
+    const links = await h.json<{ copies: { awsKeyArn: string; region: string }[] }>(['key', 'links', 'byok-1']);
+    const before = await Promise.all(links.copies.map(async (c) => {
+      const client = sim.kms(ALICE, c.region);
+      const md = (await client.send(new DescribeKeyCommand({ KeyId: c.awsKeyArn }))).KeyMetadata!;
+      const ct = await client.send(new EncryptCommand({ KeyId: c.awsKeyArn, Plaintext: Buffer.from('under version 1') }));
+      return { client, arn: c.awsKeyArn, material: md.CurrentKeyMaterialId, ct: ct.CiphertextBlob! };
+    }));
+    const capturedBefore = proxy.captured.length;
+    const r = await h.json<{ version: number; links: { awsKeyArn: string; strategy: string; error: string | null }[] }>(['key', 'rotate', 'byok-1', '--linked']);
+    assert.equal(r.version, 2);
+    assert.deepEqual(r.links.map((l) => [l.strategy, l.error]), before.map(() => ['in-place', null]));
+    const sent = proxy.captured.slice(capturedBefore);
+    assert.equal(sent.length, before.length);
+    // The new material is the local key's version 2: it opens what the local key now encrypts.
+    const aad = Buffer.from('v2');
+    const e = await xks.encrypt('byok-1', { plaintext: Buffer.from('version 2 data'), aad });
+    assert.equal(e.status, 200, e.text);
+    assert.deepEqual(Buffer.from(String(e.body.ciphertextMetadata), 'base64'), Buffer.from([1, 0, 0, 0, 2]));
+    const d = createDecipheriv('aes-256-gcm', sent[0]!.material, Buffer.from(String(e.body.initializationVector), 'base64'));
+    d.setAAD(gcmAad(aad, Buffer.from(String(e.body.ciphertextMetadata), 'base64')));
+    d.setAuthTag(Buffer.from(String(e.body.authenticationTag), 'base64'));
+    assert.equal(Buffer.concat([d.update(Buffer.from(String(e.body.ciphertext), 'base64')), d.final()]).toString(), 'version 2 data');
+    for (const b of before) {
+      const md = (await b.client.send(new DescribeKeyCommand({ KeyId: b.arn }))).KeyMetadata!;
+      assert.notEqual(md.CurrentKeyMaterialId, b.material, 'new current material, same ARN');
+      assert.equal(md.KeyState, 'Enabled');
+      assert.equal(Buffer.from((await b.client.send(new DecryptCommand({ CiphertextBlob: b.ct }))).Plaintext!).toString(), 'under version 1');
+    }
+    const after = await h.json<{ copies: { localVersion: number }[] }>(['key', 'links', 'byok-1']);
+    assert.deepEqual(after.copies.map((c) => c.localVersion).sort(), [1, 1, 2, 2]);
+    const refused = await h.cli(['key', 'rotate', 'xks-only', '--linked']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /not exportable/);
+  });
+});
+
 describe('aws sync', () => {
   type Report = { seen: number; added: number; updated: number; unchanged: number; gone: string[]; resumed: boolean; pages: number; awsManagedAliasesWithoutKey: number; region: string };
   type Row = { keyId: string; arn: string; region: string; aliases: string[]; spec: string; origin: string; manager: string; state: string };

@@ -172,6 +172,11 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
       setRotation: (ref, on, periodDays) => auditAdminAction(audit, who, { action: 'aws.keys.rotation', target: ref, change: { on, periodDays } }, () => base.awsKeys.setRotation(ref, on, periodDays), (k) => ({ arn: k.arn })),
       forget: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.forget', target: ref }, () => base.awsKeys.forget(ref)),
       rotateNative: (ref, opts) => auditAdminAction(audit, who, { action: 'aws.keys.rotate', target: ref, change: { ...opts } }, () => base.awsKeys.rotateNative(ref, opts), (r) => ({ old: r.old.arn, new: r.new.arn, aliases: r.movedAliases })),
+      rotateLinked: (localKey, opts) =>
+        auditAdminAction(audit, who, { action: 'keys.rotate-linked', target: localKey, keyId: localKey, change: { strategy: opts.strategy } }, () => base.awsKeys.rotateLinked(localKey, opts), (r) => ({
+          version: r.version,
+          links: r.links.map((l) => ({ arn: l.awsKeyArn, strategy: l.strategy, newArn: l.newArn, failed: l.error !== null })),
+        })),
       importLocal: (input) =>
         auditAdminAction(
           audit,

@@ -29,7 +29,11 @@ export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'
       clearRule: () => needsServer('changing approval rules'),
     },
     aws: { connections: ctx.awsConnections },
-    awsKeys: { ...ctx.awsKeys, importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }) },
+    awsKeys: {
+      ...ctx.awsKeys,
+      importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }),
+      rotateLinked: (localKey, opts) => ctx.awsKeys.rotateLinked(localKey, { ...opts, actor: cliActor().actor }),
+    },
     session: {
       whoami: () => needsServer('whoami'),
       logout: () => needsServer('logout'),

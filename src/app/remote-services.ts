@@ -226,6 +226,7 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       setRotation: awsKeysLocalOnly,
       forget: awsKeysLocalOnly,
       rotateNative: awsKeysLocalOnly,
+      rotateLinked: awsKeysLocalOnly,
     },
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {

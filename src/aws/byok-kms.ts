@@ -13,6 +13,7 @@ import {
   EnableKeyCommand,
   EnableKeyRotationCommand,
   PutKeyPolicyCommand,
+  RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
   UntagResourceCommand,
@@ -119,6 +120,7 @@ export function byokKmsPort(kms: KMSClient): ByokKmsPort {
             EncryptedKeyMaterial: input.encryptedKeyMaterial,
             ExpirationModel: input.expirationModel,
             ...(input.validTo ? { ValidTo: new Date(input.validTo) } : {}),
+            ...(input.importType ? { ImportType: input.importType } : {}),
           }),
         );
         return { keyMaterialId: r.KeyMaterialId ?? null };
@@ -126,6 +128,10 @@ export function byokKmsPort(kms: KMSClient): ByokKmsPort {
     createAlias: (name, keyId) =>
       call('CreateAlias', async () => {
         await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: keyId }));
+      }),
+    rotateKeyOnDemand: (keyId) =>
+      call('RotateKeyOnDemand', async () => {
+        await kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
       }),
     updateAlias: (name, keyId) =>
       call('UpdateAlias', async () => {

@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import { decodeBase64Strict } from '../base/index.js';
 import { parseUsage } from '../domain/index.js';
 import type { AwsKeyRecord } from '../domain/index.js';
-import type { CliHost, ManagementServices } from './host.js';
+import type { CliHost, GlobalOptions, ManagementServices } from './host.js';
 import { fields, printer, table } from './output.js';
 import { globalsOf, keyView, lifecycleFromOptions, UsageError } from './shared.js';
 
@@ -372,4 +372,13 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
       ];
       printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state']) : `Key '${keyId}' has no links to AWS.`));
     });
+}
+
+/** `keyhold key rotate LOCAL --linked`. Exit code 1 when any link failed. */
+export async function rotateLinkedCommand(host: CliHost, g: GlobalOptions, keyId: string, strategy: 'auto' | 'in-place' | 'new-key'): Promise<void> {
+  const r = await host.withServices(g, (s) => s.awsKeys.rotateLinked(keyId, { strategy }));
+  printer(!!g.json).result(r, () =>
+    [`Key '${keyId}' rotated to version ${r.version}; AWS keys:`, ...r.links.map((l) => `  ${l.awsKeyArn}: ${l.error ? `FAILED: ${l.error}` : l.strategy === 'in-place' ? 'new material imported and rotated in place' : `new key ${l.newArn ?? '?'} with the aliases moved`}`)].join('\n'),
+  );
+  if (r.links.some((l) => l.error !== null)) process.exitCode = 1;
 }

@@ -66,8 +66,9 @@ export interface AwsOperations {
 }
 
 /** Native AWS KMS keys (bring your own key); the caller copying material is the signed-in or local user. */
-export type AwsKeyOperations = Omit<AwsKeyService, 'importLocal'> & {
+export type AwsKeyOperations = Omit<AwsKeyService, 'importLocal' | 'rotateLinked'> & {
   importLocal(input: Omit<AwsKeyImportInput, 'actor'>): Promise<AwsKeyImportResult>;
+  rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined }): ReturnType<AwsKeyService['rotateLinked']>;
 };
 
 export interface ManagementServices {

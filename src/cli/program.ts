@@ -9,7 +9,7 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 import { registerAwsCommands } from './aws-commands.js';
-import { allKeysView, registerAwsKeyCommands, registerByokCommands } from './byok-commands.js';
+import { allKeysView, registerAwsKeyCommands, registerByokCommands, rotateLinkedCommand } from './byok-commands.js';
 
 export { UsageError };
 
@@ -372,8 +372,11 @@ export function buildProgram(host: CliHost): Command {
   key
     .command('rotate <keyId>')
     .description('add a key version; new encryptions use it, older versions still decrypt')
-    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+    .option('--linked', 'also bring the new version into every AWS key holding this key (docs/byok.md)')
+    .addOption(new Option('--strategy <how>', 'with --linked: in-place (NEW_KEY_MATERIAL + RotateKeyOnDemand), new-key (aliases moved), auto').choices(['auto', 'in-place', 'new-key']).default('auto'))
+    .action(async (keyId: string, o: { linked?: boolean; strategy: 'auto' | 'in-place' | 'new-key' }, cmd: Command) => {
       const g = globals(cmd);
+      if (o.linked) return rotateLinkedCommand(host, g, keyId, o.strategy);
       const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });

@@ -126,7 +126,7 @@ type Repo = AwsKeyRepo & Pick<AwsRepo, 'getAwsConnection' | 'listKeyAwsLinks'> &
 
 export function createAwsKeyService(deps: {
   repo: Repo;
-  keys: { exportMaterial(externalId: string, version?: number): Promise<ExportedMaterial> };
+  keys: { exportMaterial(externalId: string, version?: number): Promise<ExportedMaterial>; rotate(externalId: string): Promise<{ currentVersion: number }> };
   open(connection: string): Promise<{ connection: AwsConnection; session: ByokSession }>;
   clock: Clock;
   /** Backoff base for throttled calls (ms). */
@@ -501,6 +501,75 @@ export function createAwsKeyService(deps: {
       } finally {
         session.close();
       }
+    },
+
+    /**
+     * `keyhold key rotate LOCAL --linked`: a new local version, then for each AWS key holding
+     * the local key's material: in place (ImportKeyMaterial NEW_KEY_MATERIAL, then
+     * RotateKeyOnDemand; same ARN, old material still decrypts) or, where KMS refuses that,
+     * a new imported key with the aliases moved. One link's failure does not stop the others.
+     */
+    async rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined; actor: string }): Promise<{ localKey: string; version: number; links: { awsKeyArn: string; strategy: 'in-place' | 'new-key' | null; newArn: string | null; error: string | null }[] }> {
+      const strategy = opts.strategy ?? 'auto';
+      const key = (await repo.getKeyByExternalId(localKey)) ?? fail('KeyNotFound', `key '${localKey}' does not exist`);
+      if (!key.exportable) fail('AccessDenied', `key '${localKey}' is not exportable, so it has no copies in AWS to rotate`);
+      const latest = new Map<string, AwsKeyCopy>();
+      for (const c of await repo.listAwsKeyCopies({ localKeyId: key.id })) latest.set(c.awsKeyArn, c);
+      const live: AwsKeyCopy[] = [];
+      for (const c of latest.values()) {
+        const rec = await repo.getAwsKey(c.awsKeyArn);
+        if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion') live.push(c);
+      }
+      if (live.length === 0) fail('InvalidState', `key '${localKey}' has no live copies in AWS (see keyhold key links ${localKey})`);
+      const rotated = await deps.keys.rotate(localKey);
+      const exported = await deps.keys.exportMaterial(localKey, rotated.currentVersion);
+      const out: { awsKeyArn: string; strategy: 'in-place' | 'new-key' | null; newArn: string | null; error: string | null }[] = [];
+      try {
+        for (const link of live) {
+          const { session } = await deps.open(link.connectionId);
+          try {
+            const kms = session.kms(link.region);
+            const c = { retries: 0 };
+            const old = (await repo.getAwsKey(link.awsKeyArn))!;
+            const validTo = link.validTo !== null && Date.parse(link.validTo) > clock.now() ? link.validTo : undefined;
+            const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+            const copyOf = (awsKeyArn: string, keyMaterialId: string | null): AwsKeyCopy => ({
+              id: randomUUID(), localKeyId: key.id, localVersion: exported.version, connectionId: link.connectionId, region: link.region, awsKeyArn, expirationModel, validTo: validTo ?? null, keyMaterialId, copiedBy: opts.actor, copiedAt: nowIso(),
+            });
+            let done = false;
+            if (strategy !== 'new-key') {
+              try {
+                const p = await importParameters(kms, old.keyId, c);
+                const imported = await retrying(c, () => kms.importKeyMaterial({ keyId: old.keyId, importToken: p.importToken, encryptedKeyMaterial: wrapForKmsImport(p.publicKey, p.algorithm, exported.material), expirationModel, validTo, importType: 'NEW_KEY_MATERIAL' }));
+                await retrying(c, () => kms.rotateKeyOnDemand(old.keyId));
+                await refresh(kms, link.connectionId, link.region, old.keyId, c);
+                await repo.insertAwsKeyCopy(copyOf(old.arn, imported.keyMaterialId));
+                out.push({ awsKeyArn: old.arn, strategy: 'in-place', newArn: null, error: null });
+                done = true;
+              } catch (e) {
+                if (strategy === 'in-place' || !isAwsCallError(e) || (e.reason !== 'unsupported' && e.reason !== 'invalid-request' && e.reason !== 'service')) throw e;
+              }
+            }
+            if (!done) {
+              const md = await retrying(c, () => kms.createKey({ origin: 'EXTERNAL', keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', description: `Keyhold key ${localKey}, version ${exported.version} (imported material)`, tags: { 'keyhold:key': localKey, 'keyhold:version': String(exported.version) }, multiRegion: false }));
+              const p = await importParameters(kms, md.keyId, c);
+              const imported = await retrying(c, () => kms.importKeyMaterial({ keyId: md.keyId, importToken: p.importToken, encryptedKeyMaterial: wrapForKmsImport(p.publicKey, p.algorithm, exported.material), expirationModel, validTo }));
+              for (const a of await retrying(c, () => kms.aliasesOf(old.keyId))) await retrying(c, () => kms.updateAlias(a, md.keyId));
+              const fresh = await refresh(kms, link.connectionId, link.region, md.keyId, c);
+              await refresh(kms, link.connectionId, link.region, old.keyId, c);
+              await repo.insertAwsKeyCopy(copyOf(fresh.arn, imported.keyMaterialId));
+              out.push({ awsKeyArn: old.arn, strategy: 'new-key', newArn: fresh.arn, error: null });
+            }
+          } catch (e) {
+            out.push({ awsKeyArn: link.awsKeyArn, strategy: null, newArn: null, error: e instanceof Error ? e.message : String(e) });
+          } finally {
+            session.close();
+          }
+        }
+      } finally {
+        wipe(exported.material);
+      }
+      return { localKey, version: exported.version, links: out };
     },
 
     /** `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same material in each. */
