@@ -142,6 +142,43 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
     admins: auditedAdminUsers(base.admins, audit, who),
     audit: auditedAuditReads(audit, who),
     aws: { connections: auditedAwsConnections(base.aws.connections, audit, who), xks: auditedAwsXks(base.aws.xks, audit, who) },
+    awsKeys: {
+      ...base.awsKeys,
+      sync: (name, opts) =>
+        auditAdminAction(audit, who, { action: 'aws.keys.sync', target: name, change: { region: opts?.region } }, () => base.awsKeys.sync(name, opts), (r) => ({
+          region: r.region,
+          added: r.added,
+          updated: r.updated,
+          gone: r.gone.length,
+          resumed: r.resumed,
+        })),
+      createNative: (input) =>
+        auditAdminAction(audit, who, { action: 'aws.keys.create', target: input.connection, change: { region: input.region, keySpec: input.keySpec, keyUsage: input.keyUsage, aliases: input.aliases, tags: input.tags, multiRegion: input.multiRegion } }, () => base.awsKeys.createNative(input), (k) => ({ arn: k.arn })),
+      enable: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.enable', target: ref }, () => base.awsKeys.enable(ref), (k) => ({ arn: k.arn })),
+      disable: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.disable', target: ref }, () => base.awsKeys.disable(ref), (k) => ({ arn: k.arn })),
+      scheduleDeletion: (ref, days) => auditAdminAction(audit, who, { action: 'aws.keys.schedule-deletion', target: ref, change: { pendingWindowInDays: days } }, () => base.awsKeys.scheduleDeletion(ref, days), (k) => ({ arn: k.arn, deletionDate: k.deletionDate })),
+      cancelDeletion: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.cancel-deletion', target: ref }, () => base.awsKeys.cancelDeletion(ref), (k) => ({ arn: k.arn })),
+      setTags: (ref, set, remove) => auditAdminAction(audit, who, { action: 'aws.keys.tags', target: ref, change: { set, remove } }, () => base.awsKeys.setTags(ref, set, remove), (k) => ({ arn: k.arn })),
+      addAlias: (ref, alias) => auditAdminAction(audit, who, { action: 'aws.keys.alias.add', target: ref, change: { alias } }, () => base.awsKeys.addAlias(ref, alias), (k) => ({ arn: k.arn })),
+      removeAlias: (ref, alias) => auditAdminAction(audit, who, { action: 'aws.keys.alias.remove', target: ref, change: { alias } }, () => base.awsKeys.removeAlias(ref, alias), (k) => ({ arn: k.arn })),
+      putPolicy: (ref, policy) => auditAdminAction(audit, who, { action: 'aws.keys.policy.put', target: ref, change: { bytes: policy.length } }, () => base.awsKeys.putPolicy(ref, policy), (k) => ({ arn: k.arn })),
+      setRotation: (ref, on, periodDays) => auditAdminAction(audit, who, { action: 'aws.keys.rotation', target: ref, change: { on, periodDays } }, () => base.awsKeys.setRotation(ref, on, periodDays), (k) => ({ arn: k.arn })),
+      forget: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.forget', target: ref }, () => base.awsKeys.forget(ref)),
+      rotateNative: (ref, opts) => auditAdminAction(audit, who, { action: 'aws.keys.rotate', target: ref, change: { ...opts } }, () => base.awsKeys.rotateNative(ref, opts), (r) => ({ old: r.old.arn, new: r.new.arn, aliases: r.movedAliases })),
+      rotateLinked: (localKey, opts) =>
+        auditAdminAction(audit, who, { action: 'keys.rotate-linked', target: localKey, keyId: localKey, change: { strategy: opts.strategy } }, () => base.awsKeys.rotateLinked(localKey, opts), (r) => ({
+          version: r.version,
+          links: r.links.map((l) => ({ arn: l.awsKeyArn, strategy: l.strategy, newArn: l.newArn, failed: l.error !== null })),
+        })),
+      importLocal: (input) =>
+        auditAdminAction(
+          audit,
+          who,
+          { action: 'aws.keys.import', target: input.localKey, keyId: input.localKey, change: { connection: input.connection, regions: input.regions, alias: input.alias, validTo: input.validTo } },
+          () => base.awsKeys.importLocal(input),
+          (r) => ({ version: r.localVersion, awsKeys: r.copies.map((c) => c.awsKeyArn) }),
+        ),
+    },
     hsm: hsm && { ...hsm, setPin: (pin) => auditAdminAction(audit, who, { action: 'hsm.set-pin', target: 'hsm' }, () => hsm.setPin(pin)) },
     tls: {
       ...base.tls,

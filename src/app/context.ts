@@ -29,6 +29,8 @@ import { openHsmPool } from './hsm.js';
 import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from '../seal/index.js';
 import { createAwsGateway, proxySettingsFromEnv } from '../aws/index.js';
+import { createAppAwsKeys } from './aws-keys.js';
+import type { AwsKeyService } from '../domain/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
 export interface AppContext {
@@ -48,6 +50,8 @@ export interface AppContext {
   awsConnections: AwsConnectionService;
   /** The XKS side in AWS: custom key stores and KMS keys for Keyhold key stores and keys. */
   awsXks: AwsXksService;
+  /** Native AWS KMS keys: sync, list, import of local material (docs/byok.md). */
+  awsKeys: AwsKeyService;
   close(): Promise<void>;
 }
 
@@ -126,6 +130,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     keyStores,
     keys,
     awsConnections,
+    awsKeys: createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env) }),
     awsXks,
     identity,
     approvals: createApprovalService({

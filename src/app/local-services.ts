@@ -2,6 +2,7 @@ import { fail } from '../base/index.js';
 import type { ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
 import { managementServices } from './management.js';
+import { cliActor } from './audit.js';
 
 function needsServer(what: string): never {
   fail('Unsupported', `${what} needs a signed-in admin: use --server URL with a token (keyhold login)`);
@@ -28,6 +29,11 @@ export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'
       clearRule: () => needsServer('changing approval rules'),
     },
     aws: { connections: ctx.awsConnections, xks: ctx.awsXks },
+    awsKeys: {
+      ...ctx.awsKeys,
+      importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }),
+      rotateLinked: (localKey, opts) => ctx.awsKeys.rotateLinked(localKey, { ...opts, actor: cliActor().actor }),
+    },
     session: {
       whoami: () => needsServer('whoami'),
       logout: () => needsServer('logout'),

@@ -1,10 +1,11 @@
-import { openSync, closeSync, fstatSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { decodeBase64Strict } from '../base/index.js';
 import { parseUsage } from '../domain/index.js';
-import type { CliHost } from './host.js';
-import { printer } from './output.js';
+import type { AwsKeyRecord } from '../domain/index.js';
+import type { CliHost, GlobalOptions, ManagementServices } from './host.js';
+import { fields, printer, table } from './output.js';
 import { globalsOf, keyView, lifecycleFromOptions, UsageError } from './shared.js';
 
 /** A key file is 32 bytes raw, or its Base64/hex text, or a wrap of it: never more than this. */
@@ -116,4 +117,268 @@ export function registerByokCommands(_program: Command, key: Command, host: CliH
         );
       },
     );
+}
+
+function awsKeyRow(k: AwsKeyRecord) {
+  return {
+    keyId: k.keyId,
+    region: k.region,
+    aliases: k.aliases,
+    spec: k.keySpec,
+    usage: k.keyUsage,
+    origin: k.origin,
+    manager: k.keyManager,
+    state: k.state,
+    linkedTo: k.localKeyId,
+    arn: k.arn,
+  };
+}
+
+/** `keyhold key list --all`: local and AWS keys in one table (the vendors' "security objects"). */
+export async function allKeysView(s: ManagementServices) {
+  const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
+  const local = (await s.keys.list()).map((k) => keyView(k, names.get(k.keyStoreId)));
+  const aws = await s.awsKeys.list();
+  // Keyhold's own XKS keys in AWS are the local key seen from AWS: one row, with its ARN.
+  const xksByLocal = new Map<string, string[]>();
+  for (const a of aws) if (a.localKeyId !== null) xksByLocal.set(a.localKeyId, [...(xksByLocal.get(a.localKeyId) ?? []), a.arn]);
+  return [
+    ...local.map((k) => ({ kind: 'local', id: k.keyId, where: k.keyStore, spec: 'AES_256', origin: k.origin, state: k.state, exportable: k.exportable, awsArns: xksByLocal.get(k.keyId) ?? [] })),
+    ...aws.filter((a) => a.localKeyId === null).map((a) => ({ kind: 'aws', id: a.aliases[0] ?? a.keyId, where: a.region, spec: a.keySpec, origin: a.origin, state: a.state, exportable: null, awsArns: [a.arn] })),
+  ];
+}
+
+/** `keyhold aws sync`, `aws key list|show|import` and `key links`. */
+export function registerAwsKeyCommands(program: Command, key: Command, host: CliHost): void {
+  const aws = program.commands.find((c) => c.name() === 'aws') ?? program.command('aws').description('the AWS side');
+  aws
+    .command('sync <connection>')
+    .description("read every KMS key of the connection's Region into Keyhold (idempotent; an interrupted sync resumes)")
+    .option('--region <region>', "the Region (default: the connection's)")
+    .option('--concurrency <n>', 'keys read at once (1-32)', '8')
+    .action(async (connection: string, opts: { region?: string; concurrency: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency)) throw new UsageError(`--concurrency '${opts.concurrency}' must be a whole number`);
+      const tty = process.stderr.isTTY && !g.json;
+      const r = await host.withServices(g, (s) =>
+        s.awsKeys.sync(connection, { region: opts.region, concurrency, onProgress: tty ? (p) => process.stderr.write(`\r${p.region}: ${p.keys} keys, ${p.pages} pages`) : undefined }),
+      );
+      if (tty) process.stderr.write('\n');
+      printer(!!g.json).result(r, () =>
+        `Synced ${r.seen} keys of ${r.connection} in ${r.region}${r.resumed ? ' (resumed)' : ''}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.gone.length} gone; ${r.linked} of Keyhold's own XKS keys linked.`,
+      );
+    });
+  const awsKey = aws.command('key').description('native AWS KMS keys as Keyhold knows them (after aws sync)');
+  awsKey
+    .command('list')
+    .description('list AWS keys')
+    .option('--connection <name>', 'only this connection')
+    .option('--region <region>', 'only this Region')
+    .option('--state <state>', 'only keys in this KMS state (Enabled, Disabled, PendingDeletion, PendingImport, Gone, ...)')
+    .action(async (opts: { connection?: string; region?: string; state?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const rows = (await host.withServices(g, (s) => s.awsKeys.list(opts))).map(awsKeyRow);
+      printer(!!g.json).result(rows, () => table(rows, ['keyId', 'region', 'aliases', 'spec', 'origin', 'manager', 'state', 'linkedTo']));
+    });
+  awsKey
+    .command('show <key>')
+    .description('show an AWS key (key id, ARN or alias) and the local material copied into it')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.show(ref));
+      printer(!!g.json).result(r, () =>
+        [
+          fields([
+            ['ARN', r.key.arn],
+            ['Aliases', r.key.aliases],
+            ['Spec', `${r.key.keySpec} (${r.key.keyUsage})`],
+            ['Origin', r.key.origin],
+            ['Manager', r.key.keyManager],
+            ['State', r.key.state],
+            ['Description', r.key.description || '-'],
+            ['Tags', Object.entries(r.key.tags).map(([k, v]) => `${k}=${v}`)],
+            ['Rotation', r.key.rotation === null ? 'not in KMS' : r.key.rotation.enabled ? `every ${r.key.rotation.periodDays ?? '?'} days` : 'off'],
+            ['Expiration', r.key.expirationModel ?? '-'],
+            ['Valid to', r.key.validTo ?? '-'],
+            ['Linked local key', r.key.localKeyId ?? '-'],
+            ['Synced', r.key.syncedAt],
+          ]),
+          '',
+          r.copies.length ? table(r.copies.map((c) => ({ localKey: c.localKey, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, expiration: c.expirationModel })), ['localKey', 'version', 'copiedBy', 'copiedAt', 'expiration']) : 'No local material was copied into this key.',
+        ].join('\n'),
+      );
+    });
+  awsKey
+    .command('import <localKey>')
+    .description('copy an exportable local key into AWS KMS: a new key with imported material in each Region')
+    .requiredOption('--connection <name>', 'AWS connection')
+    .option('--region <region...>', "Regions (repeatable; default: the connection's)")
+    .option('--alias <alias>', 'alias/NAME to create for the new key in each Region')
+    .option('--valid-to <iso>', 'the material expires then in AWS (default: it does not expire)')
+    .option('--description <text>', 'description of the AWS key')
+    .action(async (localKey: string, opts: { connection: string; region?: string[]; alias?: string; validTo?: string; description?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) =>
+        s.awsKeys.importLocal({ localKey, connection: opts.connection, regions: opts.region, alias: opts.alias, validTo: opts.validTo, description: opts.description }),
+      );
+      printer(!!g.json).result(r, () =>
+        [`Key '${localKey}' (version ${r.localVersion}) copied into AWS KMS:`, ...r.copies.map((c) => `  ${c.region}: ${c.awsKeyArn}${c.alias ? ` (${c.alias})` : ''}, ${c.expirationModel}${c.validTo ? ` until ${c.validTo}` : ''}`)].join('\n'),
+      );
+    });
+  awsKey
+    .command('create')
+    .description('create a native KMS key of any spec (symmetric, RSA, ECC, HMAC)')
+    .requiredOption('--connection <name>', 'AWS connection')
+    .option('--region <region>', "the Region (default: the connection's)")
+    .option('--spec <spec>', 'SYMMETRIC_DEFAULT, RSA_2048|3072|4096, ECC_NIST_P256|P384|P521, ECC_SECG_P256K1, HMAC_224|256|384|512', 'SYMMETRIC_DEFAULT')
+    .option('--usage <usage>', 'ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT (default: what the spec allows first)')
+    .option('--alias <alias...>', 'aliases alias/NAME (repeatable)')
+    .option('--tag <key=value...>', 'tags (repeatable)')
+    .option('--description <text>', 'description')
+    .option('--multi-region', 'a multi-Region primary key')
+    .action(async (opts: { connection: string; region?: string; spec: string; usage?: string; alias?: string[]; tag?: string[]; description?: string; multiRegion?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const tags = lifecycleFromOptions({ tag: opts.tag }).tags;
+      const k = await host.withServices(g, (s) =>
+        s.awsKeys.createNative({ connection: opts.connection, region: opts.region, keySpec: opts.spec, keyUsage: opts.usage, aliases: opts.alias, tags, description: opts.description, multiRegion: opts.multiRegion }),
+      );
+      printer(!!g.json).result(k, () => `Created ${k.keySpec} ${k.keyUsage} key ${k.arn}${k.aliases.length ? ` (${k.aliases.join(', ')})` : ''}.`);
+    });
+  const simple: [string, string, (s: ManagementServices, ref: string) => Promise<AwsKeyRecord>][] = [
+    ['enable', 'enable the key in AWS', (s, r) => s.awsKeys.enable(r)],
+    ['disable', 'disable the key in AWS: every use fails until it is enabled', (s, r) => s.awsKeys.disable(r)],
+    ['cancel-deletion', 'cancel a scheduled deletion (the key comes back disabled)', (s, r) => s.awsKeys.cancelDeletion(r)],
+  ];
+  for (const [verb, what, fn] of simple) {
+    awsKey
+      .command(`${verb} <key>`)
+      .description(what)
+      .action(async (ref: string, _o: unknown, cmd: Command) => {
+        const g = globalsOf(cmd);
+        const k = await host.withServices(g, (s) => fn(s, ref));
+        printer(!!g.json).result(k, () => `${k.arn}: ${k.state}.`);
+      });
+  }
+  awsKey
+    .command('schedule-deletion <key>')
+    .description('delete the key in AWS after 7-30 days (default 30); cancel-deletion undoes it')
+    .option('--days <n>', 'waiting period', '30')
+    .action(async (ref: string, opts: { days: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const days = Number(opts.days);
+      if (!Number.isInteger(days)) throw new UsageError(`--days '${opts.days}' must be a whole number`);
+      const k = await host.withServices(g, (s) => s.awsKeys.scheduleDeletion(ref, days));
+      printer(!!g.json).result(k, () => `${k.arn} will be deleted by AWS on ${k.deletionDate ?? '?'}.`);
+    });
+  awsKey
+    .command('tag <key>')
+    .description('set and remove tags')
+    .option('--set <key=value...>', 'tags to add or overwrite')
+    .option('--remove <key...>', 'tag keys to remove')
+    .action(async (ref: string, opts: { set?: string[]; remove?: string[] }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const set = lifecycleFromOptions({ tag: opts.set }).tags ?? {};
+      if (!Object.keys(set).length && !opts.remove?.length) throw new UsageError('give --set or --remove');
+      const k = await host.withServices(g, (s) => s.awsKeys.setTags(ref, set, opts.remove ?? []));
+      printer(!!g.json).result(k, () => `${k.arn} tags: ${Object.entries(k.tags).map(([a, b]) => `${a}=${b}`).join(', ') || 'none'}.`);
+    });
+  const alias = awsKey.command('alias').description('aliases of an AWS key');
+  alias
+    .command('add <key> <alias>')
+    .description('add an alias (an alias of another key in the Region moves here)')
+    .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const k = await host.withServices(g, (s) => s.awsKeys.addAlias(ref, name));
+      printer(!!g.json).result(k, () => `${k.arn} aliases: ${k.aliases.join(', ')}.`);
+    });
+  alias
+    .command('remove <key> <alias>')
+    .description('remove an alias')
+    .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const k = await host.withServices(g, (s) => s.awsKeys.removeAlias(ref, name));
+      printer(!!g.json).result(k, () => `${k.arn} aliases: ${k.aliases.join(', ') || 'none'}.`);
+    });
+  const policy = awsKey.command('policy').description('the key policy');
+  policy
+    .command('get <key>')
+    .description('print the key policy (as last read from AWS)')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.show(ref));
+      printer(!!g.json).result({ arn: r.key.arn, policy: r.key.policy }, () => r.key.policy ?? '(not readable)');
+    });
+  policy
+    .command('put <key>')
+    .description('replace the key policy: validated as JSON, the change shown first; --yes applies it')
+    .requiredOption('--file <path>', 'the policy document')
+    .option('--yes', 'apply (without it, only the diff is shown)')
+    .action(async (ref: string, opts: { file: string; yes?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      let text: string;
+      try {
+        text = readFileSync(opts.file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      const out = await host.withServices(g, async (s) => {
+        const d = await s.awsKeys.policyDiff(ref, text);
+        if (!opts.yes) return { applied: false, diff: d.diff };
+        const k = await s.awsKeys.putPolicy(ref, text);
+        return { applied: true, diff: d.diff, arn: k.arn };
+      });
+      printer(!!g.json).result(out, () => [...out.diff, '', out.applied ? 'Policy put.' : 'Not applied: run again with --yes to put this policy.'].join('\n'));
+    });
+  awsKey
+    .command('rotation <key>')
+    .description('automatic rotation in KMS (symmetric keys with KMS-made material)')
+    .option('--on', 'turn it on')
+    .option('--off', 'turn it off')
+    .option('--period-days <n>', 'rotation period, 90-2560 days')
+    .action(async (ref: string, opts: { on?: boolean; off?: boolean; periodDays?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      if (!!opts.on === !!opts.off) throw new UsageError('give --on or --off');
+      const days = opts.periodDays === undefined ? undefined : Number(opts.periodDays);
+      const k = await host.withServices(g, (s) => s.awsKeys.setRotation(ref, !!opts.on, days));
+      printer(!!g.json).result(k, () => `${k.arn} rotation: ${k.rotation?.enabled ? `every ${k.rotation.periodDays ?? '?'} days` : 'off'}.`);
+    });
+  awsKey
+    .command('rotate <key>')
+    .description('a new native key with the same spec, tags and policy; the aliases move to it; the old key keeps decrypting')
+    .option('--disable-old', 'disable the old key afterwards')
+    .action(async (ref: string, opts: { disableOld?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.rotateNative(ref, { disableOld: !!opts.disableOld }));
+      printer(!!g.json).result(r, () => `Rotated ${r.old.arn} -> ${r.new.arn}; aliases moved: ${r.movedAliases.join(', ') || 'none'}; the old key is ${r.old.state}.`);
+    });
+  awsKey
+    .command('forget <key>')
+    .description("drop Keyhold's record of a key AWS deleted (or is deleting); nothing changes in AWS")
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.forget(ref));
+      printer(!!g.json).result(r, () => `Forgot ${r.forgotten}.`);
+    });
+  key
+    .command('links <keyId>')
+    .description("where a local key's material went in AWS: copies, and XKS keys backed by it")
+    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.links(keyId));
+      const rows = [
+        ...r.copies.map((c) => ({ kind: 'copy', arn: c.awsKeyArn, region: c.region, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, state: c.awsKey?.state ?? '?' })),
+        ...r.xksKeys.map((x) => ({ kind: 'xks', arn: x.arn, region: x.region, version: null, copiedBy: null, copiedAt: null, state: x.state })),
+      ];
+      printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state']) : `Key '${keyId}' has no links to AWS.`));
+    });
+}
+
+/** `keyhold key rotate LOCAL --linked`. Exit code 1 when any link failed. */
+export async function rotateLinkedCommand(host: CliHost, g: GlobalOptions, keyId: string, strategy: 'auto' | 'in-place' | 'new-key'): Promise<void> {
+  const r = await host.withServices(g, (s) => s.awsKeys.rotateLinked(keyId, { strategy }));
+  printer(!!g.json).result(r, () =>
+    [`Key '${keyId}' rotated to version ${r.version}; AWS keys:`, ...r.links.map((l) => `  ${l.awsKeyArn}: ${l.error ? `FAILED: ${l.error}` : l.strategy === 'in-place' ? 'new material imported and rotated in place' : `new key ${l.newArn ?? '?'} with the aliases moved`}`)].join('\n'),
+  );
+  if (r.links.some((l) => l.error !== null)) process.exitCode = 1;
 }

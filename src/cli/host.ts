@@ -6,6 +6,9 @@ import type {
   ApprovalRule,
   ApprovalStatus,
   AuditReadService,
+  AwsKeyImportInput,
+  AwsKeyImportResult,
+  AwsKeyService,
   AwsConnectionService,
   ClusterStatus,
   AwsXksService,
@@ -68,6 +71,12 @@ export interface AwsOperations {
   xks: AwsXksOperations;
 }
 
+/** Native AWS KMS keys (bring your own key); the caller copying material is the signed-in or local user. */
+export type AwsKeyOperations = Omit<AwsKeyService, 'importLocal' | 'rotateLinked'> & {
+  importLocal(input: Omit<AwsKeyImportInput, 'actor'>): Promise<AwsKeyImportResult>;
+  rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined }): ReturnType<AwsKeyService['rotateLinked']>;
+};
+
 export interface ManagementServices {
   keyStores: KeyStoreService;
   keys: KeyOperations;
@@ -82,6 +91,8 @@ export interface ManagementServices {
   session: SessionOperations;
   /** The AWS plane: connections, and the XKS side in AWS KMS. */
   aws: AwsOperations;
+  /** Native AWS KMS keys: sync, list, show, copies of local material (docs/byok.md). */
+  awsKeys: AwsKeyOperations;
   /** The cluster registry: every node, its heartbeat, version and health (keyhold cluster status). */
   cluster: { status(): Promise<ClusterStatus> };
   /** The XKS certificate for every node, its key sealed in storage (keyhold tls install). */

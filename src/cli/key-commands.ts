@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { parseUsage } from '../domain/index.js';
 import type { CliHost, ManagementServices } from './host.js';
+import { allKeysView, rotateLinkedCommand } from './byok-commands.js';
 import { awsArnsByKeyId, awsKeyInput, awsKeyOptions, describeAwsKey, warnAboutAwsKey, type AwsKeyFlags } from './aws-commands.js';
 import { fields, printer, table } from './output.js';
 import { globalsOf as globals, keyView, lifecycleFromOptions, namedKeyView, type LifecycleOptions } from './shared.js';
@@ -65,8 +66,13 @@ export function registerKeyCommands(program: Command, host: CliHost): Command {
     .command('list')
     .description('list keys')
     .option('--keystore <name>', 'only this key store')
-    .action(async (opts: { keystore?: string }, cmd: Command) => {
+    .option('--all', 'local keys and the AWS keys synced from every connection, in one table')
+    .action(async (opts: { keystore?: string; all?: boolean }, cmd: Command) => {
       const g = globals(cmd);
+      if (opts.all) {
+        const rows = await host.withServices(g, allKeysView);
+        return printer(!!g.json).result(rows, () => table(rows, ['kind', 'id', 'where', 'spec', 'origin', 'state', 'exportable', 'awsArns']));
+      }
       const list = await host.withServices(g, async (s) => {
         const names = new Map((await s.keyStores.list()).map((ks) => [ks.id, ks.name]));
         const arns = await awsArnsByKeyId(s);
@@ -135,8 +141,11 @@ export function registerKeyCommands(program: Command, host: CliHost): Command {
   key
     .command('rotate <keyId>')
     .description('add a key version; new encryptions use it, older versions still decrypt')
-    .action(async (keyId: string, _o: unknown, cmd: Command) => {
+    .option('--linked', 'also bring the new version into every AWS key holding this key (docs/byok.md)')
+    .addOption(new Option('--strategy <how>', 'with --linked: in-place (NEW_KEY_MATERIAL + RotateKeyOnDemand), new-key (aliases moved), auto').choices(['auto', 'in-place', 'new-key']).default('auto'))
+    .action(async (keyId: string, o: { linked?: boolean; strategy: 'auto' | 'in-place' | 'new-key' }, cmd: Command) => {
       const g = globals(cmd);
+      if (o.linked) return rotateLinkedCommand(host, g, keyId, o.strategy);
       const k = await host.withServices(g, async (s) => namedKeyView(s, await s.keys.rotate(keyId)));
       printer(!!g.json).result(k, () => `Key '${keyId}' rotated to version ${k.currentVersion}.`);
     });

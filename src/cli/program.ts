@@ -12,7 +12,7 @@ import { registerKeyLifecycleCommands } from './key-lifecycle-commands.js';
 import { registerKeyStoreCommands } from './keystore-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerAwsCommands } from './aws-commands.js';
-import { registerByokCommands } from './byok-commands.js';
+import { registerAwsKeyCommands, registerByokCommands } from './byok-commands.js';
 import { UsageError } from './shared.js';
 
 export { UsageError };
@@ -49,5 +49,6 @@ export function buildProgram(host: CliHost): Command {
   registerTlsCommands(program, host);
   registerAuditCommands(program, key, host);
   registerAwsCommands(program, host);
+  registerAwsKeyCommands(program, key, host);
   return program;
 }

@@ -5,6 +5,8 @@ export * from './policy.js';
 export * from './keystore-service.js';
 export * from './key-service.js';
 export * from './key-material-transfer.js';
+export * from './aws-key-model.js';
+export * from './aws-key-service.js';
 export * from './directory.js';
 export * from './health-service.js';
 export * from './xks-service.js';

@@ -5,6 +5,7 @@
 import type { GcmOutput, SealContext } from '../crypto/index.js';
 import type { CredentialInfo, HealthStatus, Key, KeyStore, KeyUsage, KeyVersion, Protection } from './model.js';
 import type { AdminRepo } from './admin-ports.js';
+import type { AwsKeyRepo } from './aws-key-model.js';
 import type { AwsRepo } from './aws-ports.js';
 import type { ClusterRepo } from './cluster.js';
 
@@ -129,7 +130,7 @@ export interface ChangeFeed {
   notify(): Promise<void>;
 }
 
-export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo, AdminRepo, AwsRepo {
+export interface Storage extends KeyStoreRepo, CredentialRepo, KeyRepo, MetaRepo, AdminRepo, AwsRepo, AwsKeyRepo {
   readonly changes: ChangeFeed;
   /** The registry of nodes and leases shared by a cluster (src/domain/cluster.ts). */
   readonly cluster: ClusterRepo;

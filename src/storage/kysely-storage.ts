@@ -7,6 +7,7 @@ import { migrationProvider } from './migrations.js';
 import { createAdminRepos } from './admin-storage.js';
 import { createAwsRepos } from './aws-storage.js';
 import { createClusterRepo } from './cluster-repo.js';
+import { createAwsKeyRepos } from './aws-key-storage.js';
 
 /**
  * The Storage port over Kysely. Dialect-specific parts (connection, change detection,
@@ -128,6 +129,7 @@ export function createKyselyStorage(parts: DialectParts): Storage {
   return {
     ...createAdminRepos(db, quietWrite),
     ...createAwsRepos(db, quietWrite),
+    ...createAwsKeyRepos(db, quietWrite),
 
     changes,
 

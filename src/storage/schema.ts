@@ -206,6 +206,54 @@ export interface ClusterLeasesTable {
   fence: number;
 }
 
+/** Migration 0008: Keyhold's records of native AWS KMS keys (never their material). */
+export interface AwsKeysTable {
+  arn: string;
+  key_id: string;
+  connection_id: string;
+  account_id: string;
+  region: string;
+  key_spec: string;
+  key_usage: string;
+  origin: string;
+  key_manager: string;
+  state: string;
+  description: string;
+  /** JSON array of alias names. */
+  aliases: string;
+  /** JSON object of tag key → value. */
+  tags: string;
+  policy: string | null;
+  /** JSON {enabled, periodDays}, or null when KMS does not rotate the key. */
+  rotation: string | null;
+  expiration_model: string | null;
+  valid_to: string | null;
+  multi_region: number;
+  custom_key_store_id: string | null;
+  xks_key_id: string | null;
+  local_key_id: string | null;
+  aws_created_at: string | null;
+  deletion_date: string | null;
+  sync_run: string;
+  synced_at: string;
+  gone_at: string | null;
+}
+
+/** Migration 0008: copies of local key material into AWS keys. */
+export interface AwsKeyCopiesTable {
+  id: string;
+  local_key_id: string;
+  local_version: number;
+  connection_id: string;
+  region: string;
+  aws_key_arn: string;
+  expiration_model: string;
+  valid_to: string | null;
+  key_material_id: string | null;
+  copied_by: string;
+  copied_at: string;
+}
+
 export interface Database {
   keystores: KeyStoresTable;
   credentials: CredentialsTable;
@@ -223,4 +271,6 @@ export interface Database {
   aws_key_links: AwsKeyLinksTable;
   cluster_nodes: ClusterNodesTable;
   cluster_leases: ClusterLeasesTable;
+  aws_keys: AwsKeysTable;
+  aws_key_copies: AwsKeyCopiesTable;
 }

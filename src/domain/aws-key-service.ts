@@ -1,0 +1,640 @@
+/**
+ * AWS keys (bring your own key, AWS side):
+ * - sync: Keyhold's records of every KMS key of a connection's Region, from ListKeys /
+ *   ListAliases / DescribeKey / ListResourceTags / GetKeyPolicy / GetKeyRotationStatus,
+ *   paged without a key limit, with bounded concurrency and backoff on throttling.
+ *   Idempotent (a second run adds nothing), resumable (the ListKeys marker of the last page
+ *   done is kept in meta; an interrupted run goes on from there under the same run id), and
+ *   keys that vanished are marked Gone. Keyhold's own XKS keys are linked to their local key.
+ * - import: a local exportable key's material copied into a new EXTERNAL-origin KMS key per
+ *   Region (GetParametersForImport with RSA_AES_KEY_WRAP_SHA_256, falling back to
+ *   RSAES_OAEP_SHA_256; wrapped here; ImportKeyMaterial with the expiration model), each
+ *   copy recorded as a link.
+ */
+import { randomUUID } from 'node:crypto';
+import { fail, wipe, type Clock } from '../base/index.js';
+import { wrapForKmsImport } from '../crypto/index.js';
+import { isAwsCallError } from './aws-errors.js';
+import type { AwsConnection } from './aws-model.js';
+import type { AwsRepo } from './aws-ports.js';
+import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
+import type { KeyRepo, MetaRepo } from './ports.js';
+import type { ExportedMaterial } from './key-material-transfer.js';
+
+const LIST_KEYS_PAGE = 100;
+const LIST_ALIASES_PAGE = 100;
+const DEFAULT_CONCURRENCY = 8;
+const MAX_CONCURRENCY = 32;
+const MAX_ATTEMPTS = 8;
+const MAX_VALID_TO_DAYS = 365;
+const DAY_MS = 86_400_000;
+const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
+
+const NATIVE_SPECS = ['SYMMETRIC_DEFAULT', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512'];
+const USAGES_OF: Record<string, string[]> = Object.fromEntries(
+  NATIVE_SPECS.map((s) => [s, s === 'SYMMETRIC_DEFAULT' ? ['ENCRYPT_DECRYPT'] : s.startsWith('RSA_') ? ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'] : s.startsWith('HMAC_') ? ['GENERATE_VERIFY_MAC'] : ['SIGN_VERIFY', ...(s === 'ECC_SECG_P256K1' ? [] : ['KEY_AGREEMENT'])]]),
+);
+const DEFAULT_USAGE: Record<string, string> = Object.fromEntries(NATIVE_SPECS.map((s) => [s, s === 'SYMMETRIC_DEFAULT' || s.startsWith('RSA_') ? 'ENCRYPT_DECRYPT' : s.startsWith('HMAC_') ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY']));
+const MAX_POLICY_BYTES = 32 * 1024;
+
+/** A key policy as Keyhold puts it: valid JSON with statements, within KMS's 32 KB, pretty-printed. */
+export function canonicalPolicy(text: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    fail('ValidationFailed', `the key policy is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const st = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>).Statement : undefined;
+  if (st === undefined || (Array.isArray(st) && st.length === 0)) fail('ValidationFailed', 'the key policy has no Statement');
+  for (const s of Array.isArray(st) ? st : [st]) {
+    const e = s !== null && typeof s === 'object' ? (s as Record<string, unknown>).Effect : undefined;
+    if (e !== 'Allow' && e !== 'Deny') fail('ValidationFailed', 'every statement of the key policy needs Effect Allow or Deny');
+  }
+  const out = JSON.stringify(doc, null, 2);
+  if (Buffer.byteLength(out) > MAX_POLICY_BYTES) fail('ValidationFailed', `the key policy is larger than KMS's ${MAX_POLICY_BYTES} bytes`);
+  return out;
+}
+
+/** A minimal line diff (- removed, + added, two spaces kept) for showing a policy change. */
+export function lineDiff(before: string, after: string): string[] {
+  const a = before === '' ? [] : before.split('\n');
+  const b = after.split('\n');
+  const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      out.push(`  ${a[i++]}`);
+      j++;
+    } else if (j < b.length && (i >= a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+ ${b[j++]}`);
+    else out.push(`- ${a[i++]}`);
+  }
+  return out;
+}
+
+export interface SyncProgress {
+  region: string;
+  pages: number;
+  keys: number;
+}
+
+export interface SyncReport {
+  connection: string;
+  region: string;
+  run: string;
+  resumed: boolean;
+  pages: number;
+  seen: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  /** Listed by ListKeys, gone by the time of DescribeKey. */
+  vanishedDuringSync: number;
+  /** Records marked Gone: no longer listed. */
+  gone: string[];
+  /** Keyhold's own XKS keys recognised (linked, not duplicated). */
+  linked: number;
+  /** `alias/aws/*` aliases without a key: listed by KMS, never described (that would create the key). */
+  awsManagedAliasesWithoutKey: number;
+  retries: number;
+}
+
+export interface AwsKeyImportInput {
+  localKey: string;
+  connection: string;
+  regions?: string[] | undefined;
+  alias?: string | undefined;
+  /** ISO 8601; the material expires then (KEY_MATERIAL_EXPIRES). Absent: it does not expire. */
+  validTo?: string | undefined;
+  description?: string | undefined;
+  /** Who copies (recorded on the link). */
+  actor: string;
+}
+
+export interface AwsKeyImportResult {
+  localKey: string;
+  localVersion: number;
+  copies: (AwsKeyCopy & { wrappingAlgorithm: ImportWrappingAlgorithm; alias: string | null })[];
+}
+
+export type AwsKeyService = ReturnType<typeof createAwsKeyService>;
+
+type Repo = AwsKeyRepo & Pick<AwsRepo, 'getAwsConnection' | 'listKeyAwsLinks'> & Pick<KeyRepo, 'getKey' | 'getKeyByExternalId' | 'listKeys'> & MetaRepo;
+
+export function createAwsKeyService(deps: {
+  repo: Repo;
+  keys: { exportMaterial(externalId: string, version?: number): Promise<ExportedMaterial>; rotate(externalId: string): Promise<{ currentVersion: number }> };
+  open(connection: string): Promise<{ connection: AwsConnection; session: ByokSession }>;
+  clock: Clock;
+  /** Backoff base for throttled calls (ms). */
+  backoffMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}) {
+  const { repo, clock } = deps;
+  const backoffMs = deps.backoffMs ?? 250;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const nowIso = () => new Date(clock.now()).toISOString();
+
+  /** Retries throttled calls with exponential backoff and jitter. */
+  async function retrying<T>(counter: { retries: number }, fn: () => Promise<T>, base = backoffMs): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isAwsCallError(e) || e.reason !== 'throttled' || attempt >= MAX_ATTEMPTS) throw e;
+        counter.retries++;
+        await sleep(Math.min(base * 2 ** (attempt - 1), 20_000) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<void>): Promise<void> {
+    let next = 0;
+    const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    });
+    await Promise.all(workers);
+  }
+
+  function checkpointName(connectionId: string, region: string): string {
+    return `aws.sync.${connectionId}.${region}`;
+  }
+
+  async function readCheckpoint(name: string): Promise<{ run: string; marker: string | undefined } | undefined> {
+    const text = await repo.getMeta(name);
+    if (!text) return undefined;
+    try {
+      const v = JSON.parse(text) as { run?: unknown; marker?: unknown };
+      return typeof v.run === 'string' ? { run: v.run, marker: typeof v.marker === 'string' ? v.marker : undefined } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  const sameContent = (a: AwsKeyRecord, b: AwsKeyRecord) => {
+    const strip = ({ syncRun: _r, syncedAt: _s, goneAt: _g, ...rest }: AwsKeyRecord) => rest;
+    return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+  };
+
+  function record(md: AwsKeyMetadata, parts: { connectionId: string; region: string; aliases: string[]; tags: Record<string, string>; policy: string | null; rotation: AwsKeyRecord['rotation']; localKeyId: string | null; run: string }): AwsKeyRecord {
+    return {
+      arn: md.arn,
+      keyId: md.keyId,
+      connectionId: parts.connectionId,
+      accountId: md.accountId,
+      region: parts.region,
+      keySpec: md.keySpec,
+      keyUsage: md.keyUsage,
+      origin: md.origin,
+      keyManager: md.keyManager,
+      state: md.keyState,
+      description: md.description,
+      aliases: [...parts.aliases].sort(),
+      tags: Object.fromEntries(Object.entries(parts.tags).sort(([a], [b]) => (a < b ? -1 : 1))),
+      policy: parts.policy,
+      rotation: parts.rotation,
+      expirationModel: md.expirationModel,
+      validTo: md.validTo,
+      multiRegion: md.multiRegion,
+      customKeyStoreId: md.customKeyStoreId,
+      xksKeyId: md.xksKeyId,
+      localKeyId: parts.localKeyId,
+      awsCreatedAt: md.createdAt,
+      deletionDate: md.deletionDate,
+      syncRun: parts.run,
+      syncedAt: nowIso(),
+      goneAt: null,
+    };
+  }
+
+  /** Everything a sync keeps about one key; undefined when the key vanished since ListKeys. */
+  async function readKey(kms: ByokKmsPort, keyId: string, counter: { retries: number }): Promise<{ md: AwsKeyMetadata; tags: Record<string, string>; policy: string | null; rotation: AwsKeyRecord['rotation'] } | undefined> {
+    let md: AwsKeyMetadata;
+    try {
+      md = await retrying(counter, () => kms.describeKey(keyId));
+    } catch (e) {
+      if (isAwsCallError(e) && e.reason === 'not-found') return undefined;
+      throw e;
+    }
+    const tags: Record<string, string> = {};
+    // AWS-managed keys cannot be tagged; their tags, policy and rotation are AWS's.
+    if (md.keyManager === 'CUSTOMER') {
+      let marker: string | undefined;
+      do {
+        const page = await retrying(counter, () => kms.listResourceTags(keyId, marker)).catch((e: unknown) => {
+          if (isAwsCallError(e) && e.reason === 'not-found') return undefined;
+          throw e;
+        });
+        if (!page) return undefined;
+        Object.assign(tags, page.tags);
+        marker = page.next;
+      } while (marker);
+    }
+    const policy = await retrying(counter, () => kms.getKeyPolicy(keyId)).catch((e: unknown) => {
+      if (isAwsCallError(e) && (e.reason === 'permission' || e.reason === 'not-found' || e.reason === 'unsupported')) return null;
+      throw e;
+    });
+    let rotation: AwsKeyRecord['rotation'] = null;
+    if (md.origin === 'AWS_KMS' && md.keySpec === 'SYMMETRIC_DEFAULT' && md.keyState !== 'PendingDeletion') {
+      rotation = await retrying(counter, () => kms.getKeyRotationStatus(keyId)).catch((e: unknown) => {
+        // Unsupported for imported, asymmetric, HMAC and custom-store keys: not rotating in KMS.
+        if (isAwsCallError(e) && (e.reason === 'unsupported' || e.reason === 'invalid-request' || e.reason === 'permission' || e.reason === 'not-found')) return null;
+        throw e;
+      });
+    }
+    return { md, tags, policy, rotation };
+  }
+
+  async function connectionId(name: string): Promise<string> {
+    return ((await repo.getAwsConnection(name)) ?? fail('NotFound', `AWS connection '${name}' does not exist`)).id;
+  }
+
+  async function mustGetRecord(ref: string): Promise<AwsKeyRecord> {
+    const all = await repo.listAwsKeys();
+    const hits = all.filter((k) => k.arn === ref || k.keyId === ref || k.aliases.includes(ref));
+    if (hits.length === 0) fail('NotFound', `no AWS key '${ref}' is known to Keyhold (run keyhold aws sync CONNECTION first)`);
+    if (hits.length > 1) fail('Conflict', `'${ref}' names ${hits.length} AWS keys (${hits.map((h) => h.arn).join(', ')}); give the ARN`);
+    return hits[0]!;
+  }
+
+  async function localExternalId(internalId: string): Promise<string> {
+    return (await repo.getKey(internalId))?.externalId ?? internalId;
+  }
+
+  /** Prefers RSA + AES key wrap, falls back to RSA-OAEP when KMS refuses it for this key. */
+  async function importParameters(kms: ByokKmsPort, keyId: string, counter: { retries: number }) {
+    // GetParametersForImport's quota is one call per 4 s: back off from there.
+    try {
+      const p = await retrying(counter, () => kms.getParametersForImport(keyId, 'RSA_AES_KEY_WRAP_SHA_256', 'RSA_4096'), 4000);
+      return { ...p, algorithm: 'RSA_AES_KEY_WRAP_SHA_256' as const };
+    } catch (e) {
+      if (!isAwsCallError(e) || (e.reason !== 'unsupported' && e.reason !== 'invalid-request')) throw e;
+      const p = await retrying(counter, () => kms.getParametersForImport(keyId, 'RSAES_OAEP_SHA_256', 'RSA_4096'), 4000);
+      return { ...p, algorithm: 'RSAES_OAEP_SHA_256' as const };
+    }
+  }
+
+  /** Reads one key again after a change and stores what KMS now says. */
+  async function refresh(kms: ByokKmsPort, connectionId: string, region: string, keyId: string, counter: { retries: number }): Promise<AwsKeyRecord> {
+    const got = (await readKey(kms, keyId, counter)) ?? fail('NotFound', `AWS key ${keyId} no longer exists in ${region}`);
+    const aliases = await retrying(counter, () => kms.aliasesOf(keyId));
+    const before = await repo.getAwsKey(got.md.arn);
+    const rec = record(got.md, { connectionId, region, aliases, tags: got.tags, policy: got.policy, rotation: got.rotation, localKeyId: before?.localKeyId ?? null, run: before?.syncRun ?? 'change' });
+    await repo.putAwsKey(rec);
+    return rec;
+  }
+
+  /** Runs `fn` on the KMS client of a known AWS key's connection and Region, then refreshes the record. */
+  async function onKey(ref: string, fn: (kms: ByokKmsPort, key: AwsKeyRecord, counter: { retries: number }) => Promise<void>): Promise<AwsKeyRecord> {
+    const key = await mustGetRecord(ref);
+    if (key.state === 'Gone') fail('InvalidState', `AWS key ${key.arn} is gone from AWS; only forget applies`);
+    if (key.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${key.arn} is an AWS managed key: AWS manages it, Keyhold only shows it`);
+    const { session } = await deps.open(key.connectionId);
+    try {
+      const kms = session.kms(key.region);
+      const counter = { retries: 0 };
+      await fn(kms, key, counter);
+      return await refresh(kms, key.connectionId, key.region, key.keyId, counter);
+    } finally {
+      session.close();
+    }
+  }
+
+  return {
+    async sync(name: string, opts: { region?: string | undefined; concurrency?: number | undefined; onProgress?: ((p: SyncProgress) => void) | undefined; stopAfterPages?: number | undefined } = {}): Promise<SyncReport> {
+      const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) fail('ValidationFailed', `concurrency must be 1-${MAX_CONCURRENCY}`);
+      const { connection, session } = await deps.open(name);
+      try {
+        const region = opts.region ?? connection.region;
+        if (!connection.regions.includes(region)) fail('ValidationFailed', `Region ${region} is not one of connection '${connection.name}' Regions (${connection.regions.join(', ')})`);
+        const kms = session.kms(region);
+        const counter = { retries: 0 };
+        const cpName = checkpointName(connection.id, region);
+        const cp = await readCheckpoint(cpName);
+        const run = cp?.run ?? randomUUID();
+        const report: SyncReport = { connection: connection.name, region, run, resumed: cp !== undefined, pages: 0, seen: 0, added: 0, updated: 0, unchanged: 0, vanishedDuringSync: 0, gone: [], linked: 0, awsManagedAliasesWithoutKey: 0, retries: 0 };
+        await repo.setMeta(cpName, JSON.stringify({ run, marker: cp?.marker, startedAt: nowIso() }));
+
+        const aliases = new Map<string, string[]>();
+        let aliasMarker: string | undefined;
+        do {
+          const page = await retrying(counter, () => kms.listAliases(LIST_ALIASES_PAGE, aliasMarker));
+          for (const a of page.aliases) {
+            if (a.targetKeyId === null) {
+              // KMS lists alias/aws/* before the service made its key; DescribeKey would make it.
+              report.awsManagedAliasesWithoutKey++;
+              continue;
+            }
+            aliases.set(a.targetKeyId, [...(aliases.get(a.targetKeyId) ?? []), a.name]);
+          }
+          aliasMarker = page.next;
+        } while (aliasMarker);
+
+        const xksLinks = new Map((await repo.listKeyAwsLinks()).map((l) => [l.kmsKeyArn, l.keyId]));
+        const localByExternalId = new Map((await repo.listKeys()).map((k) => [k.externalId, k]));
+
+        let marker = cp?.marker;
+        do {
+          const page = await retrying(counter, () => kms.listKeys(LIST_KEYS_PAGE, marker));
+          await pool(page.keys, concurrency, async (k) => {
+            const got = await readKey(kms, k.keyId, counter);
+            if (!got) {
+              report.vanishedDuringSync++;
+              return;
+            }
+            let localKeyId: string | null = null;
+            if (got.md.origin === 'EXTERNAL_KEY_STORE' && got.md.xksKeyId !== null) {
+              const linkedId = xksLinks.get(got.md.arn);
+              const local = linkedId !== undefined ? undefined : localByExternalId.get(got.md.xksKeyId);
+              localKeyId = linkedId !== undefined ? await localExternalId(linkedId) : (local?.externalId ?? null);
+              if (localKeyId !== null) report.linked++;
+            }
+            const rec = record(got.md, { connectionId: connection.id, region, aliases: aliases.get(got.md.keyId) ?? [], tags: got.tags, policy: got.policy, rotation: got.rotation, localKeyId, run });
+            const before = await repo.getAwsKey(rec.arn);
+            if (!before || before.goneAt !== null) report.added++;
+            else if (sameContent(before, rec)) report.unchanged++;
+            else report.updated++;
+            await repo.putAwsKey(rec);
+            report.seen++;
+          });
+          marker = page.next;
+          report.pages++;
+          await repo.setMeta(cpName, JSON.stringify({ run, marker, startedAt: nowIso() }));
+          opts.onProgress?.({ region, pages: report.pages, keys: report.seen });
+          if (opts.stopAfterPages !== undefined && report.pages >= opts.stopAfterPages && marker) {
+            report.retries = counter.retries;
+            return report; // interrupted on purpose (tests of resumption): the checkpoint stays
+          }
+        } while (marker);
+
+        report.gone = await repo.markAwsKeysGone(connection.id, region, run, nowIso());
+        await repo.setMeta(cpName, '');
+        report.retries = counter.retries;
+        return report;
+      } finally {
+        session.close();
+      }
+    },
+
+    async list(filter: { connection?: string | undefined; region?: string | undefined; state?: string | undefined } = {}): Promise<AwsKeyRecord[]> {
+      const f: AwsKeyFilter = { region: filter.region, state: filter.state };
+      if (filter.connection !== undefined) f.connectionId = await connectionId(filter.connection);
+      return repo.listAwsKeys(f);
+    },
+
+    /** One AWS key by key id, ARN or alias, with the local material copied into it. */
+    async show(ref: string): Promise<{ key: AwsKeyRecord; copies: (AwsKeyCopy & { localKey: string })[] }> {
+      const key = await mustGetRecord(ref);
+      const copies = await Promise.all((await repo.listAwsKeyCopies({ awsKeyArn: key.arn })).map(async (c) => ({ ...c, localKey: await localExternalId(c.localKeyId) })));
+      return { key, copies };
+    },
+
+    /** Where a local key's material went: every copy, with the AWS key as last synced. */
+    async links(localKey: string): Promise<{ localKey: string; copies: (AwsKeyCopy & { awsKey: AwsKeyRecord | null })[]; xksKeys: AwsKeyRecord[] }> {
+      const key = (await repo.getKeyByExternalId(localKey)) ?? fail('KeyNotFound', `key '${localKey}' does not exist`);
+      const copies = await Promise.all((await repo.listAwsKeyCopies({ localKeyId: key.id })).map(async (c) => ({ ...c, awsKey: (await repo.getAwsKey(c.awsKeyArn)) ?? null })));
+      const xksKeys = (await repo.listAwsKeys()).filter((k) => k.localKeyId === localKey);
+      return { localKey, copies, xksKeys };
+    },
+
+    /** `keyhold aws key create`: a native key of any KMS spec, with aliases and tags. */
+    async createNative(input: { connection: string; region?: string | undefined; keySpec?: string | undefined; keyUsage?: string | undefined; aliases?: string[] | undefined; tags?: Record<string, string> | undefined; description?: string | undefined; multiRegion?: boolean | undefined }): Promise<AwsKeyRecord> {
+      const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
+      if (!NATIVE_SPECS.includes(keySpec)) fail('ValidationFailed', `--spec must be one of ${NATIVE_SPECS.join(', ')}`);
+      const keyUsage = input.keyUsage ?? DEFAULT_USAGE[keySpec]!;
+      if (!(USAGES_OF[keySpec] ?? []).includes(keyUsage)) fail('ValidationFailed', `--usage ${keyUsage} does not go with ${keySpec} (use ${(USAGES_OF[keySpec] ?? []).join(' or ')})`);
+      for (const a of input.aliases ?? []) if (!ALIAS_RE.test(a) || a.startsWith('alias/aws/')) fail('ValidationFailed', `alias '${a}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
+      for (const k of Object.keys(input.tags ?? {})) if (k.toLowerCase().startsWith('aws:')) fail('ValidationFailed', `tag key '${k}': the aws: prefix is reserved`);
+      const { connection, session } = await deps.open(input.connection);
+      try {
+        const region = input.region ?? connection.region;
+        if (!connection.regions.includes(region)) fail('ValidationFailed', `Region ${region} is not one of connection '${connection.name}' Regions (${connection.regions.join(', ')})`);
+        const kms = session.kms(region);
+        const counter = { retries: 0 };
+        const md = await retrying(counter, () => kms.createKey({ origin: 'AWS_KMS', keySpec, keyUsage, description: input.description ?? '', tags: input.tags ?? {}, multiRegion: input.multiRegion ?? false }));
+        for (const a of input.aliases ?? []) await retrying(counter, () => kms.createAlias(a, md.keyId));
+        return await refresh(kms, connection.id, region, md.keyId, counter);
+      } finally {
+        session.close();
+      }
+    },
+
+    enable: (ref: string) => onKey(ref, (kms, k, c) => retrying(c, () => kms.enableKey(k.keyId))),
+    disable: (ref: string) => onKey(ref, (kms, k, c) => retrying(c, () => kms.disableKey(k.keyId))),
+    scheduleDeletion(ref: string, days = 30) {
+      if (!Number.isInteger(days) || days < 7 || days > 30) fail('ValidationFailed', `the waiting period must be 7-30 days, not ${String(days)}`);
+      return onKey(ref, async (kms, k, c) => void (await retrying(c, () => kms.scheduleKeyDeletion(k.keyId, days))));
+    },
+    cancelDeletion: (ref: string) => onKey(ref, (kms, k, c) => retrying(c, () => kms.cancelKeyDeletion(k.keyId))),
+    setTags(ref: string, set: Record<string, string>, remove: string[] = []) {
+      for (const k of Object.keys(set)) if (k.toLowerCase().startsWith('aws:')) fail('ValidationFailed', `tag key '${k}': the aws: prefix is reserved`);
+      return onKey(ref, async (kms, k, c) => {
+        if (Object.keys(set).length) await retrying(c, () => kms.tagResource(k.keyId, set));
+        if (remove.length) await retrying(c, () => kms.untagResource(k.keyId, remove));
+      });
+    },
+    /** Adds an alias, or moves it here when it points at another key of the same Region. */
+    addAlias(ref: string, alias: string) {
+      if (!ALIAS_RE.test(alias) || alias.startsWith('alias/aws/')) fail('ValidationFailed', `alias '${alias}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
+      return onKey(ref, async (kms, k, c) => {
+        const elsewhere = (await repo.listAwsKeys({ connectionId: k.connectionId, region: k.region })).some((o) => o.arn !== k.arn && o.aliases.includes(alias));
+        await retrying(c, () => (elsewhere ? kms.updateAlias(alias, k.keyId) : kms.createAlias(alias, k.keyId)));
+      });
+    },
+    removeAlias(ref: string, alias: string) {
+      return onKey(ref, async (kms, k, c) => {
+        if (!k.aliases.includes(alias)) fail('NotFound', `${k.arn} has no alias ${alias}`);
+        await retrying(c, () => kms.deleteAlias(alias));
+      });
+    },
+    /** The key policy and, before a put, the change line by line (validated as JSON first). */
+    async policyDiff(ref: string, policy: string): Promise<{ before: string; after: string; diff: string[] }> {
+      const key = await mustGetRecord(ref);
+      const after = canonicalPolicy(policy);
+      const before = key.policy === null ? '' : canonicalPolicy(key.policy);
+      return { before, after, diff: lineDiff(before, after) };
+    },
+    putPolicy(ref: string, policy: string) {
+      const doc = canonicalPolicy(policy);
+      return onKey(ref, (kms, k, c) => retrying(c, () => kms.putKeyPolicy(k.keyId, doc)));
+    },
+    setRotation(ref: string, on: boolean, periodDays?: number) {
+      if (periodDays !== undefined && (!Number.isInteger(periodDays) || periodDays < 90 || periodDays > 2560)) fail('ValidationFailed', 'the rotation period must be 90-2560 days');
+      return onKey(ref, async (kms, k, c) => {
+        if (k.origin !== 'AWS_KMS' || k.keySpec !== 'SYMMETRIC_DEFAULT') fail('Unsupported', `${k.arn} is ${k.origin} ${k.keySpec}: KMS rotates only symmetric keys with KMS-made material (rotate it with keyhold aws key rotate)`);
+        await retrying(c, () => (on ? kms.enableKeyRotation(k.keyId, periodDays) : kms.disableKeyRotation(k.keyId)));
+      });
+    },
+    /** Drops Keyhold's record only; allowed once AWS no longer has the key (or it is pending deletion). */
+    async forget(ref: string): Promise<{ forgotten: string }> {
+      const key = await mustGetRecord(ref);
+      if (key.state !== 'Gone' && key.state !== 'PendingDeletion') fail('InvalidState', `AWS key ${key.arn} is ${key.state} in AWS; schedule its deletion first (forget drops only Keyhold's record)`);
+      await repo.deleteAwsKey(key.arn);
+      return { forgotten: key.arn };
+    },
+    /**
+     * `keyhold aws key rotate KEY`: a new native key with the same spec, usage, description,
+     * tags and policy; the aliases move to it; the old key stays enabled for decryption
+     * unless `disableOld`.
+     */
+    async rotateNative(ref: string, opts: { disableOld?: boolean } = {}): Promise<{ old: AwsKeyRecord; new: AwsKeyRecord; movedAliases: string[] }> {
+      const old = await mustGetRecord(ref);
+      if (old.state === 'Gone' || old.state === 'PendingDeletion') fail('InvalidState', `AWS key ${old.arn} is ${old.state}`);
+      if (old.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${old.arn} is an AWS managed key`);
+      if (old.origin !== 'AWS_KMS') fail('Unsupported', `${old.arn} has origin ${old.origin}: rotate imported keys with keyhold key rotate LOCAL --linked, or move to a key Keyhold owns with --to-local`);
+      const { session } = await deps.open(old.connectionId);
+      try {
+        const kms = session.kms(old.region);
+        const c = { retries: 0 };
+        const tags = Object.fromEntries(Object.entries(old.tags).filter(([k]) => !k.toLowerCase().startsWith('aws:')));
+        const md = await retrying(c, () => kms.createKey({ origin: 'AWS_KMS', keySpec: old.keySpec, keyUsage: old.keyUsage, description: old.description, tags, multiRegion: old.multiRegion, ...(old.policy !== null ? { policy: old.policy } : {}) }));
+        const aliases = await retrying(c, () => kms.aliasesOf(old.keyId));
+        for (const a of aliases) await retrying(c, () => kms.updateAlias(a, md.keyId));
+        if (opts.disableOld) await retrying(c, () => kms.disableKey(old.keyId));
+        const fresh = await refresh(kms, old.connectionId, old.region, md.keyId, c);
+        const oldNow = await refresh(kms, old.connectionId, old.region, old.keyId, c);
+        return { old: oldNow, new: fresh, movedAliases: aliases };
+      } finally {
+        session.close();
+      }
+    },
+
+    /**
+     * `keyhold key rotate LOCAL --linked`: a new local version, then for each AWS key holding
+     * the local key's material: in place (ImportKeyMaterial NEW_KEY_MATERIAL, then
+     * RotateKeyOnDemand; same ARN, old material still decrypts) or, where KMS refuses that,
+     * a new imported key with the aliases moved. One link's failure does not stop the others.
+     */
+    async rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined; actor: string }): Promise<{ localKey: string; version: number; links: { awsKeyArn: string; strategy: 'in-place' | 'new-key' | null; newArn: string | null; error: string | null }[] }> {
+      const strategy = opts.strategy ?? 'auto';
+      const key = (await repo.getKeyByExternalId(localKey)) ?? fail('KeyNotFound', `key '${localKey}' does not exist`);
+      if (!key.exportable) fail('AccessDenied', `key '${localKey}' is not exportable, so it has no copies in AWS to rotate`);
+      const latest = new Map<string, AwsKeyCopy>();
+      for (const c of await repo.listAwsKeyCopies({ localKeyId: key.id })) latest.set(c.awsKeyArn, c);
+      const live: AwsKeyCopy[] = [];
+      for (const c of latest.values()) {
+        const rec = await repo.getAwsKey(c.awsKeyArn);
+        if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion') live.push(c);
+      }
+      if (live.length === 0) fail('InvalidState', `key '${localKey}' has no live copies in AWS (see keyhold key links ${localKey})`);
+      const rotated = await deps.keys.rotate(localKey);
+      const exported = await deps.keys.exportMaterial(localKey, rotated.currentVersion);
+      const out: { awsKeyArn: string; strategy: 'in-place' | 'new-key' | null; newArn: string | null; error: string | null }[] = [];
+      try {
+        for (const link of live) {
+          const { session } = await deps.open(link.connectionId);
+          try {
+            const kms = session.kms(link.region);
+            const c = { retries: 0 };
+            const old = (await repo.getAwsKey(link.awsKeyArn))!;
+            const validTo = link.validTo !== null && Date.parse(link.validTo) > clock.now() ? link.validTo : undefined;
+            const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+            const copyOf = (awsKeyArn: string, keyMaterialId: string | null): AwsKeyCopy => ({
+              id: randomUUID(), localKeyId: key.id, localVersion: exported.version, connectionId: link.connectionId, region: link.region, awsKeyArn, expirationModel, validTo: validTo ?? null, keyMaterialId, copiedBy: opts.actor, copiedAt: nowIso(),
+            });
+            let done = false;
+            if (strategy !== 'new-key') {
+              try {
+                const p = await importParameters(kms, old.keyId, c);
+                const imported = await retrying(c, () => kms.importKeyMaterial({ keyId: old.keyId, importToken: p.importToken, encryptedKeyMaterial: wrapForKmsImport(p.publicKey, p.algorithm, exported.material), expirationModel, validTo, importType: 'NEW_KEY_MATERIAL' }));
+                await retrying(c, () => kms.rotateKeyOnDemand(old.keyId));
+                await refresh(kms, link.connectionId, link.region, old.keyId, c);
+                await repo.insertAwsKeyCopy(copyOf(old.arn, imported.keyMaterialId));
+                out.push({ awsKeyArn: old.arn, strategy: 'in-place', newArn: null, error: null });
+                done = true;
+              } catch (e) {
+                if (strategy === 'in-place' || !isAwsCallError(e) || (e.reason !== 'unsupported' && e.reason !== 'invalid-request' && e.reason !== 'service')) throw e;
+              }
+            }
+            if (!done) {
+              const md = await retrying(c, () => kms.createKey({ origin: 'EXTERNAL', keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', description: `Keyhold key ${localKey}, version ${exported.version} (imported material)`, tags: { 'keyhold:key': localKey, 'keyhold:version': String(exported.version) }, multiRegion: false }));
+              const p = await importParameters(kms, md.keyId, c);
+              const imported = await retrying(c, () => kms.importKeyMaterial({ keyId: md.keyId, importToken: p.importToken, encryptedKeyMaterial: wrapForKmsImport(p.publicKey, p.algorithm, exported.material), expirationModel, validTo }));
+              for (const a of await retrying(c, () => kms.aliasesOf(old.keyId))) await retrying(c, () => kms.updateAlias(a, md.keyId));
+              const fresh = await refresh(kms, link.connectionId, link.region, md.keyId, c);
+              await refresh(kms, link.connectionId, link.region, old.keyId, c);
+              await repo.insertAwsKeyCopy(copyOf(fresh.arn, imported.keyMaterialId));
+              out.push({ awsKeyArn: old.arn, strategy: 'new-key', newArn: fresh.arn, error: null });
+            }
+          } catch (e) {
+            out.push({ awsKeyArn: link.awsKeyArn, strategy: null, newArn: null, error: e instanceof Error ? e.message : String(e) });
+          } finally {
+            session.close();
+          }
+        }
+      } finally {
+        wipe(exported.material);
+      }
+      return { localKey, version: exported.version, links: out };
+    },
+
+    /** `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same material in each. */
+    async importLocal(input: AwsKeyImportInput): Promise<AwsKeyImportResult> {
+      if (input.alias !== undefined && (!ALIAS_RE.test(input.alias) || input.alias.startsWith('alias/aws/'))) {
+        fail('ValidationFailed', `alias '${input.alias}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
+      }
+      let validTo: string | undefined;
+      if (input.validTo !== undefined) {
+        const t = Date.parse(input.validTo);
+        if (!Number.isFinite(t)) fail('ValidationFailed', `--valid-to '${input.validTo}' is not an ISO 8601 date`);
+        if (t <= clock.now() || t > clock.now() + MAX_VALID_TO_DAYS * DAY_MS) fail('ValidationFailed', `--valid-to must be in the future and at most ${MAX_VALID_TO_DAYS} days ahead (KMS's limit)`);
+        validTo = new Date(t).toISOString();
+      }
+      const { connection, session } = await deps.open(input.connection);
+      let exported: ExportedMaterial | undefined;
+      try {
+        const regions = input.regions && input.regions.length > 0 ? [...new Set(input.regions)] : [connection.region];
+        for (const r of regions) if (!connection.regions.includes(r)) fail('ValidationFailed', `Region ${r} is not one of connection '${connection.name}' Regions (${connection.regions.join(', ')})`);
+        // Refuses non-exportable keys before anything is made in AWS.
+        exported = await deps.keys.exportMaterial(input.localKey);
+        const result: AwsKeyImportResult = { localKey: input.localKey, localVersion: exported.version, copies: [] };
+        const counter = { retries: 0 };
+        for (const region of regions) {
+          const kms = session.kms(region);
+          const created = await retrying(counter, () =>
+            kms.createKey({
+              origin: 'EXTERNAL',
+              keySpec: 'SYMMETRIC_DEFAULT',
+              keyUsage: 'ENCRYPT_DECRYPT',
+              description: input.description ?? `Keyhold key ${input.localKey}, version ${exported!.version} (imported material)`,
+              tags: { 'keyhold:key': input.localKey, 'keyhold:version': String(exported!.version) },
+              multiRegion: false,
+            }),
+          );
+          const params = await importParameters(kms, created.keyId, counter);
+          const wrapped = wrapForKmsImport(params.publicKey, params.algorithm, exported.material);
+          const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+          const imported = await retrying(counter, () => kms.importKeyMaterial({ keyId: created.keyId, importToken: params.importToken, encryptedKeyMaterial: wrapped, expirationModel, validTo }));
+          if (input.alias !== undefined) await retrying(counter, () => kms.createAlias(input.alias!, created.keyId));
+          const md = await retrying(counter, () => kms.describeKey(created.keyId));
+          const copy: AwsKeyCopy = {
+            id: randomUUID(),
+            localKeyId: exported.key.id,
+            localVersion: exported.version,
+            connectionId: connection.id,
+            region,
+            awsKeyArn: md.arn,
+            expirationModel,
+            validTo: validTo ?? null,
+            keyMaterialId: imported.keyMaterialId,
+            copiedBy: input.actor,
+            copiedAt: nowIso(),
+          };
+          await repo.putAwsKey(
+            record(md, { connectionId: connection.id, region, aliases: input.alias ? [input.alias] : [], tags: { 'keyhold:key': input.localKey, 'keyhold:version': String(exported.version) }, policy: null, rotation: null, localKeyId: null, run: 'import' }),
+          );
+          await repo.insertAwsKeyCopy(copy);
+          result.copies.push({ ...copy, wrappingAlgorithm: params.algorithm, alias: input.alias ?? null });
+        }
+        return result;
+      } finally {
+        if (exported) wipe(exported.material);
+        session.close();
+      }
+    },
+  };
+}
