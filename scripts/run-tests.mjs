@@ -20,5 +20,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.KEYHOLD_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+// A test that hangs fails after this long instead of holding the whole run (and CI) forever.
+const timeout = process.env.KEYHOLD_TEST_TIMEOUT_MS ?? '300000';
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -56,8 +56,10 @@ export interface AuditConfig {
   /** true: an XKS answer waits until its record is committed. */
   durable: boolean;
   nodeId: string | undefined;
-  /** The chain this node's writer appends to ('main' unless a cluster gives each node its own). */
+  /** The chain this process's writer appends to ('main' unless a cluster gives each node its own). */
   chain: string;
+  /** The chain a server (`keyhold start`) appends to: on PostgreSQL, by default, one per node. */
+  serverChain: string;
   /** How often the server sends a signed head checkpoint to syslog, in ms (0: never). */
   checkpointIntervalMs: number;
   /** Health turns DEGRADED (and keyhold_audit_disk_low is 1) below this much free space where the log is. */
@@ -390,9 +392,11 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       enabled: f.audit.enabled,
       durable: f.audit.durable,
       nodeId: f.audit.node_id,
-      // On PostgreSQL (a cluster, or one that may grow into one) each node appends to a chain
-      // of its own, named after the node, so nodes never wait on one another's chain lock.
-      chain: f.audit.chain ?? (f.storage.type === 'postgres' ? chainIdOf(f.cluster.node_id ?? f.audit.node_id ?? hostname()) : 'main'),
+      chain: f.audit.chain ?? 'main',
+      // On PostgreSQL (a cluster, or one that may grow into one) each server node appends to
+      // a chain of its own, named after the node, so nodes never wait on one another's chain
+      // lock; init and the CLI write the root chain. An explicit [audit] chain wins.
+      serverChain: f.audit.chain ?? (f.storage.type === 'postgres' ? chainIdOf(f.cluster.node_id ?? f.audit.node_id ?? hostname()) : 'main'),
       checkpointIntervalMs: f.audit.checkpoint_interval_seconds * 1000,
       diskMinFreeBytes: f.audit.disk_min_free_mb * 1024 * 1024,
       diskMinFreeRatio: f.audit.disk_min_free_percent / 100,
@@ -579,7 +583,7 @@ enabled = true
 # durable = true answers an XKS call only once its record is committed.
 durable = true
 # node_id = "keyhold-1"   # default: the host name
-# chain = "main"          # default: "main" on SQLite; on PostgreSQL the node id (one chain per node); see docs/architecture.md
+# chain = "main"          # default "main"; on PostgreSQL a server appends to a chain named after its node id; see docs/architecture.md
 # With [audit.syslog]: a signed head checkpoint is sent this often (0 = never).
 checkpoint_interval_seconds = 300
 # Health turns DEGRADED and keyhold_audit_disk_low is 1 when the disk holding the database

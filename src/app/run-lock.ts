@@ -5,7 +5,7 @@
  * which is how `keyhold status` finds it.
  */
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KeyholdError } from '../base/index.js';
 
 export const RUN_FILE_NAME = 'keyhold.pid';
@@ -13,6 +13,12 @@ export const RUN_FILE_NAME = 'keyhold.pid';
 export interface RunInfo {
   pid: number;
   startedAt: string;
+  /**
+   * The data directory the server runs on (absolute). A copied data directory (a new
+   * cluster node made from a copy) carries the file of the server it was copied from:
+   * that file is not a lock on the copy.
+   */
+  dataDir?: string;
   /** host:port of each listener, once the server is ready. */
   xks?: string;
   admin?: string | null;
@@ -59,7 +65,11 @@ export function runningServer(dataDir: string): RunInfo | undefined {
     return undefined;
   }
   const info = parse(text);
-  return info && alive(info.pid) ? info : undefined;
+  return info && ours(info, dataDir) && alive(info.pid) ? info : undefined;
+}
+
+function ours(info: RunInfo, dataDir: string): boolean {
+  return info.dataDir === undefined || info.dataDir === resolve(dataDir);
 }
 
 function describe(dataDir: string, info: RunInfo): string {
@@ -69,7 +79,7 @@ function describe(dataDir: string, info: RunInfo): string {
 
 export function acquireRunLock(dataDir: string): RunLock {
   const path = join(dataDir, RUN_FILE_NAME);
-  const mine: RunInfo = { pid: process.pid, startedAt: new Date().toISOString() };
+  const mine: RunInfo = { pid: process.pid, startedAt: new Date().toISOString(), dataDir: resolve(dataDir) };
   for (let attempt = 0; ; attempt++) {
     let fd: number;
     try {
@@ -84,7 +94,7 @@ export function acquireRunLock(dataDir: string): RunLock {
       }
       const other = parse(text);
       // A file being written this instant reads empty: only a parsed, live pid refuses.
-      if (other && alive(other.pid)) throw new KeyholdError('Conflict', describe(dataDir, other));
+      if (other && ours(other, dataDir) && alive(other.pid)) throw new KeyholdError('Conflict', describe(dataDir, other));
       if (!other && text === '' && attempt === 0) {
         // Give a starting server the moment it needs to write its pid.
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);

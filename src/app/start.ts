@@ -108,7 +108,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const worker = opts.worker ?? { index: 0, count: 1 };
     const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
     context.hsm?.pool.setTelemetry(metrics.hsm);
-    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit, chain: opts.auditChain });
+    audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit, chain: opts.auditChain ?? config.audit.serverChain });
     const auditDisk =
       config.storage.type === 'sqlite'
         ? watchAuditDisk({ path: config.storage.path, minFreeBytes: config.audit.diskMinFreeBytes, minFreeRatio: config.audit.diskMinFreeRatio, intervalMs: config.health.intervalMs, log, onReading: auditDiskGauges(metrics.registry) })

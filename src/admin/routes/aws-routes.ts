@@ -3,7 +3,7 @@ import { fail } from '../../base/index.js';
 import { awsIamPolicy, AWS_ACTION_GROUPS, type AwsConnection, type KeyAwsLink } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, pendingApprovalView } from '../views.js';
-import { gated, keyIdParam, nameParam } from './common.js';
+import { EXEMPT, gated, keyIdParam, nameParam } from './common.js';
 import type { RouteDeps } from './deps.js';
 
 const CUSTODIAN = ['custodian'] as const;
@@ -198,6 +198,7 @@ export function awsRoutes(deps: RouteDeps): AdminRoute[] {
     }),
     defineRoute({
       id: 'aws.connections.delete',
+      approval: { exempt: 'removes Keyhold\'s access to an AWS account only; a connection that key stores or keys are linked to cannot be deleted, and nothing Keyhold serves changes' },
       method: 'DELETE',
       url: '/aws/connections/:name',
       access: CUSTODIAN,
@@ -212,6 +213,7 @@ export function awsRoutes(deps: RouteDeps): AdminRoute[] {
     }),
     defineRoute({
       id: 'aws.connections.test',
+      approval: { exempt: 'only reads from AWS with the connection; changes nothing' },
       method: 'POST',
       url: '/aws/connections/:name/test',
       access: CUSTODIAN,
@@ -241,6 +243,7 @@ export function awsRoutes(deps: RouteDeps): AdminRoute[] {
     }),
     defineRoute({
       id: 'aws.keystores.create',
+      approval: EXEMPT.adds,
       method: 'POST',
       url: '/aws/keystores/:name',
       access: CUSTODIAN,
@@ -279,6 +282,7 @@ export function awsRoutes(deps: RouteDeps): AdminRoute[] {
     }),
     defineRoute({
       id: 'aws.keystores.connect',
+      approval: EXEMPT.restores,
       method: 'POST',
       url: '/aws/keystores/:name/connect',
       access: CUSTODIAN,
@@ -293,6 +297,7 @@ export function awsRoutes(deps: RouteDeps): AdminRoute[] {
     }),
     defineRoute({
       id: 'aws.keys.create',
+      approval: EXEMPT.adds,
       method: 'POST',
       url: '/keys/:keyId/aws',
       access: CUSTODIAN,

@@ -3,7 +3,7 @@ import { decodeBase64Strict, fail } from '../../base/index.js';
 import { parseUsage } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, keyView, toKeyView } from '../views.js';
-import { keyIdParam, nameParam } from './common.js';
+import { EXEMPT, keyIdParam, nameParam } from './common.js';
 import type { RouteDeps } from './index.js';
 
 /**
@@ -16,6 +16,7 @@ export function keyImportRoutes(deps: RouteDeps): AdminRoute[] {
   return [
     defineRoute({
       id: 'keys.import',
+      approval: EXEMPT.adds,
       method: 'POST',
       url: '/keys/import',
       access: ['custodian'],
