@@ -222,8 +222,15 @@ test('a custodian creates a key store and sees its credential once; the proxy co
   assert.equal(stored, '{"l":{},"s":{},"c":""}', 'nothing in web storage, and the session cookie is HttpOnly');
   await assertAccessible(page, 'key store page');
 
-  // The proxy configuration file.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download proxy configuration file' }).click()]);
+  // The proxy configuration file holds a live secret: the key store page says an
+  // administrator exports it, and an administrator does.
+  await page.getByText('an administrator exports it').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Download proxy configuration file' }).count(), 0);
+  const adminPage = await newPage();
+  await signIn(adminPage, h, await h.user('administrator', h.init.admin.username));
+  await adminPage.goto(h.url + '/admin/proxy-config');
+  await adminPage.getByLabel('Key store name').fill(storeName);
+  const [download] = await Promise.all([adminPage.waitForEvent('download'), adminPage.getByRole('button', { name: 'Download proxy configuration file' }).click()]);
   assert.equal(download.suggestedFilename(), `${storeName}-proxy-configuration.json`);
   const file = JSON.parse(readFileSync((await download.path())!, 'utf8')) as { XksProxyUriPath: string; XksProxyAuthenticationCredential: { AccessKeyId: string; RawSecretAccessKey: string } };
   assert.equal(file.XksProxyUriPath, storeUri);
@@ -231,6 +238,8 @@ test('a custodian creates a key store and sees its credential once; the proxy co
   const fromFile = xksClient({ url: h.xksUrl, caPem: h.caPem, uriPath: file.XksProxyUriPath, credential: { accessKeyId: file.XksProxyAuthenticationCredential.AccessKeyId, secretAccessKey: file.XksProxyAuthenticationCredential.RawSecretAccessKey } });
   assert.equal((await fromFile.health()).status, 200, 'the file lets KMS connect');
   fromFile.close();
+  await assertAccessible(adminPage, 'proxy configuration file (administrator)');
+  await adminPage.close();
 
   // Policy editor: validation before sending, then saved.
   const policy = page.getByLabel('Policy (JSON)');
@@ -669,9 +678,12 @@ test('a tampered audit log: verifying in the console names the first bad record 
   await page.goto(h.url + '/audit');
   await page.getByRole('button', { name: 'Verify the whole chain' }).click();
   await page.getByRole('alert').filter({ hasText: `First bad record: ${seq}` }).waitFor();
-  await page.getByRole('button', { name: `Show record ${seq}` }).click();
-  await page.getByRole('region', { name: `Record ${seq}` }).waitFor();
   await assertAccessible(page, 'audit log with a broken chain');
+  // Reads verify what they serve: the record list stops at the bad record with 409
+  // (it is named, not shown), and the page says so instead of showing altered data.
+  const logged = (page as unknown as { problems: string[] }).problems;
+  const refused = 'Failed to load resource: the server responded with a status of 409';
+  logged.splice(0, logged.length, ...logged.filter((p) => !p.includes(refused)));
   assert.deepEqual(pageProblems(page), []);
 });
 

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { get, send } from '../api';
 import { useCan, useSession } from '../session';
-import type { AdminUser, ApiKeyInfo, Role, ServerStatus } from '../types';
-import { ActionResult, Card, Empty, fmtTime, PageFrame, SecretOnce, Show, StateBadge, Tabs, useAction, useLoad } from '../ui';
+import type { AdminUser, ApiKeyInfo, ProxyConfigurationFile, Role, ServerStatus } from '../types';
+import { ActionResult, Card, download, Empty, fmtTime, PageFrame, SecretOnce, Show, StateBadge, Tabs, useAction, useLoad } from '../ui';
 import { ApprovalRules } from './approvals';
 import { ChangePassword } from './signin';
 
@@ -318,10 +318,49 @@ function Settings() {
   );
 }
 
+/**
+ * The KMS console's proxy configuration file: it holds a live SigV4 secret, so only
+ * administrators export it (recorded in the audit log; under a keystore.aws-config rule it
+ * waits for custodians and the requester collects it once on the Approvals page).
+ */
+function ProxyConfig() {
+  const act = useAction();
+  const [name, setName] = useState('');
+  const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name);
+  return (
+    <Card title="Proxy configuration file">
+      <p>
+        The AWS KMS console can read a key store's URI path and credential from a file when you create the external key store ("Upload proxy configuration file"). The file holds the secret
+        access key: keep it safe and delete it after use.
+      </p>
+      <label for="proxy-config-store">Key store name</label>
+      <input id="proxy-config-store" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value.trim())} autocomplete="off" />
+      <button
+        type="button"
+        disabled={act.busy || !valid}
+        onClick={() =>
+          void act.run(
+            () => send<ProxyConfigurationFile>('POST', `/keystores/${enc(name)}/aws-config`, {}),
+            (file) => {
+              download(`${name}-proxy-configuration.json`, JSON.stringify(file, null, 2) + '\n');
+              return 'Downloaded the proxy configuration file.';
+            },
+          )
+        }
+      >
+        Download proxy configuration file
+      </button>
+      <ActionResult state={act} />
+    </Card>
+  );
+}
+
 export function AdminPage({ tab }: { tab: string }) {
   const readsUsers = useCan('administrator', 'auditor');
+  const isAdmin = useCan('administrator');
   const tabs = [
     ...(readsUsers ? [{ id: 'users', label: 'Users and roles', href: '/admin/users' }] : []),
+    ...(isAdmin ? [{ id: 'proxy-config', label: 'Proxy configuration file', href: '/admin/proxy-config' }] : []),
     { id: 'api-keys', label: 'API keys', href: '/admin/api-keys' },
     { id: 'hsm', label: 'HSM', href: '/admin/hsm' },
     { id: 'settings', label: 'Settings', href: '/admin/settings' },
@@ -331,6 +370,7 @@ export function AdminPage({ tab }: { tab: string }) {
     <PageFrame title="Administration">
       <Tabs tabs={tabs} current={current} label="Administration sections" />
       {current === 'users' ? <Users /> : null}
+      {current === 'proxy-config' ? <ProxyConfig /> : null}
       {current === 'api-keys' ? <ApiKeys /> : null}
       {current === 'hsm' ? <Hsm /> : null}
       {current === 'settings' ? <Settings /> : null}

@@ -2,9 +2,9 @@ import { useState } from 'preact/hooks';
 import { get, send } from '../api';
 import { navigate } from '../router';
 import { useCan } from '../session';
-import type { CreatedKeyStore, Credential, IssuedCredential, Key, KeyStore, ProxyConfigurationFile, SecondaryPolicy } from '../types';
+import type { CreatedKeyStore, Credential, IssuedCredential, Key, KeyStore, SecondaryPolicy } from '../types';
 import { KeyStoreInAwsCard } from './aws-links';
-import { ActionResult, ageDays, Card, download, Empty, fmtTime, Link, PageFrame, SecretOnce, Show, StateBadge, useAction, useLoad } from '../ui';
+import { ActionResult, ageDays, Card, Empty, fmtTime, Link, PageFrame, SecretOnce, Show, StateBadge, useAction, useLoad } from '../ui';
 
 const enc = encodeURIComponent;
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -211,30 +211,14 @@ function Credentials({ store, canChange }: { store: KeyStore; canChange: boolean
   );
 }
 
-function ProxyConfig({ store }: { store: KeyStore }) {
-  const act = useAction();
+/** The file holds a live secret: administrators export it (Administration → Proxy configuration file). */
+function ProxyConfigNote({ store }: { store: KeyStore }) {
   return (
     <Card title="Proxy configuration file">
       <p>
-        The AWS KMS console can read the proxy URI path and credential from a file when you create the external key store ("Upload proxy configuration file"). The file holds the secret access
-        key: keep it safe and delete it after use.
+        The AWS KMS console can read this key store's URI path and credential from a file ("Upload proxy configuration file"). The file holds a live secret, so an administrator exports it:
+        Administration → Proxy configuration file, key store <code>{store.name}</code>. Every export is recorded in the audit log.
       </p>
-      <button
-        type="button"
-        disabled={act.busy}
-        onClick={() =>
-          void act.run(
-            () => send<ProxyConfigurationFile>('POST', `/keystores/${enc(store.name)}/aws-config`, {}),
-            (file) => {
-              download(`${store.name}-proxy-configuration.json`, JSON.stringify(file, null, 2) + '\n');
-              return 'Downloaded the proxy configuration file.';
-            },
-          )
-        }
-      >
-        Download proxy configuration file
-      </button>
-      <ActionResult state={act} />
     </Card>
   );
 }
@@ -452,7 +436,7 @@ export function KeyStorePage({ name }: { name: string }) {
             </Card>
             <div class="grid">
               <Credentials store={s} canChange={canChange} />
-              {canChange ? <ProxyConfig store={s} /> : null}
+              {canChange ? <ProxyConfigNote store={s} /> : null}
               <PolicyEditor store={s} canChange={canChange} onChanged={store.reload} />
               <Settings store={s} canChange={canChange} onChanged={store.reload} />
               {canChange ? <Lifecycle store={s} onChanged={store.reload} /> : null}
