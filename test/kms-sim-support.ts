@@ -3,7 +3,6 @@
  * credentials, AWS SDK clients for it, a self-signed certificate for local HTTPS proxies,
  * a movable clock, and moto (`python3 -m moto.server`) as an independent KMS emulator.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 // @peculiar/x509 needs the Reflect metadata polyfill before it loads.
 import 'reflect-metadata';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -114,44 +113,14 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
 }
 
 export { selfSignedCertificate } from './support/certificates.js';
+import { startMotoWith, type Moto } from './support/aws-fixtures.js';
 
-export interface Moto {
-  url: string;
-  close(): Promise<void>;
-}
+export type { Moto } from './support/aws-fixtures.js';
 
 /**
  * Starts moto's server on a free loopback port (`-p 0`; moto reports the port it bound on
- * stderr). Fails, never skips, when moto is missing.
+ * stderr), with this suite's account id. Fails, never skips, when moto is missing.
  */
-export async function startMoto(): Promise<Moto> {
-  const child: ChildProcess = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOTO_ACCOUNT_ID: ACCOUNT } });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`moto did not start within 30 s: ${output}`)), 30_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      const m = /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`moto exited with ${code}: ${output} (is moto installed? python3 -m pip install 'moto[server]')`));
-    });
-  });
-  return {
-    url,
-    async close() {
-      if (child.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    },
-  };
+export function startMoto(): Promise<Moto> {
+  return startMotoWith({ MOTO_ACCOUNT_ID: ACCOUNT });
 }

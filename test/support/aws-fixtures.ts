@@ -36,7 +36,7 @@ export async function startMotoWith(env: Record<string, string>): Promise<Moto> 
     child.stderr!.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`moto exited with ${code}: ${output}`));
+      reject(new Error(`moto exited with ${code}: ${output} (is moto installed? python3 -m pip install 'moto[server]')`));
     });
   });
   return {
