@@ -31,6 +31,24 @@ export interface WorkerReady {
 
 const isReady = (m: unknown): m is WorkerReady => typeof m === 'object' && m !== null && (m as WorkerReady).type === 'keyhold:ready';
 
+/**
+ * What a worker that could not start tells the primary instead of printing it: every worker
+ * fails alike (a busy port, say), and the operator should read the reason once.
+ */
+interface WorkerFailed {
+  type: 'keyhold:start-failed';
+  index: number;
+  text: string;
+}
+const isFailed = (m: unknown): m is WorkerFailed => typeof m === 'object' && m !== null && (m as WorkerFailed).type === 'keyhold:start-failed' && typeof (m as WorkerFailed).text === 'string';
+
+/** In a worker that failed before it was ready: hands the primary the lines to print. */
+export async function reportStartFailure(index: number, text: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    if (!process.send?.({ type: 'keyhold:start-failed', index, text } satisfies WorkerFailed, undefined, {}, () => resolve())) resolve();
+  });
+}
+
 /** In a worker: its index and the worker count, from the environment the primary set. */
 export function workerRole(): { index: number; count: number } | undefined {
   if (!cluster.isWorker) return undefined;
@@ -58,8 +76,8 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Forks the workers and resolves once all of them serve. A worker that fails before it is
- * ready fails the start: its own error is already on stderr, and its exit code is returned
- * through the rejection.
+ * ready fails the start: the rejection carries its exit code and the lines it would have
+ * printed (`text`; see reportStartFailure), for the caller to print once.
  */
 export async function startCluster(config: Readonly<Config>, log: Logger, count: number): Promise<ClusterStarted> {
   // Migrations run once, here, before any worker opens the database.
@@ -93,9 +111,11 @@ export async function startCluster(config: Readonly<Config>, log: Logger, count:
 
   const ready = await new Promise<WorkerReady[]>((resolve, reject) => {
     const seen = new Map<number, WorkerReady>();
+    let failure: string | undefined;
     for (let i = 0; i < count; i++) {
       const w = fork(i);
       w.on('message', (m: unknown) => {
+        if (isFailed(m)) failure ??= m.text;
         if (!isReady(m) || seen.has(m.index)) return;
         seen.set(m.index, m);
         if (seen.size === count) resolve([...seen.values()].sort((a, b) => a.index - b.index));
@@ -103,8 +123,8 @@ export async function startCluster(config: Readonly<Config>, log: Logger, count:
       w.once('exit', (code, signal) => {
         if (seen.has(i)) return;
         for (const other of byIndex.values()) if (other !== w && !other.isDead()) other.process.kill('SIGTERM');
-        // A worker that exited (rather than being killed) printed why.
-        reject(Object.assign(new Error(`worker ${i} exited before it was ready (${signal ?? `exit code ${code}`})`), { exitCode: code || 1, reported: signal === null }));
+        // The first worker's reason is printed once, by the primary (startCluster's caller).
+        reject(Object.assign(new Error(`worker ${i} exited before it was ready (${signal ?? `exit code ${code}`})`), { exitCode: code || 1, text: failure }));
       });
     }
   }).catch(async (e: unknown) => {

@@ -11,7 +11,8 @@ import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
 import { startBanner } from './banner.js';
 import { acquireRunLock } from './run-lock.js';
-import { reportReady, startCluster, workerRole } from './cluster.js';
+import { reportReady, reportStartFailure, startCluster, workerRole } from './cluster.js';
+import { reportError } from '../cli/exit-codes.js';
 import { localServices } from './local-services.js';
 import { auditedManagement, cliActor, openAudit, type AppAudit } from './audit.js';
 import { remoteLogin, remoteOptions, remoteServices } from '../cli/remote/index.js';
@@ -49,10 +50,10 @@ const host: CliHost = {
       try {
         c = await startCluster(cfg, log, cfg.xks.workers);
       } catch (e) {
-        // A worker that failed to start printed its own error; exit with its code.
+        // A worker that failed to start handed over its reason: print it once, exit with its code.
         const code = (e as { exitCode?: number }).exitCode;
         if (code === undefined) throw e;
-        if (!(e as { reported?: boolean }).reported) process.stderr.write(`keyhold: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.stderr.write((e as { text?: string }).text ?? `keyhold: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exitCode = code || 1;
         return;
       }
@@ -65,7 +66,16 @@ const host: CliHost = {
     }
     // Loaded here: the listeners (Fastify and friends) are not needed by the other commands.
     const { startKeyhold } = await import('./start.js');
-    const running = await startKeyhold(cfg, log, role ? { worker: role } : {});
+    let running: Awaited<ReturnType<typeof startKeyhold>>;
+    try {
+      running = await startKeyhold(cfg, log, role ? { worker: role } : {});
+    } catch (e) {
+      if (!role) throw e;
+      const text: string[] = [];
+      process.exitCode = reportError(e, { stdout: () => undefined, stderr: (s) => text.push(s), json: false });
+      await reportStartFailure(role.index, text.join(''));
+      return;
+    }
     const demoPresent = !!running.directory.keyStoreByPrefix(DEMO.prefix);
     if (role) reportReady({ index: role.index, xks: running.xksAddress, admin: running.adminAddress, demoPresent });
     else announce(running.xksAddress, running.adminAddress, demoPresent, running.metricsAddress ? { metrics: `${running.metricsAddress.address}:${running.metricsAddress.port}` } : {});
