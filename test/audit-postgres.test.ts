@@ -92,7 +92,7 @@ test('two nodes on one PostgreSQL database each append to their own chain, and v
     await Promise.all([
       ...Array.from({ length: 15 }, (_, i) => ca.encrypt('demo-key', { plaintext: Buffer.from(`a${i}`), md: { kmsRequestId: `na-${i}` } })),
       ...Array.from({ length: 15 }, (_, i) => cb.encrypt('demo-key', { plaintext: Buffer.from(`b${i}`), md: { kmsRequestId: `nb-${i}` } })),
-    ]).then((rs) => rs.forEach((r) => assert.equal(r.status, 200)));
+    ]).then((rs) => rs.forEach((r) => assert.equal(r.status, 200, r.text)));
     ca.close();
     cb.close();
     const v = await a.json<{ ok: boolean; chains: { chain: string; count: number }[] }>(['audit', 'verify']);
