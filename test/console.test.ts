@@ -418,7 +418,7 @@ test('AWS: a custodian adds a connection, tests it against moto and sees its sta
   try {
     const page = await newPage();
     await signIn(page, h, custodian);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^AWS/ }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^AWS connections/ }).click();
     await page.getByRole('heading', { name: 'AWS', level: 1 }).waitFor();
     await page.getByText('No AWS connection yet.').waitFor();
     await page.getByRole('heading', { name: 'IAM policy for a connection' }).waitFor();

@@ -13,6 +13,7 @@ import { KeysPage, KeyPage } from './pages/keys';
 import { ApprovalsPage, ApprovalPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
 import { AwsPage } from './pages/aws';
+import { AwsKeysPage, AwsKeyPage } from './pages/aws-keys';
 import { AdminPage } from './pages/admin';
 
 /** Signed out after this long without a click, key press or API call (the server ends idle sessions too). */
@@ -31,6 +32,7 @@ const NAV: NavItem[] = [
   { href: '/keystores', label: 'Key stores', roles: ['custodian', 'auditor'], hint: 'what AWS KMS connects to, credentials, policies' },
   { href: '/keys', label: 'Keys', roles: ['custodian', 'auditor'], hint: 'external keys, versions, rotation, deletion' },
   { href: '/aws', label: 'AWS', roles: ['custodian', 'auditor'], hint: 'connections to AWS KMS in your accounts' },
+  { href: '/aws/keys', label: 'AWS keys', roles: ['custodian', 'auditor'], hint: 'native KMS keys of your accounts: sync, lifecycle, links to local keys' },
   { href: '/approvals', label: 'Approvals', roles: ['custodian', 'auditor', 'administrator'], hint: 'changes waiting for a quorum, and the rules' },
   { href: '/audit', label: 'Audit log', roles: ['auditor'], hint: 'every call and change, chain verification' },
   { href: '/admin', label: 'Administration', roles: ['administrator', 'custodian', 'auditor'], hint: 'users, API keys, HSM, settings' },
@@ -50,6 +52,10 @@ function Page({ role }: { role: Role }) {
     if ((m = match('/keys/:keyId', path))) return <KeyPage keyId={m.keyId!} />;
   }
   if (allowed('/aws') && path === '/aws') return <AwsPage />;
+  if (allowed('/aws/keys')) {
+    if (path === '/aws/keys') return <AwsKeysPage query={query} />;
+    if ((m = match('/aws/keys/:key', path))) return <AwsKeyPage keyRef={m.key!} />;
+  }
   if (path === '/approvals') return <ApprovalsPage query={query} />;
   if ((m = match('/approvals/:id', path))) return <ApprovalPage id={m.id!} />;
   if (allowed('/audit') && path === '/audit') return <AuditPage query={query} />;

@@ -152,6 +152,8 @@ export const APPROVAL_ACTIONS = [
   'keystore.aws-config',
   'aws.connection.add',
   'aws.connection.update',
+  'aws.key.disable',
+  'aws.key.delete',
 ] as const;
 export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
 
@@ -286,4 +288,66 @@ export interface AwsKeyCreated {
   kmsKeyArn: string;
   alias: string | null;
   aliasError?: string;
+}
+
+/** Keyhold's record of a native AWS KMS key (GET /aws/keys, /aws/keys/{key}). */
+export interface AwsKey {
+  arn: string;
+  keyId: string;
+  connectionId: string;
+  accountId: string;
+  region: string;
+  keySpec: string;
+  keyUsage: string;
+  origin: string;
+  keyManager: string;
+  state: string;
+  description: string;
+  aliases: string[];
+  tags: Record<string, string>;
+  rotation: { enabled: boolean; periodDays: number | null } | null;
+  expirationModel: string | null;
+  validTo: string | null;
+  multiRegion: boolean;
+  customKeyStoreId: string | null;
+  xksKeyId: string | null;
+  localKeyId: string | null;
+  awsCreatedAt: string | null;
+  deletionDate: string | null;
+  syncedAt: string;
+  goneAt: string | null;
+  policy?: string | null;
+}
+
+export interface AwsKeyCopy {
+  id: string;
+  localKey: string;
+  localVersion: number;
+  region: string;
+  awsKeyArn: string;
+  expirationModel: string;
+  validTo: string | null;
+  copiedBy: string;
+  copiedAt: string;
+}
+
+export interface AwsKeyDetail {
+  key: AwsKey;
+  copies: AwsKeyCopy[];
+}
+
+export interface AwsSyncReport {
+  connection: string;
+  region: string;
+  complete: boolean;
+  resumed: boolean;
+  pages: number;
+  seen: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  vanishedDuringSync: number;
+  gone: string[];
+  linked: number;
+  retries: number;
 }

@@ -104,6 +104,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const awsXks = createAwsXksService({ repo: storage, keyStores: baseKeyStores, keys, connections: awsConnections, clock });
   // Credentials added to a key store linked to AWS reach its custom key store.
   const keyStores = withAwsCredentialSync(baseKeyStores, awsXks);
+  const awsKeys = createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env) });
   const a = config.admin;
   const identity = createAdminIdentityService({
     repo: storage,
@@ -130,12 +131,12 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     keyStores,
     keys,
     awsConnections,
-    awsKeys: createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env) }),
+    awsKeys,
     awsXks,
     identity,
     approvals: createApprovalService({
       repo: storage,
-      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections }),
+      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections, awsKeys }),
       seal,
       clock,
       defaultTtlMs: a.approvalTtlMs,

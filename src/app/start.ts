@@ -249,7 +249,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
             keys: context.keys,
             hsm: management.hsm,
             importSampleProxyConfig: management.importSampleProxyConfig,
-            aws: { connections: context.awsConnections, xks: context.awsXks },
+            aws: { connections: context.awsConnections, xks: context.awsXks, keys: context.awsKeys },
           },
           audit: adminAudit,
           clock,

@@ -92,7 +92,9 @@ export type ApprovalAction =
   | 'user.reset-password'
   | 'approval-rule.change'
   | 'aws.connection.add'
-  | 'aws.connection.update';
+  | 'aws.connection.update'
+  | 'aws.key.disable'
+  | 'aws.key.delete';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -111,6 +113,8 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'approval-rule.change',
   'aws.connection.add',
   'aws.connection.update',
+  'aws.key.disable',
+  'aws.key.delete',
 ];
 
 /**
@@ -119,7 +123,8 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
  * the change has that effect.
  */
 export type ApprovalOperation =
-  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable'>
+  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable' | 'aws.key.delete'>
+  | AwsKeyOperation
   | 'key.update'
   | 'keystore.set-regions'
   | 'keystore.set-quota'
@@ -144,7 +149,21 @@ export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
   'approval-rule.change',
   'aws.connection.add',
   'aws.connection.update',
+  'aws.key.disable',
+  'aws.key.schedule-deletion',
+  'aws.key.policy-put',
+  'aws.key.alias-add',
+  'aws.key.alias-remove',
+  'aws.key.tags',
+  'aws.key.rotate',
+  'aws.key.import',
 ];
+
+/**
+ * AWS key changes that can stop or narrow an AWS key's service, each judged by its effect:
+ * they fall under aws.key.disable (or aws.key.delete for a scheduled deletion) when they have it.
+ */
+export type AwsKeyOperation = 'aws.key.schedule-deletion' | 'aws.key.policy-put' | 'aws.key.alias-add' | 'aws.key.alias-remove' | 'aws.key.tags' | 'aws.key.rotate' | 'aws.key.import';
 
 /** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */
 export interface ApprovalRule {

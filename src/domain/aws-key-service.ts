@@ -100,6 +100,8 @@ export interface SyncReport {
   /** `alias/aws/*` aliases without a key: listed by KMS, never described (that would create the key). */
   awsManagedAliasesWithoutKey: number;
   retries: number;
+  /** false when the run stopped after `stopAfterPages` with pages left: the next sync resumes it. */
+  complete: boolean;
 }
 
 export interface AwsKeyImportInput {
@@ -316,7 +318,7 @@ export function createAwsKeyService(deps: {
         const cpName = checkpointName(connection.id, region);
         const cp = await readCheckpoint(cpName);
         const run = cp?.run ?? randomUUID();
-        const report: SyncReport = { connection: connection.name, region, run, resumed: cp !== undefined, pages: 0, seen: 0, added: 0, updated: 0, unchanged: 0, vanishedDuringSync: 0, gone: [], linked: 0, awsManagedAliasesWithoutKey: 0, retries: 0 };
+        const report: SyncReport = { connection: connection.name, region, run, resumed: cp !== undefined, pages: 0, seen: 0, added: 0, updated: 0, unchanged: 0, vanishedDuringSync: 0, gone: [], linked: 0, awsManagedAliasesWithoutKey: 0, retries: 0, complete: false };
         await repo.setMeta(cpName, JSON.stringify({ run, marker: cp?.marker, startedAt: nowIso() }));
 
         const aliases = new Map<string, string[]>();
@@ -374,6 +376,7 @@ export function createAwsKeyService(deps: {
         report.gone = await repo.markAwsKeysGone(connection.id, region, run, nowIso());
         await repo.setMeta(cpName, '');
         report.retries = counter.retries;
+        report.complete = true;
         return report;
       } finally {
         session.close();

@@ -7,6 +7,7 @@ export * from './key-service.js';
 export * from './key-material-transfer.js';
 export * from './aws-key-model.js';
 export * from './aws-key-service.js';
+export { narrowsTags } from './aws-key-approval-actions.js';
 export * from './directory.js';
 export * from './health-service.js';
 export * from './xks-service.js';

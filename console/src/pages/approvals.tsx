@@ -18,6 +18,8 @@ const ACTION_TEXT: Record<ApprovalAction, string> = {
   'keystore.aws-config': 'Export the proxy configuration file',
   'aws.connection.add': 'Add an AWS connection',
   'aws.connection.update': 'Change an AWS connection',
+  'aws.key.disable': 'Stop or narrow an AWS key (disable, key policy, alias move or removal, tag removal, rotate with the old key disabled, material that expires)',
+  'aws.key.delete': 'Schedule the deletion of an AWS key',
 };
 
 function waitingFor(r: ApprovalRequest, me: string): boolean {

@@ -1,6 +1,6 @@
 /** What the route modules are given: services, clock, metrics and the OpenAPI document. */
 import type { Clock } from '../../base/index.js';
-import type { AdminIdentityService, ApprovalService, AwsConnectionService, AwsXksService, KeyService, KeyStoreService } from '../../domain/index.js';
+import type { AdminIdentityService, ApprovalService, AwsConnectionService, AwsKeyService, AwsXksService, KeyService, KeyStoreService } from '../../domain/index.js';
 
 export interface AdminServices {
   identity: AdminIdentityService;
@@ -18,6 +18,8 @@ export interface AdminServices {
 export interface AwsAdminServices {
   connections: Pick<AwsConnectionService, 'list' | 'get' | 'delete' | 'test' | 'sealPending'>;
   xks: Pick<AwsXksService, 'createKeyStore' | 'connect' | 'status' | 'createAwsKey' | 'keyLink' | 'listKeyLinks'>;
+  /** AWS keys (bring your own key); absent: the AWS key routes answer Unsupported. */
+  keys?: AwsKeyService | undefined;
 }
 
 /** Prometheus text exposition (src/metrics). */

@@ -10,6 +10,7 @@ import { settingsRoutes } from './settings-routes.js';
 import { userRoutes } from './user-routes.js';
 import { hsmRoutes } from './hsm-routes.js';
 import { awsRoutes } from './aws-routes.js';
+import { awsKeyRoutes } from './aws-key-routes.js';
 
 export type { AdminServices, AwsAdminServices, MetricsSource, RouteDeps } from './deps.js';
 
@@ -25,6 +26,7 @@ export function buildRoutes(deps: RouteDeps): AdminRoute[] {
     ...approvalRoutes(deps),
     ...hsmRoutes(deps),
     ...awsRoutes(deps),
+    ...awsKeyRoutes(deps),
     ...metaRoutes(deps),
   ];
 }

@@ -26,12 +26,9 @@ import type {
 import { KeyholdError } from '../../base/index.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 import { remoteAwsOperations } from './remote-aws.js';
+import { remoteAwsKeyOperations } from './remote-aws-keys.js';
 
 type Out<T extends z.ZodType> = z.output<T>;
-
-function awsKeysLocalOnly(): never {
-  throw new KeyholdError('Unsupported', 'the aws sync / aws key / key links commands work on the local data directory only (run them without --server, on the server host)');
-}
 
 /** Maps admin API views back to the domain shapes the CLI prints. */
 const toKeyStore = (v: Out<typeof keyStoreView>): KeyStore => ({
@@ -135,6 +132,9 @@ export async function remoteLogin(o: RemoteOptions, credentials: { username: str
  */
 export function remoteServices(o: RemoteOptions): ManagementServices {
   const api = remoteClient(o);
+  // Creating or connecting a custom key store waits for AWS (up to 30 min), and a sync or a
+  // copy into many Regions takes a while: a longer timeout.
+  const slow = createApiClient({ baseUrl: o.server, token: o.token, ca: o.ca, toApproval, timeoutMs: 31 * 60_000 });
 
   const keyStores: KeyStoreService = {
     async create(input) {
@@ -211,30 +211,8 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
   return {
     keyStores,
     keys: keyOps,
-    // Creating or connecting a custom key store waits for AWS (up to 30 min): a longer timeout.
-    aws: remoteAwsOperations(api, createApiClient({ baseUrl: o.server, token: o.token, ca: o.ca, toApproval, timeoutMs: 31 * 60_000 })),
-    // The AWS key commands run where the data directory is; the admin API has no routes for them yet.
-    awsKeys: {
-      sync: awsKeysLocalOnly,
-      list: awsKeysLocalOnly,
-      show: awsKeysLocalOnly,
-      links: awsKeysLocalOnly,
-      importLocal: awsKeysLocalOnly,
-      createNative: awsKeysLocalOnly,
-      enable: awsKeysLocalOnly,
-      disable: awsKeysLocalOnly,
-      scheduleDeletion: awsKeysLocalOnly,
-      cancelDeletion: awsKeysLocalOnly,
-      setTags: awsKeysLocalOnly,
-      addAlias: awsKeysLocalOnly,
-      removeAlias: awsKeysLocalOnly,
-      policyDiff: awsKeysLocalOnly,
-      putPolicy: awsKeysLocalOnly,
-      setRotation: awsKeysLocalOnly,
-      forget: awsKeysLocalOnly,
-      rotateNative: awsKeysLocalOnly,
-      rotateLinked: awsKeysLocalOnly,
-    },
+    aws: remoteAwsOperations(api, slow),
+    awsKeys: remoteAwsKeyOperations(api, slow),
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {
       status: () => api.call<object>('GET', '/hsm'),
