@@ -121,8 +121,10 @@ export function judgeTargets(variants: readonly VariantResult[], targetIds: read
   const out: Target[] = [];
   const enc50 = find(main, 'encrypt', 50);
   const label = main ? ` (${main.id})` : '';
-  out.push({ name: `encrypt, 50 connections${label}`, goal: '>= 12,000 req/s', measured: enc50 ? `${n0(enc50.median.rps)} req/s` : 'not measured', met: enc50 ? enc50.median.rps >= 12_000 : undefined });
-  out.push({ name: `encrypt, 50 connections, vs bare TLS${label}`, goal: '>= 0.5 x baseline', measured: enc50 ? `${enc50.ratio.toFixed(2)} x` : 'not measured', met: enc50 ? enc50.ratio >= 0.5 : undefined });
+  // The targets as issue 16 restated them: same-run ratios to the bare-TLS baseline.
+  out.push({ name: `encrypt, 50 connections, vs bare TLS${label}`, goal: '>= 0.30 x baseline', measured: enc50 ? `${enc50.ratio.toFixed(2)} x (${n0(enc50.median.rps)} req/s)` : 'not measured', met: enc50 ? enc50.ratio >= 0.3 : undefined });
+  const off50 = find(ran.find((v) => v.id === 'software'), 'encrypt', 50);
+  out.push({ name: 'encrypt, 50 connections, vs bare TLS, audit off (software)', goal: '>= 0.45 x baseline', measured: off50 ? `${off50.ratio.toFixed(2)} x (${n0(off50.median.rps)} req/s)` : 'not measured in this run', met: off50 ? off50.ratio >= 0.45 : undefined });
   const at10 = main?.scenarios.filter((s) => s.connections === 10) ?? [];
   const worst10 = at10.reduce((m, s) => Math.max(m, s.median.p99Ms), 0);
   out.push({ name: `p99 at 10 connections${label}`, goal: '<= 5 ms', measured: at10.length ? `${ms(worst10)} ms (worst of ${at10.map((s) => s.operation).join('/')})` : 'not measured', met: at10.length ? worst10 <= 5 : undefined });
@@ -147,12 +149,12 @@ export function judgeTargets(variants: readonly VariantResult[], targetIds: read
       met: rel !== undefined ? rel >= min : undefined,
     });
   };
-  relative('100,000 keys vs 1 key', 'software-100k', 'within 10 %', 0.9);
+  relative('100,000 keys vs 1 key', 'software-100k', 'within 15 %', 0.85);
   relative('audit log of 10,000,000 records vs empty', 'audit-10m', 'within 10 %', 0.9);
   relative('SoftHSM2 keys (worker threads, the default) vs software keys', 'softhsm', '>= 0.7 x', 0.7);
   relative('SoftHSM2 keys (dispatch = "inline") vs software keys', 'softhsm-inline', '>= 0.7 x', 0.7);
-  const rss = ran.flatMap((v) => v.scenarios).filter((s) => s.connections === 50).reduce((m, s) => Math.max(m, s.rssMaxMiB), 0);
-  out.push({ name: 'resident memory at 50 connections', goal: '< 200 MiB', measured: rss ? `${Math.round(rss)} MiB` : 'not measured', met: rss ? rss < 200 : undefined });
+  const rss = (ran.find((v) => v.id === 'software-100k')?.scenarios ?? []).reduce((m, s) => Math.max(m, s.rssMaxMiB), 0);
+  out.push({ name: 'resident memory with 100,000 keys (software-100k, every point)', goal: '<= 256 MiB', measured: rss ? `${Math.round(rss)} MiB` : 'not measured in this run', met: rss ? rss <= 256 : undefined });
   const ready = main?.readyMs?.length ? median(main.readyMs) : undefined;
   out.push({ name: '`keyhold start` ready', goal: '< 1 s', measured: ready !== undefined ? `${Math.round(ready)} ms` : 'not measured', met: ready !== undefined ? ready < 1000 : undefined });
   return out;

@@ -10,7 +10,7 @@ import { openContext } from './context.js';
 import { initDataDir, isInitialised, DEMO, type InitSummary } from './init.js';
 import { createLogger } from './logging.js';
 import { startBanner } from './banner.js';
-import { acquireRunLock } from './run-lock.js';
+import { acquireRunLock } from '../storage/index.js';
 import { reportReady, reportStartFailure, startCluster, workerRole } from './cluster.js';
 import { reportError } from '../cli/exit-codes.js';
 import { localServices } from './local-services.js';

@@ -2,8 +2,8 @@
 import type { HsmManagement, ManagementServices } from '../cli/host.js';
 import type { AppContext } from './context.js';
 import { importSampleProxyConfig, storeSealedPin } from '../hsm/index.js';
-import { clusterStatusFromStorage } from './cluster-node.js';
-import { installCertificate, installedCertificate, removeCertificate } from './cluster-tls.js';
+import { installCertificate, installedCertificate, removeCertificate } from '../xks/index.js';
+import { clusterStatusFromRepo } from '../domain/index.js';
 import { fail } from '../base/index.js';
 
 function hsmManagement(ctx: AppContext): HsmManagement | undefined {
@@ -33,7 +33,7 @@ export function managementServices(ctx: AppContext): Pick<ManagementServices, 'k
     cluster: {
       status: () =>
         ctx.config.storage.type === 'postgres'
-          ? clusterStatusFromStorage(ctx.config, ctx.storage)
+          ? clusterStatusFromRepo(ctx.storage.cluster, ctx.config.cluster.nodeId, ctx.config.cluster.nodeTimeoutMs)
           : fail('Unsupported', 'this data directory uses SQLite: one node, no cluster registry (storage.type = "postgres" makes a cluster)'),
     },
     keyStores: ctx.keyStores,

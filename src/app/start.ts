@@ -19,13 +19,12 @@ import {
   type XksCallObserver,
 } from '../domain/index.js';
 import { auditRoutes, createAdminServer, statusRoutes, type AdminRoute, type AdminServer, type MetricsSource } from '../admin/index.js';
-import { certificateExpiry, createXksServer, type XksServer } from '../xks/index.js';
+import { certificateExpiry, createXksServer, watchInstalledCertificate, type XksServer } from '../xks/index.js';
 import { auditDiskGauges, createMetrics, createMetricsListener, joinClusterMetrics, registerClusterGauges, type Metrics, type MetricsListener } from '../metrics/index.js';
-import { clusterMembership, guardedObserver } from './cluster-node.js';
-import { watchInstalledCertificate } from './cluster-tls.js';
+import { clusterMembership } from './cluster-node.js';
 import { tlsRoutes } from '../admin/routes/tls-routes.js';
 import { clusterRoutes } from '../admin/routes/cluster-routes.js';
-import type { ClusterMember, EkmEntry } from '../domain/index.js';
+import { guardedObserver, type ClusterMember, type EkmEntry } from '../domain/index.js';
 import { createAuditLogSink } from './admin-audit.js';
 import { openAudit, type AppAudit } from './audit.js';
 import { auditRetentionTask, watchAuditDisk } from './audit-retention.js';
@@ -181,7 +180,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       connections: config.xks.connections,
       // The audit record first (an answer never goes out before it), then the metrics count
       // the answer KMS actually receives. In a cluster the audit wait is bounded and refused
-      // without custody (cluster-node.ts).
+      // without custody (domain/cluster-audit-guard.ts).
       observer: observeXksCalls([
         member ? guardedObserver(xksAudit(config, audit, log), { member, deadlineMs: config.cluster.auditDeadlineMs, gauges: clusterGauges }) : xksAudit(config, audit, log),
         opts.beforeRespond && { record: opts.beforeRespond },

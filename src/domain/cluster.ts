@@ -222,3 +222,10 @@ export function clusterStatusOf(
   const nodes = rows.map(({ heartbeatMs: _h, ...n }) => ({ ...n, live: n.ageMs <= nodeTimeoutMs, self: n.id === self, scheduler: n.id === scheduler.holder }));
   return { self, fleetSize: nodes.filter((n) => n.live).length, ...(custody ? { custody } : {}), scheduler, nodes };
 }
+
+/** The registry read straight from the database (the CLI without --server). */
+export async function clusterStatusFromRepo(repo: Pick<ClusterRepo, 'listNodes' | 'getLease'>, self: string, nodeTimeoutMs: number): Promise<ClusterStatus> {
+  const rows = await repo.listNodes();
+  const lease = await repo.getLease(SCHEDULER_LEASE);
+  return clusterStatusOf(self, rows, { holder: lease && lease.expiresInMs > 0 ? lease.holder : undefined, fence: lease?.fence }, undefined, nodeTimeoutMs);
+}

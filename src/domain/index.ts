@@ -33,5 +33,7 @@ export * from './aws-connection-service.js';
 export * from './aws-audit.js';
 export * from './aws-iam-policy.js';
 export * from './cluster.js';
+export * from './cluster-audit-guard.js';
 export * from './xks-call.js';
 export * from './aws-xks-service.js';
+export * from './inventory.js';

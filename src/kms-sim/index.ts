@@ -4,3 +4,4 @@ export type { SimCredential } from './caller-auth.js';
 export type { RequestLog, RequestLogEntry, ProxyCallRecord } from './request-log.js';
 export { registerKmsSimCommand } from './cli.js';
 export { createXksTransport, type XksTarget, type XksTransport } from './xks-transport.js';
+export { probeXksHealth, type XksHealthProbe } from './health-probe.js';

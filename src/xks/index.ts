@@ -8,3 +8,4 @@ export * from './wire.js';
 export * from './tls.js';
 export * from './overload.js';
 export * from './connections.js';
+export * from './installed-certificate.js';

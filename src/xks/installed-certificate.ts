@@ -1,8 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { KeyholdError, type Logger } from '../base/index.js';
 import type { MetaRepo, Seal } from '../domain/index.js';
 import type { SealContext } from '../crypto/index.js';
-import type { CertificatePair } from '../xks/index.js';
+import type { CertificatePair } from './tls.js';
 
 /**
  * One XKS certificate for the whole cluster: `keyhold tls install --cert F --key F` stores
@@ -128,4 +129,15 @@ export function watchInstalledCertificate(deps: { meta: MetaRepo; seal: Seal; lo
       clearInterval(timer);
     },
   };
+}
+
+/** The certificate file the listener serves (for `keyhold status`): subject and expiry, or why it does not load. */
+export function certificateFileInfo(file: string): { file: string; subject: string; validTo: string; daysLeft: number } | { file: string; error: string } {
+  try {
+    const c = new X509Certificate(readFileSync(file));
+    const validTo = new Date(c.validTo);
+    return { file, subject: c.subject.replace(/\n/g, ', '), validTo: validTo.toISOString(), daysLeft: Math.floor((validTo.getTime() - Date.now()) / 86_400_000) };
+  } catch (e) {
+    return { file, error: e instanceof Error ? e.message : String(e) };
+  }
 }
