@@ -234,6 +234,9 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       forget: awsKeysLocalOnly,
       rotateNative: awsKeysLocalOnly,
       rotateLinked: awsKeysLocalOnly,
+      rotateToLocal: awsKeysLocalOnly,
+      deleteImportedMaterial: awsKeysLocalOnly,
+      reimport: awsKeysLocalOnly,
     },
     // Whether the server has a token is its business: it answers Unsupported when not.
     hsm: {
