@@ -170,6 +170,16 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
           version: r.version,
           links: r.links.map((l) => ({ arn: l.awsKeyArn, strategy: l.strategy, newArn: l.newArn, failed: l.error !== null })),
         })),
+      rotateToLocal: (ref, localKey, opts) =>
+        auditAdminAction(audit, who, { action: 'aws.keys.rotate-to-local', target: ref, keyId: localKey, change: { localKey, validTo: opts.validTo, disableOld: opts.disableOld } }, () => base.awsKeys.rotateToLocal(ref, localKey, opts), (r) => ({
+          old: r.old.arn,
+          new: r.new.arn,
+          aliases: r.movedAliases,
+          version: r.localVersion,
+        })),
+      deleteImportedMaterial: (ref) => auditAdminAction(audit, who, { action: 'aws.keys.delete-material', target: ref }, () => base.awsKeys.deleteImportedMaterial(ref), (k) => ({ arn: k.arn, state: k.state })),
+      reimport: (ref, opts) =>
+        auditAdminAction(audit, who, { action: 'aws.keys.reimport', target: ref, change: { validTo: opts.validTo } }, () => base.awsKeys.reimport(ref, opts), (r) => ({ arn: r.key.arn, localKey: r.localKey, version: r.localVersion, state: r.key.state })),
       importLocal: (input) =>
         auditAdminAction(
           audit,

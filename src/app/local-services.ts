@@ -33,6 +33,8 @@ export function localServices(ctx: AppContext): Omit<ManagementServices, 'audit'
       ...ctx.awsKeys,
       importLocal: (input) => ctx.awsKeys.importLocal({ ...input, actor: cliActor().actor }),
       rotateLinked: (localKey, opts) => ctx.awsKeys.rotateLinked(localKey, { ...opts, actor: cliActor().actor }),
+      rotateToLocal: (ref, localKey, opts) => ctx.awsKeys.rotateToLocal(ref, localKey, { ...opts, actor: cliActor().actor }),
+      reimport: (ref, opts) => ctx.awsKeys.reimport(ref, { ...opts, actor: cliActor().actor }),
     },
     session: {
       whoami: () => needsServer('whoami'),

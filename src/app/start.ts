@@ -219,6 +219,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const management = managementServices(context);
     const scheduler = createLifecycleScheduler({
       keys: context.keys,
+      linkedKeys: context.awsKeys,
       approvals: context.approvals,
       identity: context.identity,
       housekeeping: config.audit.retentionMs > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,

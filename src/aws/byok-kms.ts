@@ -8,6 +8,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DeleteAliasCommand,
+  DeleteImportedKeyMaterialCommand,
   DisableKeyCommand,
   DisableKeyRotationCommand,
   EnableKeyCommand,
@@ -121,6 +122,7 @@ export function byokKmsPort(kms: KMSClient): ByokKmsPort {
             ExpirationModel: input.expirationModel,
             ...(input.validTo ? { ValidTo: new Date(input.validTo) } : {}),
             ...(input.importType ? { ImportType: input.importType } : {}),
+            ...(input.keyMaterialId ? { KeyMaterialId: input.keyMaterialId } : {}),
           }),
         );
         return { keyMaterialId: r.KeyMaterialId ?? null };
@@ -128,6 +130,10 @@ export function byokKmsPort(kms: KMSClient): ByokKmsPort {
     createAlias: (name, keyId) =>
       call('CreateAlias', async () => {
         await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: keyId }));
+      }),
+    deleteImportedKeyMaterial: (keyId, keyMaterialId) =>
+      call('DeleteImportedKeyMaterial', async () => {
+        await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, ...(keyMaterialId ? { KeyMaterialId: keyMaterialId } : {}) }));
       }),
     rotateKeyOnDemand: (keyId) =>
       call('RotateKeyOnDemand', async () => {

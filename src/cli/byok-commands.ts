@@ -345,12 +345,43 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
     });
   awsKey
     .command('rotate <key>')
-    .description('a new native key with the same spec, tags and policy; the aliases move to it; the old key keeps decrypting')
+    .description('a new native key with the same spec, tags and policy (or, with --to-local, a new imported key holding a local key\'s material); the aliases move to it; the old key keeps decrypting')
+    .option('--to-local <localKey>', 'rotate to a key Keyhold owns: a new EXTERNAL-origin key with this exportable local key\'s material, recorded as a link')
+    .option('--valid-to <iso>', 'with --to-local: the material expires then in AWS (default: it does not expire)')
     .option('--disable-old', 'disable the old key afterwards')
-    .action(async (ref: string, opts: { disableOld?: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: { toLocal?: string; validTo?: string; disableOld?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);
-      const r = await host.withServices(g, (s) => s.awsKeys.rotateNative(ref, { disableOld: !!opts.disableOld }));
-      printer(!!g.json).result(r, () => `Rotated ${r.old.arn} -> ${r.new.arn}; aliases moved: ${r.movedAliases.join(', ') || 'none'}; the old key is ${r.old.state}.`);
+      if (opts.toLocal === undefined) {
+        if (opts.validTo !== undefined) throw new UsageError('--valid-to goes with --to-local (a native key has no imported material)');
+        const r = await host.withServices(g, (s) => s.awsKeys.rotateNative(ref, { disableOld: !!opts.disableOld }));
+        printer(!!g.json).result(r, () => `Rotated ${r.old.arn} -> ${r.new.arn}; aliases moved: ${r.movedAliases.join(', ') || 'none'}; the old key is ${r.old.state}.`);
+        return;
+      }
+      const localKey = opts.toLocal;
+      const r = await host.withServices(g, (s) => s.awsKeys.rotateToLocal(ref, localKey, { validTo: opts.validTo, disableOld: !!opts.disableOld }));
+      printer(!!g.json).result(r, () =>
+        [
+          `Rotated ${r.old.arn} -> ${r.new.arn}, which holds key '${r.localKey}' version ${r.localVersion} (${r.link.expirationModel}${r.link.validTo ? ` until ${r.link.validTo}` : ''}).`,
+          `Aliases moved: ${r.movedAliases.join(', ') || 'none'}; the old key is ${r.old.state}.`,
+        ].join('\n'),
+      );
+    });
+  awsKey
+    .command('delete-material <key>')
+    .description('delete the imported material of an EXTERNAL-origin key now (DeleteImportedKeyMaterial): the key is PendingImport and unusable until reimport')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const k = await host.withServices(g, (s) => s.awsKeys.deleteImportedMaterial(ref));
+      printer(!!g.json).result(k, () => `${k.arn}: ${k.state}; keyhold aws key reimport ${ref} brings the material back.`);
+    });
+  awsKey
+    .command('reimport <key>')
+    .description('import again the local key version recorded on the key\'s link (the same material, as KMS requires), e.g. after delete-material or expiry')
+    .option('--valid-to <iso>', "the material expires then (default: the link's expiry while it is in the future, else it does not expire)")
+    .action(async (ref: string, opts: { validTo?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const r = await host.withServices(g, (s) => s.awsKeys.reimport(ref, { validTo: opts.validTo }));
+      printer(!!g.json).result(r, () => `${r.key.arn}: key '${r.localKey}' version ${r.localVersion} imported again; ${r.key.state} (${r.link.expirationModel}${r.link.validTo ? ` until ${r.link.validTo}` : ''}).`);
     });
   awsKey
     .command('forget <key>')

@@ -7,6 +7,10 @@ import type {
   ApprovalStatus,
   AuditReadService,
   AwsKeyImportInput,
+  AwsKeyReimportOptions,
+  AwsKeyReimportResult,
+  AwsKeyRotateToLocalOptions,
+  AwsKeyRotateToLocalResult,
   AwsKeyImportResult,
   AwsKeyService,
   AwsConnectionService,
@@ -72,9 +76,11 @@ export interface AwsOperations {
 }
 
 /** Native AWS KMS keys (bring your own key); the caller copying material is the signed-in or local user. */
-export type AwsKeyOperations = Omit<AwsKeyService, 'importLocal' | 'rotateLinked'> & {
+export type AwsKeyOperations = Omit<AwsKeyService, 'importLocal' | 'rotateLinked' | 'rotateToLocal' | 'reimport' | 'rotateScheduledLinks'> & {
   importLocal(input: Omit<AwsKeyImportInput, 'actor'>): Promise<AwsKeyImportResult>;
   rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined }): ReturnType<AwsKeyService['rotateLinked']>;
+  rotateToLocal(ref: string, localKey: string, opts: Omit<AwsKeyRotateToLocalOptions, 'actor'>): Promise<AwsKeyRotateToLocalResult>;
+  reimport(ref: string, opts: Omit<AwsKeyReimportOptions, 'actor'>): Promise<AwsKeyReimportResult>;
 };
 
 export interface ManagementServices {

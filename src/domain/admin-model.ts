@@ -157,13 +157,16 @@ export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
   'aws.key.tags',
   'aws.key.rotate',
   'aws.key.import',
+  'aws.key.rotate-to-local',
+  'aws.key.delete-material',
+  'aws.key.reimport',
 ];
 
 /**
  * AWS key changes that can stop or narrow an AWS key's service, each judged by its effect:
  * they fall under aws.key.disable (or aws.key.delete for a scheduled deletion) when they have it.
  */
-export type AwsKeyOperation = 'aws.key.schedule-deletion' | 'aws.key.policy-put' | 'aws.key.alias-add' | 'aws.key.alias-remove' | 'aws.key.tags' | 'aws.key.rotate' | 'aws.key.import';
+export type AwsKeyOperation = 'aws.key.schedule-deletion' | 'aws.key.policy-put' | 'aws.key.alias-add' | 'aws.key.alias-remove' | 'aws.key.tags' | 'aws.key.rotate' | 'aws.key.import' | 'aws.key.rotate-to-local' | 'aws.key.delete-material' | 'aws.key.reimport';
 
 /** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */
 export interface ApprovalRule {

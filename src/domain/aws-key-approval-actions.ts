@@ -48,6 +48,12 @@ export function awsKeyApprovalActions(awsKeys: AwsKeyService | undefined, keys: 
     return key.key;
   }
   const mustExist = async (p: { key: string; arn?: string | undefined }) => void (await bound(p));
+  /** The local key the request was filed with, still that key and still exportable. */
+  async function exportableLocal(p: { localKey: string; keyUid?: string | undefined }): Promise<void> {
+    const k = await keys.get(p.localKey);
+    if (k.id !== p.keyUid) fail('Conflict', `key '${p.localKey}' was deleted and created again after this request was filed; the approval does not apply to the new key`);
+    if (!k.exportable) fail('AccessDenied', `key '${p.localKey}' is not exportable: its material never leaves Keyhold`);
+  }
   const when = (narrows: boolean, rule: ApprovalAction = 'aws.key.disable'): ApprovalAction[] => (narrows ? [rule] : []);
 
   return {
@@ -127,6 +133,37 @@ export function awsKeyApprovalActions(awsKeys: AwsKeyService | undefined, keys: 
       summary: (p) => `rotate AWS key ${p.arn ?? p.key} to a new native key${p.disableOld ? ' and disable the old one' : ''}`,
       check: mustExist,
       run: async (p) => (await bound(p), svc().rotateNative(p.arn!, { disableOld: p.disableOld })),
+    }),
+    // The aliases move to a new imported key either way; expiring material or a disabled old
+    // key stops service: then under aws.key.disable.
+    'aws.key.rotate-to-local': spec(z.object({ ...onAwsKey, localKey: z.string().regex(EXTERNAL_KEY_ID_RE), keyUid: z.string().min(1).max(64).optional(), validTo: z.string().max(40).optional(), disableOld: z.boolean() }), {
+      bind: async (p) => ({ ...(await bindKey(p)), keyUid: (await keys.get(p.localKey)).id }),
+      rules: async (p) => when(p.disableOld || p.validTo !== undefined),
+      summary: (p) => `rotate AWS key ${p.arn ?? p.key} to a new key imported from local key '${p.localKey}'${p.validTo ? `, material expiring ${p.validTo}` : ''}${p.disableOld ? ', and disable the old one' : ''}`,
+      async check(p) {
+        await bound(p);
+        await exportableLocal(p);
+      },
+      async run(p, ctx) {
+        await bound(p);
+        await exportableLocal(p);
+        return svc().rotateToLocal(p.arn!, p.localKey, { validTo: p.validTo, disableOld: p.disableOld, actor: ctx.requestedBy.username });
+      },
+    }),
+    // Without its material the key serves nothing until reimport.
+    'aws.key.delete-material': spec(z.object(onAwsKey), {
+      bind: bindKey,
+      rules: always('aws.key.disable'),
+      summary: (p) => `delete the imported key material of AWS key ${p.arn ?? p.key} (unusable until reimport)`,
+      check: mustExist,
+      run: async (p) => (await bound(p), svc().deleteImportedMaterial(p.arn!)),
+    }),
+    'aws.key.reimport': spec(z.object({ ...onAwsKey, validTo: z.string().max(40).optional() }), {
+      bind: bindKey,
+      rules: async (p) => when(p.validTo !== undefined),
+      summary: (p) => `import the linked local material into AWS key ${p.arn ?? p.key} again${p.validTo ? `, expiring ${p.validTo}` : ''}`,
+      check: mustExist,
+      run: async (p, ctx) => (await bound(p), svc().reimport(p.arn!, { validTo: p.validTo, actor: ctx.requestedBy.username })),
     }),
     // Material that expires makes the AWS key stop on that date: under aws.key.disable.
     'aws.key.import': spec(

@@ -107,7 +107,9 @@ export interface ByokKmsPort {
   getKeyRotationStatus(keyId: string): Promise<{ enabled: boolean; periodDays: number | null }>;
   createKey(input: { origin: 'AWS_KMS' | 'EXTERNAL'; keySpec: string; keyUsage: string; description: string; tags: Record<string, string>; multiRegion: boolean; policy?: string | undefined }): Promise<AwsKeyMetadata>;
   getParametersForImport(keyId: string, algorithm: ImportWrappingAlgorithm, wrappingKeySpec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096'): Promise<{ publicKey: Buffer; importToken: Buffer; validTo: string }>;
-  importKeyMaterial(input: { keyId: string; importToken: Buffer; encryptedKeyMaterial: Buffer; expirationModel: AwsKeyCopy['expirationModel']; validTo?: string | undefined; importType?: 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL' | undefined }): Promise<{ keyMaterialId: string | null }>;
+  importKeyMaterial(input: { keyId: string; importToken: Buffer; encryptedKeyMaterial: Buffer; expirationModel: AwsKeyCopy['expirationModel']; validTo?: string | undefined; importType?: 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL' | undefined; keyMaterialId?: string | undefined }): Promise<{ keyMaterialId: string | null }>;
+  /** Deletes the current imported material (or the one named): the key goes PendingImport. */
+  deleteImportedKeyMaterial(keyId: string, keyMaterialId?: string): Promise<void>;
   /** Makes imported NEW_KEY_MATERIAL current (symmetric EXTERNAL keys, KMS since 2025). */
   rotateKeyOnDemand(keyId: string): Promise<void>;
   createAlias(name: string, keyId: string): Promise<void>;

@@ -12,13 +12,14 @@
  *   copy recorded as a link.
  */
 import { randomUUID } from 'node:crypto';
-import { fail, wipe, type Clock } from '../base/index.js';
+import { fail, isKeyholdError, KeyholdError, wipe, type Clock } from '../base/index.js';
 import { wrapForKmsImport } from '../crypto/index.js';
 import { isAwsCallError } from './aws-errors.js';
 import type { AwsConnection } from './aws-model.js';
 import type { AwsRepo } from './aws-ports.js';
 import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
 import type { KeyRepo, MetaRepo } from './ports.js';
+import type { Key } from './model.js';
 import type { ExportedMaterial } from './key-material-transfer.js';
 
 const LIST_KEYS_PAGE = 100;
@@ -121,6 +122,59 @@ export interface AwsKeyImportResult {
   localVersion: number;
   copies: (AwsKeyCopy & { wrappingAlgorithm: ImportWrappingAlgorithm; alias: string | null })[];
 }
+
+/** `keyhold aws key rotate KEY --to-local LOCAL_KEY`. */
+export interface AwsKeyRotateToLocalOptions {
+  /** ISO 8601; the imported material expires then. Absent: it does not expire. */
+  validTo?: string | undefined;
+  /** Disable the old native key once the aliases moved (default: it keeps decrypting). */
+  disableOld?: boolean | undefined;
+  actor: string;
+}
+
+export interface AwsKeyRotateToLocalResult {
+  old: AwsKeyRecord;
+  new: AwsKeyRecord;
+  movedAliases: string[];
+  localKey: string;
+  localVersion: number;
+  wrappingAlgorithm: ImportWrappingAlgorithm;
+  link: AwsKeyCopy;
+}
+
+/** `keyhold aws key reimport KEY`. */
+export interface AwsKeyReimportOptions {
+  /** ISO 8601: a new expiry. Absent: the link's, while it is in the future; else the material does not expire. */
+  validTo?: string | undefined;
+  actor: string;
+}
+
+export interface AwsKeyReimportResult {
+  key: AwsKeyRecord;
+  localKey: string;
+  localVersion: number;
+  wrappingAlgorithm: ImportWrappingAlgorithm;
+  link: AwsKeyCopy;
+}
+
+/** One linked AWS key after a local rotation was carried to it. */
+export interface LinkedRotationOutcome {
+  awsKeyArn: string;
+  strategy: 'in-place' | 'new-key' | null;
+  newArn: string | null;
+  error: string | null;
+}
+
+/** What one scheduler pass did for linked AWS keys (failures are retried on the next pass). */
+export interface ScheduledLinkRun {
+  outcomes: (LinkedRotationOutcome & { localKey: string; version: number; retry: boolean })[];
+  /** Links still waiting for the current material after this pass. */
+  pending: number;
+}
+
+/** The meta entry that keeps links whose scheduled rotation failed, until a pass succeeds. */
+const PENDING_LINKS_META = 'aws.links.rotation-pending';
+const MAX_PENDING_LINKS = 10_000;
 
 export type AwsKeyService = ReturnType<typeof createAwsKeyService>;
 
@@ -276,6 +330,120 @@ export function createAwsKeyService(deps: {
       if (!isAwsCallError(e) || (e.reason !== 'unsupported' && e.reason !== 'invalid-request')) throw e;
       const p = await retrying(counter, () => kms.getParametersForImport(keyId, 'RSAES_OAEP_SHA_256', 'RSA_4096'), 4000);
       return { ...p, algorithm: 'RSAES_OAEP_SHA_256' as const };
+    }
+  }
+
+  /**
+   * GetParametersForImport, wrap here, ImportKeyMaterial. A token that expired before it was
+   * used (ExpiredImportTokenException: parameters are valid 24 h) is replaced by fresh
+   * parameters once; a second expiry is reported, as it points at this host's clock.
+   */
+  async function importMaterial(
+    kms: ByokKmsPort,
+    keyId: string,
+    material: Buffer,
+    opts: { expirationModel: AwsKeyCopy['expirationModel']; validTo?: string | undefined; importType?: 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL' | undefined; keyMaterialId?: string | undefined },
+    counter: { retries: number },
+  ): Promise<{ keyMaterialId: string | null; wrappingAlgorithm: ImportWrappingAlgorithm; freshParameters: number }> {
+    for (let fresh = 0; ; fresh++) {
+      const p = await importParameters(kms, keyId, counter);
+      const wrapped = wrapForKmsImport(p.publicKey, p.algorithm, material);
+      try {
+        const r = await retrying(counter, () => kms.importKeyMaterial({ keyId, importToken: p.importToken, encryptedKeyMaterial: wrapped, expirationModel: opts.expirationModel, validTo: opts.validTo, importType: opts.importType, keyMaterialId: opts.keyMaterialId }));
+        return { keyMaterialId: r.keyMaterialId, wrappingAlgorithm: p.algorithm, freshParameters: fresh };
+      } catch (e) {
+        if (!isAwsCallError(e) || e.awsName !== 'ExpiredImportTokenException') throw e;
+        if (fresh >= 1) {
+          fail('InvalidState', `AWS found the import token for ${keyId} expired again with fresh parameters (valid until ${p.validTo}): this host's clock is probably far off AWS's; fix NTP and retry`, e);
+        }
+      }
+    }
+  }
+
+  /**
+   * A key Keyhold just created whose import failed holds nothing: it is scheduled for
+   * deletion (KMS's shortest window, 7 days) and the import's error is thrown, saying so.
+   */
+  async function dropEmptyKey(kms: ByokKmsPort, connectionId: string, region: string, md: AwsKeyMetadata, e: unknown, counter: { retries: number }, more = ''): Promise<never> {
+    const cleanup = await retrying(counter, () => kms.scheduleKeyDeletion(md.keyId, 7)).then(
+      () => `the new key ${md.arn} (without material) was scheduled for deletion in 7 days`,
+      (d: unknown) => `the new key ${md.arn} is left without material (scheduling its deletion failed too: ${d instanceof Error ? d.message : String(d)})`,
+    );
+    await refresh(kms, connectionId, region, md.keyId, counter).catch(() => undefined);
+    throw new KeyholdError(isKeyholdError(e) ? e.code : 'Internal', `${e instanceof Error ? e.message : String(e)}; ${cleanup}${more}`, { cause: e });
+  }
+
+  /** An optional `--valid-to`: ISO 8601, in the future, within KMS's 365 days. */
+  function validToOf(text: string | undefined): string | undefined {
+    if (text === undefined) return undefined;
+    const t = Date.parse(text);
+    if (!Number.isFinite(t)) fail('ValidationFailed', `--valid-to '${text}' is not an ISO 8601 date`);
+    if (t <= clock.now() || t > clock.now() + MAX_VALID_TO_DAYS * DAY_MS) fail('ValidationFailed', `--valid-to must be in the future and at most ${MAX_VALID_TO_DAYS} days ahead (KMS's limit)`);
+    return new Date(t).toISOString();
+  }
+
+  /** The latest copy of local material into each AWS key of a local key, where that AWS key is still live. */
+  async function liveLinks(localKeyId: string): Promise<AwsKeyCopy[]> {
+    const latest = new Map<string, AwsKeyCopy>();
+    for (const c of await repo.listAwsKeyCopies({ localKeyId })) latest.set(c.awsKeyArn, c);
+    const live: AwsKeyCopy[] = [];
+    for (const c of latest.values()) {
+      const rec = await repo.getAwsKey(c.awsKeyArn);
+      if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion') live.push(c);
+    }
+    return live;
+  }
+
+  /**
+   * Carries one exported local version to one linked AWS key: in place (ImportKeyMaterial
+   * NEW_KEY_MATERIAL, then RotateKeyOnDemand) or, where KMS refuses that, a new imported
+   * key with the aliases moved. Never throws: a failure is the outcome's error.
+   */
+  async function carryToLink(link: AwsKeyCopy, localKey: string, exported: ExportedMaterial, strategy: 'auto' | 'in-place' | 'new-key', actor: string): Promise<LinkedRotationOutcome> {
+    let session: ByokSession | undefined;
+    try {
+      session = (await deps.open(link.connectionId)).session;
+      const kms = session.kms(link.region);
+      const c = { retries: 0 };
+      const old = (await repo.getAwsKey(link.awsKeyArn)) ?? fail('NotFound', `AWS key ${link.awsKeyArn} is no longer known to Keyhold`);
+      const validTo = link.validTo !== null && Date.parse(link.validTo) > clock.now() ? link.validTo : undefined;
+      const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      const copyOf = (awsKeyArn: string, keyMaterialId: string | null): AwsKeyCopy => ({
+        id: randomUUID(), localKeyId: exported.key.id, localVersion: exported.version, connectionId: link.connectionId, region: link.region, awsKeyArn, expirationModel, validTo: validTo ?? null, keyMaterialId, copiedBy: actor, copiedAt: nowIso(),
+      });
+      if (strategy !== 'new-key') {
+        try {
+          const imported = await importMaterial(kms, old.keyId, exported.material, { expirationModel, validTo, importType: 'NEW_KEY_MATERIAL' }, c);
+          await retrying(c, () => kms.rotateKeyOnDemand(old.keyId));
+          await refresh(kms, link.connectionId, link.region, old.keyId, c);
+          await repo.insertAwsKeyCopy(copyOf(old.arn, imported.keyMaterialId));
+          return { awsKeyArn: old.arn, strategy: 'in-place', newArn: null, error: null };
+        } catch (e) {
+          if (strategy === 'in-place' || !isAwsCallError(e) || (e.reason !== 'unsupported' && e.reason !== 'invalid-request' && e.reason !== 'service')) throw e;
+        }
+      }
+      const md = await retrying(c, () => kms.createKey({ origin: 'EXTERNAL', keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', description: `Keyhold key ${localKey}, version ${exported.version} (imported material)`, tags: { 'keyhold:key': localKey, 'keyhold:version': String(exported.version) }, multiRegion: false }));
+      const imported = await importMaterial(kms, md.keyId, exported.material, { expirationModel, validTo }, c);
+      for (const a of await retrying(c, () => kms.aliasesOf(old.keyId))) await retrying(c, () => kms.updateAlias(a, md.keyId));
+      const fresh = await refresh(kms, link.connectionId, link.region, md.keyId, c);
+      await refresh(kms, link.connectionId, link.region, old.keyId, c);
+      await repo.insertAwsKeyCopy(copyOf(fresh.arn, imported.keyMaterialId));
+      return { awsKeyArn: old.arn, strategy: 'new-key', newArn: fresh.arn, error: null };
+    } catch (e) {
+      return { awsKeyArn: link.awsKeyArn, strategy: null, newArn: null, error: e instanceof Error ? e.message : String(e) };
+    } finally {
+      session?.close();
+    }
+  }
+
+  async function readPendingLinks(): Promise<{ localKey: string; awsKeyArn: string; attempts: number; error: string }[]> {
+    const text = await repo.getMeta(PENDING_LINKS_META);
+    if (!text) return [];
+    try {
+      const v = JSON.parse(text) as unknown;
+      return Array.isArray(v) ? v.filter((p): p is { localKey: string; awsKeyArn: string; attempts: number; error: string } => typeof p?.localKey === 'string' && typeof p?.awsKeyArn === 'string') : [];
+    } catch {
+      return [];
     }
   }
 
@@ -512,63 +680,17 @@ export function createAwsKeyService(deps: {
      * RotateKeyOnDemand; same ARN, old material still decrypts) or, where KMS refuses that,
      * a new imported key with the aliases moved. One link's failure does not stop the others.
      */
-    async rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined; actor: string }): Promise<{ localKey: string; version: number; links: { awsKeyArn: string; strategy: 'in-place' | 'new-key' | null; newArn: string | null; error: string | null }[] }> {
+    async rotateLinked(localKey: string, opts: { strategy?: 'auto' | 'in-place' | 'new-key' | undefined; actor: string }): Promise<{ localKey: string; version: number; links: LinkedRotationOutcome[] }> {
       const strategy = opts.strategy ?? 'auto';
       const key = (await repo.getKeyByExternalId(localKey)) ?? fail('KeyNotFound', `key '${localKey}' does not exist`);
       if (!key.exportable) fail('AccessDenied', `key '${localKey}' is not exportable, so it has no copies in AWS to rotate`);
-      const latest = new Map<string, AwsKeyCopy>();
-      for (const c of await repo.listAwsKeyCopies({ localKeyId: key.id })) latest.set(c.awsKeyArn, c);
-      const live: AwsKeyCopy[] = [];
-      for (const c of latest.values()) {
-        const rec = await repo.getAwsKey(c.awsKeyArn);
-        if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion') live.push(c);
-      }
+      const live = await liveLinks(key.id);
       if (live.length === 0) fail('InvalidState', `key '${localKey}' has no live copies in AWS (see keyhold key links ${localKey})`);
       const rotated = await deps.keys.rotate(localKey);
       const exported = await deps.keys.exportMaterial(localKey, rotated.currentVersion);
-      const out: { awsKeyArn: string; strategy: 'in-place' | 'new-key' | null; newArn: string | null; error: string | null }[] = [];
+      const out: LinkedRotationOutcome[] = [];
       try {
-        for (const link of live) {
-          const { session } = await deps.open(link.connectionId);
-          try {
-            const kms = session.kms(link.region);
-            const c = { retries: 0 };
-            const old = (await repo.getAwsKey(link.awsKeyArn))!;
-            const validTo = link.validTo !== null && Date.parse(link.validTo) > clock.now() ? link.validTo : undefined;
-            const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-            const copyOf = (awsKeyArn: string, keyMaterialId: string | null): AwsKeyCopy => ({
-              id: randomUUID(), localKeyId: key.id, localVersion: exported.version, connectionId: link.connectionId, region: link.region, awsKeyArn, expirationModel, validTo: validTo ?? null, keyMaterialId, copiedBy: opts.actor, copiedAt: nowIso(),
-            });
-            let done = false;
-            if (strategy !== 'new-key') {
-              try {
-                const p = await importParameters(kms, old.keyId, c);
-                const imported = await retrying(c, () => kms.importKeyMaterial({ keyId: old.keyId, importToken: p.importToken, encryptedKeyMaterial: wrapForKmsImport(p.publicKey, p.algorithm, exported.material), expirationModel, validTo, importType: 'NEW_KEY_MATERIAL' }));
-                await retrying(c, () => kms.rotateKeyOnDemand(old.keyId));
-                await refresh(kms, link.connectionId, link.region, old.keyId, c);
-                await repo.insertAwsKeyCopy(copyOf(old.arn, imported.keyMaterialId));
-                out.push({ awsKeyArn: old.arn, strategy: 'in-place', newArn: null, error: null });
-                done = true;
-              } catch (e) {
-                if (strategy === 'in-place' || !isAwsCallError(e) || (e.reason !== 'unsupported' && e.reason !== 'invalid-request' && e.reason !== 'service')) throw e;
-              }
-            }
-            if (!done) {
-              const md = await retrying(c, () => kms.createKey({ origin: 'EXTERNAL', keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', description: `Keyhold key ${localKey}, version ${exported.version} (imported material)`, tags: { 'keyhold:key': localKey, 'keyhold:version': String(exported.version) }, multiRegion: false }));
-              const p = await importParameters(kms, md.keyId, c);
-              const imported = await retrying(c, () => kms.importKeyMaterial({ keyId: md.keyId, importToken: p.importToken, encryptedKeyMaterial: wrapForKmsImport(p.publicKey, p.algorithm, exported.material), expirationModel, validTo }));
-              for (const a of await retrying(c, () => kms.aliasesOf(old.keyId))) await retrying(c, () => kms.updateAlias(a, md.keyId));
-              const fresh = await refresh(kms, link.connectionId, link.region, md.keyId, c);
-              await refresh(kms, link.connectionId, link.region, old.keyId, c);
-              await repo.insertAwsKeyCopy(copyOf(fresh.arn, imported.keyMaterialId));
-              out.push({ awsKeyArn: old.arn, strategy: 'new-key', newArn: fresh.arn, error: null });
-            }
-          } catch (e) {
-            out.push({ awsKeyArn: link.awsKeyArn, strategy: null, newArn: null, error: e instanceof Error ? e.message : String(e) });
-          } finally {
-            session.close();
-          }
-        }
+        for (const link of live) out.push(await carryToLink(link, localKey, exported, strategy, opts.actor));
       } finally {
         wipe(exported.material);
       }
@@ -580,13 +702,7 @@ export function createAwsKeyService(deps: {
       if (input.alias !== undefined && (!ALIAS_RE.test(input.alias) || input.alias.startsWith('alias/aws/'))) {
         fail('ValidationFailed', `alias '${input.alias}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
       }
-      let validTo: string | undefined;
-      if (input.validTo !== undefined) {
-        const t = Date.parse(input.validTo);
-        if (!Number.isFinite(t)) fail('ValidationFailed', `--valid-to '${input.validTo}' is not an ISO 8601 date`);
-        if (t <= clock.now() || t > clock.now() + MAX_VALID_TO_DAYS * DAY_MS) fail('ValidationFailed', `--valid-to must be in the future and at most ${MAX_VALID_TO_DAYS} days ahead (KMS's limit)`);
-        validTo = new Date(t).toISOString();
-      }
+      const validTo = validToOf(input.validTo);
       const { connection, session } = await deps.open(input.connection);
       let exported: ExportedMaterial | undefined;
       try {
@@ -608,10 +724,8 @@ export function createAwsKeyService(deps: {
               multiRegion: false,
             }),
           );
-          const params = await importParameters(kms, created.keyId, counter);
-          const wrapped = wrapForKmsImport(params.publicKey, params.algorithm, exported.material);
           const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-          const imported = await retrying(counter, () => kms.importKeyMaterial({ keyId: created.keyId, importToken: params.importToken, encryptedKeyMaterial: wrapped, expirationModel, validTo }));
+          const imported = await importMaterial(kms, created.keyId, exported.material, { expirationModel, validTo }, counter).catch((e: unknown) => dropEmptyKey(kms, connection.id, region, created, e, counter));
           if (input.alias !== undefined) await retrying(counter, () => kms.createAlias(input.alias!, created.keyId));
           const md = await retrying(counter, () => kms.describeKey(created.keyId));
           const copy: AwsKeyCopy = {
@@ -631,13 +745,164 @@ export function createAwsKeyService(deps: {
             record(md, { connectionId: connection.id, region, aliases: input.alias ? [input.alias] : [], tags: { 'keyhold:key': input.localKey, 'keyhold:version': String(exported.version) }, policy: null, rotation: null, localKeyId: null, run: 'import' }),
           );
           await repo.insertAwsKeyCopy(copy);
-          result.copies.push({ ...copy, wrappingAlgorithm: params.algorithm, alias: input.alias ?? null });
+          result.copies.push({ ...copy, wrappingAlgorithm: imported.wrappingAlgorithm, alias: input.alias ?? null });
         }
         return result;
       } finally {
         if (exported) wipe(exported.material);
         session.close();
       }
+    },
+
+    /**
+     * `keyhold aws key rotate KEY --to-local LOCAL_KEY` ("rotate to a key we own"): a new
+     * EXTERNAL-origin key holding the exportable local key's current version, with the old
+     * key's description, tags and policy; the aliases move to it; recorded as a link. The old
+     * native key stays enabled for decryption unless `disableOld`. Refusals (a key that is not
+     * a customer managed symmetric AWS_KMS key, a local key that is not exportable) come
+     * before anything is made in AWS; if the import fails, the new key is scheduled for
+     * deletion (7 days) and the aliases stay where they were.
+     */
+    async rotateToLocal(ref: string, localKey: string, opts: AwsKeyRotateToLocalOptions): Promise<AwsKeyRotateToLocalResult> {
+      const old = await mustGetRecord(ref);
+      if (old.state === 'Gone' || old.state === 'PendingDeletion') fail('InvalidState', `AWS key ${old.arn} is ${old.state}`);
+      if (old.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${old.arn} is an AWS managed key`);
+      if (old.origin !== 'AWS_KMS') fail('Unsupported', `${old.arn} has origin ${old.origin}: --to-local moves a native (AWS_KMS) key to Keyhold material; an imported key is rotated with keyhold key rotate LOCAL --linked`);
+      if (old.keySpec !== 'SYMMETRIC_DEFAULT' || old.keyUsage !== 'ENCRYPT_DECRYPT') fail('Unsupported', `${old.arn} is ${old.keySpec} ${old.keyUsage}: Keyhold keys are AES-256, so only a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key can move to one`);
+      const validTo = validToOf(opts.validTo);
+      const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      // Refuses keys that are not exportable before anything is made in AWS.
+      const exported = await deps.keys.exportMaterial(localKey);
+      let session: ByokSession | undefined;
+      try {
+        session = (await deps.open(old.connectionId)).session;
+        const kms = session.kms(old.region);
+        const c = { retries: 0 };
+        const keyholdTags = { 'keyhold:key': localKey, 'keyhold:version': String(exported.version) };
+        const tags = { ...Object.fromEntries(Object.entries(old.tags).filter(([k]) => !k.toLowerCase().startsWith('aws:'))), ...keyholdTags };
+        const md = await retrying(c, () =>
+          kms.createKey({ origin: 'EXTERNAL', keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', description: old.description || `Keyhold key ${localKey}, version ${exported.version} (imported material)`, tags, multiRegion: false, ...(old.policy !== null ? { policy: old.policy } : {}) }),
+        );
+        let imported: Awaited<ReturnType<typeof importMaterial>>;
+        try {
+          imported = await importMaterial(kms, md.keyId, exported.material, { expirationModel, validTo }, c);
+        } catch (e) {
+          return await dropEmptyKey(kms, old.connectionId, old.region, md, e, c, `; the aliases stayed on ${old.arn}`);
+        }
+        const aliases = await retrying(c, () => kms.aliasesOf(old.keyId));
+        for (const a of aliases) await retrying(c, () => kms.updateAlias(a, md.keyId));
+        if (opts.disableOld) await retrying(c, () => kms.disableKey(old.keyId));
+        const fresh = await refresh(kms, old.connectionId, old.region, md.keyId, c);
+        const oldNow = await refresh(kms, old.connectionId, old.region, old.keyId, c);
+        const link: AwsKeyCopy = {
+          id: randomUUID(), localKeyId: exported.key.id, localVersion: exported.version, connectionId: old.connectionId, region: old.region, awsKeyArn: fresh.arn, expirationModel, validTo: validTo ?? null, keyMaterialId: imported.keyMaterialId, copiedBy: opts.actor, copiedAt: nowIso(),
+        };
+        await repo.insertAwsKeyCopy(link);
+        return { old: oldNow, new: fresh, movedAliases: aliases, localKey, localVersion: exported.version, wrappingAlgorithm: imported.wrappingAlgorithm, link };
+      } finally {
+        wipe(exported.material);
+        session?.close();
+      }
+    },
+
+    /** `keyhold aws key delete-material KEY`: DeleteImportedKeyMaterial; the key goes PendingImport until `reimport`. */
+    deleteImportedMaterial(ref: string): Promise<AwsKeyRecord> {
+      return onKey(ref, async (kms, k, c) => {
+        if (k.origin !== 'EXTERNAL') fail('Unsupported', `${k.arn} has origin ${k.origin}: only keys with imported material (origin EXTERNAL) have material to delete`);
+        if (k.state === 'PendingDeletion') fail('InvalidState', `AWS key ${k.arn} is pending deletion`);
+        await retrying(c, () => kms.deleteImportedKeyMaterial(k.keyId));
+      });
+    },
+
+    /**
+     * `keyhold aws key reimport KEY`: imports again, into an imported key, the local version
+     * its link records (EXISTING_KEY_MATERIAL: KMS accepts only the same material). For a
+     * key whose material was deleted or expired. Recorded as a new link of the same version.
+     */
+    async reimport(ref: string, opts: AwsKeyReimportOptions): Promise<AwsKeyReimportResult> {
+      const key = await mustGetRecord(ref);
+      if (key.state === 'Gone' || key.state === 'PendingDeletion') fail('InvalidState', `AWS key ${key.arn} is ${key.state}`);
+      if (key.origin !== 'EXTERNAL') fail('Unsupported', `${key.arn} has origin ${key.origin}: only keys with imported material (origin EXTERNAL) take material again`);
+      const copies = await repo.listAwsKeyCopies({ awsKeyArn: key.arn });
+      const link = copies.reduce<AwsKeyCopy | undefined>((a, b) => (a === undefined || b.localVersion > a.localVersion || (b.localVersion === a.localVersion && b.copiedAt >= a.copiedAt) ? b : a), undefined);
+      if (!link) fail('InvalidState', `${key.arn} has no link to a local key: Keyhold did not copy material into it, so there is nothing to reimport from (see keyhold aws key show ${ref})`);
+      const localKey = await localExternalId(link.localKeyId);
+      let validTo = validToOf(opts.validTo);
+      if (validTo === undefined && link.validTo !== null) {
+        if (Date.parse(link.validTo) <= clock.now()) fail('ValidationFailed', `the material of ${key.arn} was set to expire on ${link.validTo}, which has passed: give --valid-to (or copy it as not expiring with keyhold key rotate ${localKey} --linked)`);
+        validTo = link.validTo;
+      }
+      const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      // The local key must still exist and be exportable; refused before any call to AWS.
+      const exported = await deps.keys.exportMaterial(localKey, link.localVersion);
+      let session: ByokSession | undefined;
+      try {
+        session = (await deps.open(key.connectionId)).session;
+        const kms = session.kms(key.region);
+        const c = { retries: 0 };
+        const imported = await importMaterial(kms, key.keyId, exported.material, { expirationModel, validTo, importType: 'EXISTING_KEY_MATERIAL', keyMaterialId: link.keyMaterialId ?? undefined }, c);
+        const fresh = await refresh(kms, key.connectionId, key.region, key.keyId, c);
+        const copy: AwsKeyCopy = { ...link, id: randomUUID(), expirationModel, validTo: validTo ?? null, keyMaterialId: imported.keyMaterialId ?? link.keyMaterialId, copiedBy: opts.actor, copiedAt: nowIso() };
+        await repo.insertAwsKeyCopy(copy);
+        return { key: fresh, localKey, localVersion: link.localVersion, wrappingAlgorithm: imported.wrappingAlgorithm, link: copy };
+      } finally {
+        wipe(exported.material);
+        session?.close();
+      }
+    },
+
+    /**
+     * The scheduler's part of linked rotation: after it rotated local keys on their schedule,
+     * carries each one's current version to its live linked AWS keys (`strategy` auto, as
+     * `key rotate --linked`), and retries the links that failed on an earlier pass. Failures
+     * are kept (in meta) for the next pass; nothing here throws for one link.
+     */
+    async rotateScheduledLinks(rotatedKeys: readonly string[], opts: { actor: string }): Promise<ScheduledLinkRun> {
+      const pending = await readPendingLinks();
+      const targets = new Map<string, Set<string>>(); // local key → AWS key ARNs
+      const retried = new Set(pending.map((p) => `${p.localKey}\n${p.awsKeyArn}`));
+      const add = (k: string, arn: string) => targets.set(k, (targets.get(k) ?? new Set()).add(arn));
+      for (const p of pending) add(p.localKey, p.awsKeyArn);
+      const outcomes: ScheduledLinkRun['outcomes'] = [];
+      const stillPending: typeof pending = [];
+      const keys = new Map<string, Key>();
+      for (const k of rotatedKeys) {
+        const key = await repo.getKeyByExternalId(k);
+        if (!key?.exportable) continue;
+        keys.set(k, key);
+        for (const l of await liveLinks(key.id)) if (l.localVersion < key.currentVersion) add(k, l.awsKeyArn);
+      }
+      for (const [localKey, arns] of targets) {
+        const key = keys.get(localKey) ?? (await repo.getKeyByExternalId(localKey));
+        if (!key?.exportable || key.deletionDate !== null) continue; // gone or going: nothing to carry
+        const live = new Map((await liveLinks(key.id)).map((l) => [l.awsKeyArn, l]));
+        const due = [...arns].map((a) => live.get(a)).filter((l): l is AwsKeyCopy => l !== undefined && l.localVersion < key.currentVersion);
+        if (due.length === 0) continue;
+        let exported: ExportedMaterial;
+        try {
+          exported = await deps.keys.exportMaterial(localKey, key.currentVersion);
+        } catch (e) {
+          const error = e instanceof Error ? e.message : String(e);
+          for (const l of due) {
+            outcomes.push({ awsKeyArn: l.awsKeyArn, strategy: null, newArn: null, error, localKey, version: key.currentVersion, retry: retried.has(`${localKey}\n${l.awsKeyArn}`) });
+            stillPending.push({ localKey, awsKeyArn: l.awsKeyArn, attempts: (pending.find((p) => p.localKey === localKey && p.awsKeyArn === l.awsKeyArn)?.attempts ?? 0) + 1, error });
+          }
+          continue;
+        }
+        try {
+          for (const l of due) {
+            const o = await carryToLink(l, localKey, exported, 'auto', opts.actor);
+            const retry = retried.has(`${localKey}\n${l.awsKeyArn}`);
+            outcomes.push({ ...o, localKey, version: exported.version, retry });
+            if (o.error !== null) stillPending.push({ localKey, awsKeyArn: l.awsKeyArn, attempts: (pending.find((p) => p.localKey === localKey && p.awsKeyArn === l.awsKeyArn)?.attempts ?? 0) + 1, error: o.error });
+          }
+        } finally {
+          wipe(exported.material);
+        }
+      }
+      const kept = stillPending.slice(0, MAX_PENDING_LINKS);
+      if (kept.length > 0 || pending.length > 0) await repo.setMeta(PENDING_LINKS_META, kept.length > 0 ? JSON.stringify(kept) : '');
+      return { outcomes, pending: kept.length };
     },
   };
 }

@@ -25,6 +25,7 @@ import { rotationOperations } from './rotation.js';
 import { tagOperations } from './tags.js';
 import { isKmsError, kmsError, type KmsError } from './errors.js';
 import { parseInput } from './schemas.js';
+import { createRequestQuotas } from './quotas.js';
 import { createRequestLog, type RequestLog, type RequestLogEntry } from './request-log.js';
 import { createXksProxyClient } from './xks-proxy.js';
 import { createXksTransport } from './xks-transport.js';
@@ -44,6 +45,8 @@ export interface KmsSimulatorOptions {
   healthCheckIntervalMs?: number;
   /** Minimum time between GetParametersForImport calls per account and Region (KMS: 4000). Default 0. */
   importParametersIntervalMs?: number;
+  /** Request quotas in requests per second per account and Region, by operation (e.g. `{ DescribeKey: 5 }`); none by default. */
+  requestQuotas?: Record<string, number>;
   /** Clock for KMS semantics (deletion windows, expiry, rotation). SigV4 always uses real time. */
   clock?: Clock;
   /** Most request log entries kept. */
@@ -100,6 +103,7 @@ export function createKmsSimulator(opts: KmsSimulatorOptions): KmsSimulator {
   const clock = opts.clock ?? systemClock;
   const transport = createXksTransport({ ca: opts.proxyCa, timeoutMs: opts.proxyTimeoutMs ?? 250 });
   const log = createRequestLog(opts.requestLogCapacity);
+  const quotas = createRequestQuotas(opts.requestQuotas ?? {});
   const regions = new Map<string, RegionState>();
   const timers = new Set<NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
@@ -218,6 +222,7 @@ export function createKmsSimulator(opts: KmsSimulatorOptions): KmsSimulator {
         }
       }
       if (json === null || typeof json !== 'object' || Array.isArray(json)) throw kmsError('SerializationException', 'The request body must be a JSON object.');
+      quotas.take(caller.accountId, region, opName, clock.now());
       applyTimeEffects(rs, clock.now());
       const input = parseInput(operation.input, json);
       const out = await operation.run(call, input);

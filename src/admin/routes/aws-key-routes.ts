@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { fail } from '../../base/index.js';
-import type { AwsKeyCopy, AwsKeyRecord, AwsKeyService } from '../../domain/index.js';
+import type { AwsKeyCopy, AwsKeyRecord, AwsKeyReimportResult, AwsKeyRotateToLocalResult, AwsKeyService } from '../../domain/index.js';
 import { defineRoute, type AdminRoute } from '../route.js';
 import { ERROR_RESPONSES, pendingApprovalView } from '../views.js';
 import { EXEMPT, gated, keyIdParam, nameParam } from './common.js';
@@ -93,6 +93,10 @@ export const awsPolicyPutView = z
 export const awsImportResultView = z
   .object({ localKey: z.string(), localVersion: z.number(), copies: z.array(awsKeyCopyView.extend({ wrappingAlgorithm: z.string(), alias: z.string().nullable() })) })
   .meta({ id: 'AwsKeyImported' });
+export const awsRotateToLocalView = z
+  .object({ old: awsKeyView, new: awsKeyView, movedAliases: z.array(z.string()), localKey: z.string(), localVersion: z.number(), wrappingAlgorithm: z.string(), link: awsKeyCopyView })
+  .meta({ id: 'AwsKeyRotatedToLocal' });
+export const awsReimportView = z.object({ key: awsKeyView, localKey: z.string(), localVersion: z.number(), wrappingAlgorithm: z.string(), link: awsKeyCopyView }).meta({ id: 'AwsKeyReimported' });
 export const awsRotateResultView = z.object({ old: awsKeyView, new: awsKeyView, movedAliases: z.array(z.string()) }).meta({ id: 'AwsKeyRotated' });
 export const rotateLinkedView = z
   .object({ localKey: z.string(), version: z.number(), links: z.array(z.object({ awsKeyArn: z.string(), strategy: z.enum(['in-place', 'new-key']).nullable(), newArn: z.string().nullable(), error: z.string().nullable() })) })
@@ -395,6 +399,59 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
         return gated(deps, input, 'aws.key.rotate', { key: input.params.key, disableOld: input.body?.disableOld ?? false }, (r) => {
           const x = r as { old: AwsKeyRecord; new: AwsKeyRecord; movedAliases: string[] };
           return { old: toAwsKeyView(x.old), new: toAwsKeyView(x.new), movedAliases: x.movedAliases };
+        });
+      },
+    }),
+    defineRoute({
+      id: 'aws.keys.rotate-to-local',
+      method: 'POST',
+      url: '/aws/keys/:key/rotate-to-local',
+      access: CUSTODIAN,
+      approval: { rules: ['aws.key.disable'], when: 'disableOld is set (the old key stops serving) or the imported material is given an expiry (validTo)' },
+      tag: 'aws-keys',
+      summary: "Move a native key's aliases to a new imported key backed by an exportable local key (rotate to a key Keyhold holds); recorded as a link",
+      params: keyParams,
+      body: z.object({ localKey: keyIdParam, validTo: z.string().max(40).optional(), disableOld: z.boolean().optional() }).strict(),
+      responses: withResponses({ 200: awsRotateToLocalView, 202: pendingApprovalView }),
+      async handle(input) {
+        input.audit.target = input.params.key;
+        return gated(deps, input, 'aws.key.rotate-to-local', { key: input.params.key, localKey: input.body.localKey, validTo: input.body.validTo, disableOld: input.body.disableOld ?? false }, (r) => {
+          const x = r as AwsKeyRotateToLocalResult;
+          return { ...x, old: toAwsKeyView(x.old), new: toAwsKeyView(x.new), link: toCopy(x.link) };
+        });
+      },
+    }),
+    defineRoute({
+      id: 'aws.keys.delete-material',
+      method: 'POST',
+      url: '/aws/keys/:key/delete-material',
+      access: CUSTODIAN,
+      approval: 'aws.key.disable',
+      tag: 'aws-keys',
+      summary: 'Delete the imported key material now (DeleteImportedKeyMaterial): the key is PendingImport and serves nothing until reimport',
+      params: keyParams,
+      responses: withResponses({ 200: awsKeyView, 202: pendingApprovalView }),
+      async handle(input) {
+        input.audit.target = input.params.key;
+        return gated(deps, input, 'aws.key.delete-material', { key: input.params.key }, keyResult);
+      },
+    }),
+    defineRoute({
+      id: 'aws.keys.reimport',
+      method: 'POST',
+      url: '/aws/keys/:key/reimport',
+      access: CUSTODIAN,
+      approval: { rules: ['aws.key.disable'], when: 'the material is given an expiry (validTo): the AWS key stops working on that date' },
+      tag: 'aws-keys',
+      summary: "Import again the local key version recorded on the key's link (the same material, as KMS requires)",
+      params: keyParams,
+      body: z.object({ validTo: z.string().max(40).optional() }).strict().nullish(),
+      responses: withResponses({ 200: awsReimportView, 202: pendingApprovalView }),
+      async handle(input) {
+        input.audit.target = input.params.key;
+        return gated(deps, input, 'aws.key.reimport', { key: input.params.key, validTo: input.body?.validTo }, (r) => {
+          const x = r as AwsKeyReimportResult;
+          return { ...x, key: toAwsKeyView(x.key), link: toCopy(x.link) };
         });
       },
     }),

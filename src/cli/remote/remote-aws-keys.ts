@@ -6,11 +6,13 @@ import type {
   awsKeySummaryView,
   awsKeyView,
   awsPolicyPutView,
+  awsReimportView,
   awsRotateResultView,
+  awsRotateToLocalView,
   awsSyncReportView,
   rotateLinkedView,
 } from '../../admin/routes/aws-key-routes.js';
-import type { AwsKeyImportResult, AwsKeyRecord, SyncReport } from '../../domain/index.js';
+import type { AwsKeyImportResult, AwsKeyRecord, AwsKeyReimportResult, AwsKeyRotateToLocalResult, SyncReport } from '../../domain/index.js';
 import type { AwsKeyOperations } from '../host.js';
 import type { ApiClient } from './api-client.js';
 
@@ -79,6 +81,15 @@ export function remoteAwsKeyOperations(api: ApiClient, slow: ApiClient = api): A
     rotateNative: async (ref, opts = {}) => {
       const r = await slow.call<Out<typeof awsRotateResultView>>('POST', `${key(ref)}/rotate`, { disableOld: !!opts.disableOld });
       return { old: record(r.old), new: record(r.new), movedAliases: r.movedAliases };
+    },
+    rotateToLocal: async (ref, localKey, opts) => {
+      const r = await slow.call<Out<typeof awsRotateToLocalView>>('POST', `${key(ref)}/rotate-to-local`, { localKey, ...(opts.validTo !== undefined ? { validTo: opts.validTo } : {}), disableOld: !!opts.disableOld });
+      return { ...r, old: record(r.old), new: record(r.new), wrappingAlgorithm: r.wrappingAlgorithm as AwsKeyRotateToLocalResult['wrappingAlgorithm'] };
+    },
+    deleteImportedMaterial: async (ref) => record(await api.call('POST', `${key(ref)}/delete-material`)),
+    reimport: async (ref, opts) => {
+      const r = await slow.call<Out<typeof awsReimportView>>('POST', `${key(ref)}/reimport`, opts.validTo !== undefined ? { validTo: opts.validTo } : {});
+      return { ...r, key: record(r.key), wrappingAlgorithm: r.wrappingAlgorithm as AwsKeyReimportResult['wrappingAlgorithm'] };
     },
     rotateLinked: (localKey, opts) => slow.call<Out<typeof rotateLinkedView>>('POST', `/keys/${seg(localKey)}/rotate-linked`, opts.strategy ? { strategy: opts.strategy } : {}),
   };
