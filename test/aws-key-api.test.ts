@@ -308,3 +308,50 @@ test('the CLI with --server: list, show, and "pending approval" (exit 4) with no
   assert.equal(put.code, 4, `${put.stdout}${put.stderr}`);
   for (const rule of ['aws.key.disable', 'aws.key.delete']) await call('DELETE', `/settings/approval-rules/${rule}`, h.admin.token);
 });
+
+test('rotate to a local key, delete imported material and reimport through the API; delete-material and an expiring rotate-to-local wait under aws.key.disable', async () => {
+  const t = ana.apiKey;
+  assert.equal((await call('POST', '/keystores', t, { name: 'own', prefix: '/own', regions: ['eu-west-1'] })).status, 200);
+  assert.equal((await call('POST', '/keys', t, { keyId: 'own-material', keyStore: 'own', exportable: true })).status, 200);
+  assert.equal((await call('POST', '/keys', t, { keyId: 'xks-only', keyStore: 'own' })).status, 200);
+  const native = (await kms.send(new CreateKeyCommand({ Description: 'to-own' }))).KeyMetadata!;
+  await kms.send(new CreateAliasCommand({ AliasName: 'alias/to-own', TargetKeyId: native.KeyId! }));
+  assert.equal((await call('POST', '/aws/connections/byok/sync', t, {})).status, 200);
+
+  const refused = await call<{ message: string }>('POST', `${k('alias/to-own')}/rotate-to-local`, t, { localKey: 'xks-only' });
+  assert.equal(refused.status, 403, refused.text);
+  assert.match(refused.body.message, /not exportable/);
+  assert.deepEqual((await call<{ key: AwsKey }>('GET', k('alias/to-own'), t)).body.key.keyId, native.KeyId, 'nothing moved');
+
+  const moved = await call<{ old: AwsKey; new: AwsKey & { origin: string }; movedAliases: string[]; link: { localVersion: number } }>('POST', `${k('alias/to-own')}/rotate-to-local`, t, { localKey: 'own-material' });
+  assert.equal(moved.status, 200, moved.text);
+  assert.deepEqual(moved.body.movedAliases, ['alias/to-own']);
+  assert.equal(moved.body.new.origin, 'EXTERNAL');
+  assert.equal(moved.body.link.localVersion, 1);
+  assert.equal(await stateInSim(native.KeyId!), 'Enabled', 'the old key keeps decrypting');
+  const newId = moved.body.new.keyId;
+  assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: 'alias/to-own' }))).KeyMetadata!.KeyId, newId);
+
+  const gone = await call<AwsKey>('POST', `${k(newId)}/delete-material`, t);
+  assert.equal(gone.status, 200, gone.text);
+  assert.equal(await stateInSim(newId), 'PendingImport');
+  const back = await call<{ key: AwsKey; localKey: string }>('POST', `${k(newId)}/reimport`, t, {});
+  assert.equal(back.status, 200, back.text);
+  assert.equal(back.body.localKey, 'own-material');
+  assert.equal(await stateInSim(newId), 'Enabled', 'the same material back in');
+  assert.equal((await call('POST', `${k(native.KeyId!)}/reimport`, t, {})).status, 409, 'a native key has no link to reimport from');
+
+  assert.equal((await call('PUT', '/settings/approval-rules/aws.key.disable', h.admin.token, { required: 2 })).status, 200);
+  try {
+    const waits = await call<{ pendingApproval: { rule: string; id: string } }>('POST', `${k(newId)}/delete-material`, t);
+    assert.equal(waits.status, 202, waits.text);
+    assert.equal(waits.body.pendingApproval.rule, 'aws.key.disable');
+    const expiring = await call<{ pendingApproval: { rule: string } }>('POST', `${k('alias/to-own')}/rotate-to-local`, t, { localKey: 'own-material', validTo: new Date(Date.now() + 30 * 86_400_000).toISOString() });
+    assert.equal(expiring.status, 202, expiring.text);
+    assert.equal(await stateInSim(newId), 'Enabled', 'nothing changed in AWS while the requests wait');
+    assert.equal((await approveBy(waits.body.pendingApproval.id, ben, cleo)).status, 200);
+    assert.equal(await stateInSim(newId), 'PendingImport', 'approved: the material is gone');
+  } finally {
+    await call('DELETE', '/settings/approval-rules/aws.key.disable', h.admin.token);
+  }
+});

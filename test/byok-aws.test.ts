@@ -283,6 +283,32 @@ describe('key rotate --linked', () => {
   });
 });
 
+describe('aws key rotate --to-local, delete-material, reimport (CLI)', () => {
+  test('a native key moves to a key Keyhold owns; its material is deleted and brought back; each step audited', async () => {
+    const native = (await kms.send(new CreateKeyCommand({ Description: 'to own' }))).KeyMetadata!;
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/to-own', TargetKeyId: native.KeyId }));
+    await h.json(['aws', 'sync', 'direct']);
+    await h.json(['key', 'create', 'owned-1', '--keystore', 'demo', '--exportable']);
+    const r = await h.json<{ old: { arn: string; state: string }; new: { arn: string; origin: string }; movedAliases: string[]; localVersion: number }>(['aws', 'key', 'rotate', 'alias/to-own', '--to-local', 'owned-1']);
+    assert.equal(r.old.arn, native.Arn);
+    assert.equal(r.old.state, 'Enabled');
+    assert.equal(r.new.origin, 'EXTERNAL');
+    assert.deepEqual(r.movedAliases, ['alias/to-own']);
+    assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: 'alias/to-own' }))).KeyMetadata!.Arn, r.new.arn);
+    const ct = await kms.send(new EncryptCommand({ KeyId: 'alias/to-own', Plaintext: Buffer.from('owned') }));
+    assert.equal((await h.json<{ state: string }>(['aws', 'key', 'delete-material', 'alias/to-own'])).state, 'PendingImport');
+    const back = await h.json<{ key: { state: string }; localKey: string; localVersion: number }>(['aws', 'key', 'reimport', 'alias/to-own']);
+    assert.deepEqual([back.key.state, back.localKey, back.localVersion], ['Enabled', 'owned-1', 1]);
+    assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }))).Plaintext!).toString(), 'owned');
+    const refused = await h.cli(['aws', 'key', 'delete-material', native.Arn!]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /origin AWS_KMS/);
+    assert.equal((await h.cli(['aws', 'key', 'rotate', native.Arn!, '--valid-to', '2030-01-01T00:00:00Z'])).code, 2, '--valid-to goes with --to-local');
+    const audit = await h.cli(['--json', 'audit', 'export']);
+    for (const action of ['aws.keys.rotate-to-local', 'aws.keys.delete-material', 'aws.keys.reimport']) assert.ok(audit.stdout.includes(`"${action}"`), action);
+  });
+});
+
 describe('aws sync', () => {
   type Report = { seen: number; added: number; updated: number; unchanged: number; gone: string[]; resumed: boolean; pages: number; awsManagedAliasesWithoutKey: number; region: string };
   type Row = { keyId: string; arn: string; region: string; aliases: string[]; spec: string; origin: string; manager: string; state: string };

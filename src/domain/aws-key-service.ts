@@ -636,7 +636,7 @@ export function createAwsKeyService(deps: {
     setRotation(ref: string, on: boolean, periodDays?: number) {
       if (periodDays !== undefined && (!Number.isInteger(periodDays) || periodDays < 90 || periodDays > 2560)) fail('ValidationFailed', 'the rotation period must be 90-2560 days');
       return onKey(ref, async (kms, k, c) => {
-        if (k.origin !== 'AWS_KMS' || k.keySpec !== 'SYMMETRIC_DEFAULT') fail('Unsupported', `${k.arn} is ${k.origin} ${k.keySpec}: KMS rotates only symmetric keys with KMS-made material (rotate it with keyhold aws key rotate)`);
+        if (k.origin !== 'AWS_KMS' || k.keySpec !== 'SYMMETRIC_DEFAULT') fail('InvalidState', `${k.arn} is ${k.origin} ${k.keySpec}: KMS rotates only symmetric keys with KMS-made material (rotate it with keyhold aws key rotate)`);
         await retrying(c, () => (on ? kms.enableKeyRotation(k.keyId, periodDays) : kms.disableKeyRotation(k.keyId)));
       });
     },
@@ -656,7 +656,7 @@ export function createAwsKeyService(deps: {
       const old = await mustGetRecord(ref);
       if (old.state === 'Gone' || old.state === 'PendingDeletion') fail('InvalidState', `AWS key ${old.arn} is ${old.state}`);
       if (old.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${old.arn} is an AWS managed key`);
-      if (old.origin !== 'AWS_KMS') fail('Unsupported', `${old.arn} has origin ${old.origin}: rotate imported keys with keyhold key rotate LOCAL --linked, or move to a key Keyhold owns with --to-local`);
+      if (old.origin !== 'AWS_KMS') fail('InvalidState', `${old.arn} has origin ${old.origin}: rotate imported keys with keyhold key rotate LOCAL --linked, or move to a key Keyhold owns with --to-local`);
       const { session } = await deps.open(old.connectionId);
       try {
         const kms = session.kms(old.region);
@@ -767,8 +767,8 @@ export function createAwsKeyService(deps: {
       const old = await mustGetRecord(ref);
       if (old.state === 'Gone' || old.state === 'PendingDeletion') fail('InvalidState', `AWS key ${old.arn} is ${old.state}`);
       if (old.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${old.arn} is an AWS managed key`);
-      if (old.origin !== 'AWS_KMS') fail('Unsupported', `${old.arn} has origin ${old.origin}: --to-local moves a native (AWS_KMS) key to Keyhold material; an imported key is rotated with keyhold key rotate LOCAL --linked`);
-      if (old.keySpec !== 'SYMMETRIC_DEFAULT' || old.keyUsage !== 'ENCRYPT_DECRYPT') fail('Unsupported', `${old.arn} is ${old.keySpec} ${old.keyUsage}: Keyhold keys are AES-256, so only a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key can move to one`);
+      if (old.origin !== 'AWS_KMS') fail('InvalidState', `${old.arn} has origin ${old.origin}: --to-local moves a native (AWS_KMS) key to Keyhold material; an imported key is rotated with keyhold key rotate LOCAL --linked`);
+      if (old.keySpec !== 'SYMMETRIC_DEFAULT' || old.keyUsage !== 'ENCRYPT_DECRYPT') fail('InvalidState', `${old.arn} is ${old.keySpec} ${old.keyUsage}: Keyhold keys are AES-256, so only a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key can move to one`);
       const validTo = validToOf(opts.validTo);
       const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
       // Refuses keys that are not exportable before anything is made in AWS.
@@ -808,7 +808,7 @@ export function createAwsKeyService(deps: {
     /** `keyhold aws key delete-material KEY`: DeleteImportedKeyMaterial; the key goes PendingImport until `reimport`. */
     deleteImportedMaterial(ref: string): Promise<AwsKeyRecord> {
       return onKey(ref, async (kms, k, c) => {
-        if (k.origin !== 'EXTERNAL') fail('Unsupported', `${k.arn} has origin ${k.origin}: only keys with imported material (origin EXTERNAL) have material to delete`);
+        if (k.origin !== 'EXTERNAL') fail('InvalidState', `${k.arn} has origin ${k.origin}: only keys with imported material (origin EXTERNAL) have material to delete`);
         if (k.state === 'PendingDeletion') fail('InvalidState', `AWS key ${k.arn} is pending deletion`);
         await retrying(c, () => kms.deleteImportedKeyMaterial(k.keyId));
       });
@@ -822,7 +822,7 @@ export function createAwsKeyService(deps: {
     async reimport(ref: string, opts: AwsKeyReimportOptions): Promise<AwsKeyReimportResult> {
       const key = await mustGetRecord(ref);
       if (key.state === 'Gone' || key.state === 'PendingDeletion') fail('InvalidState', `AWS key ${key.arn} is ${key.state}`);
-      if (key.origin !== 'EXTERNAL') fail('Unsupported', `${key.arn} has origin ${key.origin}: only keys with imported material (origin EXTERNAL) take material again`);
+      if (key.origin !== 'EXTERNAL') fail('InvalidState', `${key.arn} has origin ${key.origin}: only keys with imported material (origin EXTERNAL) take material again`);
       const copies = await repo.listAwsKeyCopies({ awsKeyArn: key.arn });
       const link = copies.reduce<AwsKeyCopy | undefined>((a, b) => (a === undefined || b.localVersion > a.localVersion || (b.localVersion === a.localVersion && b.copiedAt >= a.copiedAt) ? b : a), undefined);
       if (!link) fail('InvalidState', `${key.arn} has no link to a local key: Keyhold did not copy material into it, so there is nothing to reimport from (see keyhold aws key show ${ref})`);
