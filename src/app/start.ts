@@ -260,7 +260,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
             ...auditRoutes({ audit: audit.service, keys: context.keys }),
             ...statusRoutes({ health: () => health.report(), certificateNotAfter: xksCertificateNotAfter, hsmConfigured: management.hsm !== undefined, now: () => clock.now() }),
             ...clusterRoutes({ status: member ? () => member.status() : undefined }),
-            ...tlsRoutes({ tls: management.tls }),
+            ...tlsRoutes({ tls: management.tls, approvals: context.approvals }),
             ...(opts.adminRoutes ?? []),
           ],
         });

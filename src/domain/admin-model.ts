@@ -92,7 +92,8 @@ export type ApprovalAction =
   | 'user.reset-password'
   | 'approval-rule.change'
   | 'aws.connection.add'
-  | 'aws.connection.update';
+  | 'aws.connection.update'
+  | 'tls.change';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -111,6 +112,7 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'approval-rule.change',
   'aws.connection.add',
   'aws.connection.update',
+  'tls.change',
 ];
 
 /**
@@ -119,7 +121,9 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
  * the change has that effect.
  */
 export type ApprovalOperation =
-  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable'>
+  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable' | 'tls.change'>
+  | 'tls.install'
+  | 'tls.remove'
   | 'key.update'
   | 'keystore.set-regions'
   | 'keystore.set-quota'
@@ -144,6 +148,8 @@ export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
   'approval-rule.change',
   'aws.connection.add',
   'aws.connection.update',
+  'tls.install',
+  'tls.remove',
 ];
 
 /** M-of-N: `required` approvals from `approvers` (usernames) or, when null, from any custodian. */

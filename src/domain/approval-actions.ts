@@ -10,7 +10,10 @@ import { parsePolicy } from './policy.js';
 import { always, spec, type ApprovalActions } from './approval-spec.js';
 import type { AwsConnectionService } from './aws-connection-service.js';
 import { awsApprovalActions } from './aws-approval-actions.js';
+import { tlsApprovalActions, type TlsCertificateOps } from './tls-approval-actions.js';
+import type { Seal } from './ports.js';
 
+export type { TlsCertificateOps } from './tls-approval-actions.js';
 export { always, spec, type ApprovalActionSpec, type ApprovalActions, type ApprovalRunContext } from './approval-spec.js';
 import { EXTERNAL_KEY_ID_RE, NAME_RE, parseUsage, validateDescription, validateExpiry, validateQuota, validateRegions, validateRotationPeriod, validateTags } from './validation.js';
 
@@ -69,6 +72,8 @@ export function createApprovalActions(deps: {
   rules: { check(action: string, input: ApprovalRuleInput | null): Promise<void>; apply(action: string, input: ApprovalRuleInput | null, by: string): Promise<unknown> };
   /** The AWS plane, when this process has one (its operations refuse otherwise). */
   aws?: AwsConnectionService | undefined;
+  /** The cluster's XKS certificate, and the seal that keeps a waiting request's key. */
+  tls?: { ops: TlsCertificateOps; seal: Seal } | undefined;
 }): ApprovalActions {
   const { keyStores, keys, identity } = deps;
 
@@ -300,5 +305,6 @@ export function createApprovalActions(deps: {
       run: (p, ctx) => deps.rules.apply(p.action, p.rule, ctx.requestedBy.username),
     }),
     ...awsApprovalActions(deps.aws),
+    ...tlsApprovalActions(deps.tls),
   };
 }
