@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { fail, isoNow, KeyholdError, type Clock } from '../base/index.js';
 import {
   AUDIT_ROOT_CHAIN,
@@ -17,6 +17,7 @@ import {
 import { usageKeyOf, type AdminAuditRecord, type AuditEntry, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
 import type { AuditForwarder, AuditMaintenance, AuditQuery, AuditReader, AuditSink, AuditSnapshot, StoredAuditAnchor, StoredAuditRow, StoredUsageRow } from './audit-ports.js';
 import { redactSecrets } from './redact.js';
+import { createSegmentHash, verifyAuditSegment, type SegmentReport } from './audit-segment.js';
 import { xksAuditRecord, type XksCall } from './xks-call.js';
 
 /**
@@ -541,40 +542,9 @@ export function createAuditService(deps: {
     };
   }
 
-  /** Checks a segment written by archive: signature, hash, and every record's MAC and link. */
+  /** Checks a segment written by archive with this log's keys: signature, hash, and every record's MAC and link. */
   function verifySegment(text: string): SegmentReport {
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    const bad = (detail: string): SegmentReport => ({ ok: false, count: 0, chains: [], detail });
-    if (lines.length < 2) return bad('the file is not an audit segment (too short)');
-    let trailer: Record<string, unknown>;
-    try {
-      trailer = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-    } catch {
-      return bad('the last line is not JSON (the file was cut short)');
-    }
-    if (trailer.type !== 'keyhold-audit-segment-end') return bad('the file has no signed trailer (it was cut short or is not an audit segment)');
-    if (!verifyAuditDocument(trailer, signing().publicKeyHex)) return bad("the trailer's signature does not verify with this log's key");
-    const hash = createSegmentHash();
-    for (const l of lines.slice(0, -1)) hash.update(l + '\n');
-    if (hash.digest() !== trailer.sha256) return bad('the records do not match the signed hash (the file was edited)');
-    const chains = trailer.chains as { chain: string; from: number; to: number; prev: string; last: string; count: number }[];
-    const state = new Map(chains.map((c) => [c.chain, { ...c, seq: c.from - 1, mac: c.prev, n: 0 }]));
-    for (const l of lines.slice(1, -1)) {
-      const r = JSON.parse(l) as { chain: string; seq: number; prev: string; mac: string; body: string };
-      const st = state.get(r.chain);
-      if (!st || r.seq !== st.seq + 1 || r.prev !== st.mac) return bad(`record ${r.seq} of chain '${r.chain}' is out of place`);
-      if (auditRecordMac(key, r.seq, Buffer.from(r.prev, 'hex'), r.body).toString('hex') !== r.mac) return bad(`record ${r.seq} of chain '${r.chain}' fails its MAC`);
-      st.seq = r.seq;
-      st.mac = r.mac;
-      st.n++;
-    }
-    let count = 0;
-    for (const st of state.values()) {
-      if (st.seq !== st.to || st.mac !== st.last || st.n !== st.count) return bad(`chain '${st.chain}' does not end where the trailer says`);
-      count += st.n;
-    }
-    return { ok: true, count, chains: chains.map(({ chain, from, to, count: n }) => ({ chain, from, to, count: n })), before: String(trailer.before), publicKey: signing().publicKeyHex };
+    return verifyAuditSegment(text, { publicKeyHex: signing().publicKeyHex, recordMac: (seq, prev, body) => auditRecordMac(key, seq, prev, body) });
   }
 
   return {
@@ -652,20 +622,6 @@ export interface ArchivePlan {
   chains: { chain: string; from: number; to: number; count: number }[];
   /** Writes the anchors and removes the archived records; returns how many were removed. */
   commit(): Promise<number>;
-}
-
-export interface SegmentReport {
-  ok: boolean;
-  count: number;
-  chains: { chain: string; from: number; to: number; count: number }[];
-  before?: string;
-  publicKey?: string;
-  detail?: string;
-}
-
-function createSegmentHash(): { update(s: string): void; digest(): string } {
-  const h = createHash('sha256');
-  return { update: (s) => void h.update(s, 'utf8'), digest: () => h.digest('hex') };
 }
 
 function matches(r: AuditRecord, q: AuditQuery): boolean {
