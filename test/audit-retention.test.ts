@@ -99,3 +99,42 @@ test('below the disk watermark health is DEGRADED and the metric says so; the sc
   assert.equal(recorded.length, 1, 'the archive is itself recorded');
   assert.equal(recorded[0]!.actor, 'system');
 });
+
+test('size-based retention: over retention_max_records the scheduler archives the oldest records down to 90 % of it', async () => {
+  const s = await startAdminHarness({ toml: '[audit]\nretention_max_records = 20\n' });
+  try {
+    const demo = s.init.demo!;
+    const c = xksClient({ url: `https://localhost:${s.running.xksAddress.port}`, caPem: s.caPem, uriPath: demo.uriPath, credential: demo.credential });
+    try {
+      // One second apart: the cutoff is a record time, and this clock only moves when told.
+      for (let i = 0; i < 30; i++) {
+        s.clock.advance(1000);
+        assert.equal((await c.encrypt(demo.keyId, { plaintext: Buffer.from(`r${i}`) })).status, 200);
+      }
+    } finally {
+      c.close();
+    }
+    const before = await s.running.audit.service.verify();
+    assert.ok(before.ok && before.count > 30, `over the limit: ${before.count}`);
+    await s.running.scheduler.runOnce();
+    const files = readdirSync(join(s.dataDir, 'audit-archive'));
+    assert.equal(files.length, 1, `one segment file (${files.join(', ')})`);
+    const seg = s.running.audit.service.verifySegment(readFileSync(join(s.dataDir, 'audit-archive', files[0]!), 'utf8'));
+    assert.equal(seg.ok, true, seg.detail);
+    const rest = await s.running.audit.service.verify();
+    assert.equal(rest.ok, true, rest.problem?.detail);
+    const live = rest.chains.reduce((n, ch) => n + (ch.seq - ch.archived), 0);
+    assert.ok(live <= 20 && live >= 10, `about 90 % of the limit stays (${live} live, ${seg.count} archived)`);
+    // Every record is either archived or still in the log, plus the archive's own record.
+    assert.equal(seg.count + live, before.chains.reduce((n, ch) => n + ch.seq, 0) + 1);
+    // Under the limit now: the next run archives nothing.
+    await s.running.scheduler.runOnce();
+    assert.equal(readdirSync(join(s.dataDir, 'audit-archive')).length, 1);
+    const recorded = [];
+    for await (const r of s.running.audit.service.export({})) if (r.kind === 'admin' && r.action === 'audit.archive') recorded.push(r);
+    assert.equal(recorded.length, 1);
+    assert.equal((recorded[0]!.change as { policy?: string }).policy, 'size');
+  } finally {
+    await s.dispose();
+  }
+});

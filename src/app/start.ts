@@ -222,7 +222,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       keys: context.keys,
       approvals: context.approvals,
       identity: context.identity,
-      housekeeping: config.audit.retentionMs > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,
+      housekeeping: config.audit.retentionMs > 0 || config.audit.retentionMaxRecords > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,
       audit: adminAudit,
       clock,
       intervalMs: config.admin.schedulerIntervalMs,

@@ -469,6 +469,36 @@ export function createAuditService(deps: {
    * signed segment through `write`, and returns what commit() will remove. Nothing is removed
    * until commit() (call it once the segment is safely stored); the whole log must verify.
    */
+  /**
+   * Size-based retention: when more than `max` records are live (not archived), the archive
+   * cutoff (a record time) that leaves about `target`, taken from each chain in proportion
+   * to its size; undefined at or under `max`. The chains' last records always stay.
+   */
+  async function sizeCutoff(max: number, target: number): Promise<string | undefined> {
+    const live = await Promise.all(
+      (await reader.chains()).map(async (chain) => {
+        const from = (await reader.anchor(chain))?.seq ?? 0;
+        const head = (await reader.snapshot((s) => s.head(chain)))?.seq ?? 0;
+        return { chain, from, head, n: head - from };
+      }),
+    );
+    const total = live.reduce((n, c) => n + c.n, 0);
+    if (total <= max) return undefined;
+    const excess = total - target;
+    let cutoff: string | undefined;
+    for (const c of live) {
+      const k = Math.min(c.n - 1, Math.ceil((excess * c.n) / total));
+      if (k <= 0) continue;
+      // The first record that stays: everything before its time is archived.
+      const row = (await reader.rows(c.chain, c.from + k, c.head + 1, 1))[0];
+      if (!row) continue;
+      const r = parse(row);
+      if (isProblem(r)) throw auditTamperError(`record ${row.seq} of chain '${c.chain}' fails verification (${r.detail}); nothing was archived`);
+      if (cutoff === undefined || r.time < cutoff) cutoff = r.time;
+    }
+    return cutoff;
+  }
+
   async function archive(before: string, write: (text: string) => Promise<void>): Promise<ArchivePlan> {
     const m = deps.maintenance;
     if (!m) fail('Unsupported', 'this audit service cannot archive');
@@ -606,6 +636,7 @@ export function createAuditService(deps: {
     rebuildUsage,
     checkpoint,
     archive,
+    sizeCutoff,
     verifySegment,
 
     /** The Ed25519 public key that verifies checkpoints and segments (hex). */
