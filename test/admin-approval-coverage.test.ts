@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { APPROVAL_ACTIONS } from '../src/domain/index.js';
+import { issueCertificate } from '../src/app/certificates.js';
 import { DAY, startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
 
 /**
@@ -151,4 +153,35 @@ test('an approval acts on the object it was filed for, not on a new one with the
   assert.equal((rk.body.error as Body).error, 'Conflict');
   assert.equal((await call<Body>('GET', '/keys/k-bind', ana.apiKey)).body.state, 'Enabled', 'the new key keeps serving');
   await clear('key.disable');
+});
+
+test('with a 2-approval tls.change rule, installing or removing the XKS certificate waits for two votes; the waiting request keeps the key sealed', async () => {
+  const pair = await issueCertificate({ commonName: 'xks.example.com', dnsNames: ['xks.example.com'], kind: 'server' });
+  await rule('tls.change', { required: 2 });
+  const r = await call<{ pendingApproval: Body }>('PUT', '/tls', h.admin.token, { certificatePem: pair.certPem, privateKeyPem: pair.keyPem });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.body.pendingApproval.rule, 'tls.change');
+  assert.equal(r.body.pendingApproval.action, 'tls.install');
+  const id = String(r.body.pendingApproval.id);
+  const listed = await call<Body>('GET', `/approvals/${id}`, ana.apiKey);
+  assert.doesNotMatch(listed.text, /PRIVATE KEY/, 'the request shows no private key');
+  assert.ok(!listed.text.includes(pair.keyPem.split('\n')[1]!), 'nor its base64');
+  assert.deepEqual((await call<Body>('GET', '/tls', ana.apiKey)).body, { installed: null }, 'nothing is installed while the request waits');
+  // A pair that could never install is refused at once, not filed.
+  const other = await issueCertificate({ commonName: 'other', kind: 'server' });
+  assert.equal((await call('PUT', '/tls', h.admin.token, { certificatePem: pair.certPem, privateKeyPem: other.keyPem })).status, 400);
+  assert.equal((await call<Body>('POST', `/approvals/${id}/approve`, ana.apiKey)).body.status, 'pending', 'one vote of two');
+  assert.deepEqual((await call<Body>('GET', '/tls', ana.apiKey)).body, { installed: null });
+  const done = await call<Body>('POST', `/approvals/${id}/approve`, ben.apiKey);
+  assert.equal(done.body.status, 'executed', done.text);
+  const installed = await call<{ installed: { fingerprint256: string } | null }>('GET', '/tls', ana.apiKey);
+  assert.equal(installed.body.installed?.fingerprint256, new X509Certificate(pair.certPem).fingerprint256);
+  // Removing it (every node back to its files) falls under the same rule.
+  const rm = await call<{ pendingApproval: Body }>('DELETE', '/tls', h.admin.token);
+  assert.equal(rm.status, 202, rm.text);
+  assert.equal(rm.body.pendingApproval.action, 'tls.remove');
+  assert.equal((await call('POST', `/approvals/${String(rm.body.pendingApproval.id)}/cancel`, h.admin.token)).status, 200);
+  assert.ok((await call<{ installed: unknown }>('GET', '/tls', ana.apiKey)).body.installed, 'still installed after the cancel');
+  await clear('tls.change');
+  assert.equal((await call('DELETE', '/tls', h.admin.token)).status, 200, 'without the rule it runs at once');
 });

@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
@@ -24,6 +26,8 @@ let good: IssuedCertificate;
 let wrongSubject: IssuedCertificate;
 let otherCaClient: IssuedCertificate;
 let viaSan: IssuedCertificate;
+let expired: IssuedCertificate;
+let pemDir: string;
 const clients: XksClient[] = [];
 const agents: Agent[] = [];
 
@@ -69,6 +73,46 @@ function assertAlert(r: Handshake, alert: 'HANDSHAKE_FAILURE' | 'PROTOCOL_VERSIO
   if (!r.ok) assert.match(r.code, new RegExp(`^ERR_SSL_[A-Z0-9/]+_ALERT_${alert}$`), `${what}: ${r.code} ${r.message}`);
 }
 
+type Refusal = { kind: 'alert'; code: string; message: string } | { kind: 'answered' } | { kind: 'other'; what: string };
+
+/**
+ * A TLS connection that a refused client certificate must end with a TLS alert. Under TLS
+ * 1.3 the client's handshake completes before the server has read its certificate, so the
+ * alert arrives on the first read; under TLS 1.2 the handshake itself fails.
+ */
+function refusal(opts: ConnectionOptions): Promise<Refusal> {
+  return new Promise((resolve) => {
+    const s = connect({ host: 'localhost', port: h.port, servername: 'localhost', ca: h.caPem, ...opts });
+    s.once('secureConnect', () => s.write('GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    s.once('data', () => resolve({ kind: 'answered' }));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(/^ERR_SSL_[A-Z0-9/]+_ALERT_/.test(e.code ?? '') ? { kind: 'alert', code: e.code!, message: e.message } : { kind: 'other', what: `${e.code} ${e.message}` }));
+    s.once('close', () => resolve({ kind: 'other', what: 'a close without an alert' }));
+  });
+}
+
+/** The client got the named TLS alert (asserted on the alert, not OpenSSL's spelling of the code). */
+function assertRefusedWith(r: Refusal, alert: 'UNKNOWN_CA' | 'CERTIFICATE_EXPIRED', what: string): void {
+  assert.equal(r.kind, 'alert', `${what}: ${JSON.stringify(r)}`);
+  if (r.kind === 'alert') assert.match(r.code, new RegExp(`_ALERT_${alert}$`), `${what}: ${r.code} ${r.message}`);
+}
+
+/** curl GET /ping with a client certificate: its exit code and error output. */
+function curlPing(cert: IssuedCertificate, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  writeFileSync(join(pemDir, `${name}.crt`), cert.certPem);
+  writeFileSync(join(pemDir, `${name}.key`), cert.keyPem);
+  writeFileSync(join(pemDir, 'server-ca.pem'), h.caPem);
+  const args = ['-sS', '--cacert', join(pemDir, 'server-ca.pem'), '--cert', join(pemDir, `${name}.crt`), '--key', join(pemDir, `${name}.key`), `https://localhost:${h.port}/ping`];
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => reject(new Error(`cannot run curl (a required test tool): ${e.message}`)));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 function agent(opts: ConstructorParameters<typeof Agent>[0]): Agent {
   const a = new Agent({ ca: h.caPem, cert: good.certPem, key: good.keyPem, keepAlive: true, ...opts });
   agents.push(a);
@@ -84,6 +128,9 @@ before(async () => {
     issueCertificate({ commonName: KMS_CLIENT, kind: 'client', issuer: otherCa }),
     issueCertificate({ commonName: 'some-client', dnsNames: [KMS_CLIENT], kind: 'client', issuer: ca }),
   ]);
+  // Valid for one day, ten days ago: the right CA and subject, but expired.
+  expired = await issueCertificate({ commonName: KMS_CLIENT, kind: 'client', issuer: ca, notBefore: new Date(Date.now() - 10 * 86_400_000), days: 1 });
+  pemDir = mkdtempSync(join(tmpdir(), 'keyhold-mtls-'));
   h = await startKeyhold({
     beforeStart: (dir) => {
       writeFileSync(join(dir, 'tls', 'kms-client-ca.pem'), ca.certPem);
@@ -96,6 +143,7 @@ after(async () => {
   for (const c of clients) c.close();
   for (const a of agents) a.destroy();
   await h?.dispose();
+  if (pemDir) rmSync(pemDir, { recursive: true, force: true });
 });
 
 test('TLS 1.1 and older are refused by the server', async () => {
@@ -148,17 +196,30 @@ test('mTLS: without a client certificate the connection is refused', async () =>
   assertAlert(t12, 'HANDSHAKE_FAILURE', 'TLS 1.2 without a client certificate');
 });
 
-test('mTLS: a certificate from another CA is refused, even with the right subject', async () => {
+test('mTLS: a certificate from another CA is refused in the handshake with an unknown-CA alert, even with the right subject', async () => {
   const r = await client(otherCaClient).health().then(
     (res) => ({ ok: true as const, status: res.status }),
     (e: NodeJS.ErrnoException) => ({ ok: false as const, code: e.code }),
   );
   assert.equal(r.ok, false, JSON.stringify(r));
-  const t12 = await handshake({ maxVersion: 'TLSv1.2', cert: otherCaClient.certPem, key: otherCaClient.keyPem });
-  assert.equal(t12.ok, false, 'the TLS 1.2 handshake does not complete');
-  // Node closes the socket when client verification fails, often before OpenSSL's alert
-  // reaches the wire (xks-spec §14.12: stacks differ in what the refusal looks like).
-  if (!t12.ok) assert.match(t12.code, /^(ERR_SSL_(TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|SSLV3_ALERT_HANDSHAKE_FAILURE)|ECONNRESET)$/, t12.message);
+  const key = { cert: otherCaClient.certPem, key: otherCaClient.keyPem };
+  assertRefusedWith(await refusal({ ...key, maxVersion: 'TLSv1.2' }), 'UNKNOWN_CA', 'TLS 1.2');
+  assertRefusedWith(await refusal({ ...key, minVersion: 'TLSv1.3' }), 'UNKNOWN_CA', 'TLS 1.3');
+  const c = await curlPing(otherCaClient, 'other-ca');
+  assert.notEqual(c.code, 0, 'curl fails');
+  assert.equal(c.stdout, '', 'curl got no answer');
+  assert.match(c.stderr, /alert unknown ca/i, `curl reports the alert: ${c.stderr}`);
+  await eventually(async () => assert.match(h.output(), /"event":"mtls_rejected","reason":"certificate verification failed"/));
+});
+
+test('mTLS: an expired certificate from the right CA is refused in the handshake with a certificate-expired alert', async () => {
+  const key = { cert: expired.certPem, key: expired.keyPem };
+  assertRefusedWith(await refusal({ ...key, maxVersion: 'TLSv1.2' }), 'CERTIFICATE_EXPIRED', 'TLS 1.2');
+  assertRefusedWith(await refusal({ ...key, minVersion: 'TLSv1.3' }), 'CERTIFICATE_EXPIRED', 'TLS 1.3');
+  const c = await curlPing(expired, 'expired');
+  assert.notEqual(c.code, 0, 'curl fails');
+  assert.equal(c.stdout, '', 'curl got no answer');
+  assert.match(c.stderr, /alert certificate expired/i, `curl reports the alert: ${c.stderr}`);
 });
 
 test('mTLS: a certificate from the right CA with the wrong subject is refused', async () => {
@@ -170,8 +231,12 @@ test('mTLS: a certificate from the right CA with the wrong subject is refused', 
         (e: NodeJS.ErrnoException) => ({ ok: false as const, code: e.code }),
       );
     assert.equal(r.ok, false, `${tls}: ${JSON.stringify(r)}`);
+    // The chain verifies, so the handshake completes; the subject check then closes the
+    // connection before any request is answered.
+    const raw = await refusal({ cert: wrongSubject.certPem, key: wrongSubject.keyPem, ...opts });
+    assert.equal(raw.kind, 'other', `${tls}: ${JSON.stringify(raw)}`);
   }
-  await eventually(async () => assert.match(h.output(), /"event":"mtls_rejected"/));
+  await eventually(async () => assert.match(h.output(), /"event":"mtls_rejected","names":\["cks.kms.us-east-1.amazonaws.com"\]/));
 });
 
 test('mTLS: the right CA and subject work, by CN or by DNS subject alternative name', async () => {
@@ -180,6 +245,9 @@ test('mTLS: the right CA and subject work, by CN or by DNS subject alternative n
   assertOk(await c.encrypt('demo-key', { plaintext: Buffer.from('over mTLS') }));
   assertOk(await client(viaSan).health(), 'subject in a DNS SAN');
   assertOk(await c.health({ agent: agent({ maxVersion: 'TLSv1.2' }) }), 'over TLS 1.2');
+  const viaCurl = await curlPing(good, 'good');
+  assert.equal(viaCurl.code, 0, viaCurl.stderr);
+  assert.equal(viaCurl.stdout, 'pong');
 });
 
 test('a replaced certificate is served to new connections; an open keep-alive connection keeps working', async () => {
@@ -220,4 +288,6 @@ test('a replaced certificate is served to new connections; an open keep-alive co
   assert.equal(again.socket, first.socket, 'the same keep-alive connection carried both requests');
   // And full XKS calls work over the new certificate.
   assertOk(await client(good, next.certPem).health());
+  // The new context still verifies client chains in the handshake.
+  assertRefusedWith(await refusal({ ca: next.certPem, cert: otherCaClient.certPem, key: otherCaClient.keyPem }), 'UNKNOWN_CA', 'after the reload');
 });

@@ -60,14 +60,24 @@ export function watchAuditDisk(opts: {
 
 /**
  * The automatic retention policy, run by the lifecycle scheduler: records older than
- * retentionMs are archived into a new segment file in archiveDir (written and synced
+ * retentionMs, and the oldest ones while more than retentionMaxRecords are in the log (down
+ * to 90 % of it), are archived into a new segment file in archiveDir (written and synced
  * before anything is removed), as `keyhold audit archive` does.
  */
-export function auditRetentionTask(audit: Pick<AuditService, 'archive' | 'admin'>, cfg: Pick<AuditConfig, 'retentionMs' | 'archiveDir'>, clock: Clock, log?: Logger): { name: string; run(): Promise<unknown> } {
+export function auditRetentionTask(
+  audit: Pick<AuditService, 'archive' | 'admin' | 'sizeCutoff'>,
+  cfg: Pick<AuditConfig, 'retentionMs' | 'retentionMaxRecords' | 'archiveDir'>,
+  clock: Clock,
+  log?: Logger,
+): { name: string; run(): Promise<unknown> } {
   return {
     name: 'audit.retention',
     async run() {
-      const before = new Date(clock.now() - cfg.retentionMs).toISOString();
+      const byAge = cfg.retentionMs > 0 ? new Date(clock.now() - cfg.retentionMs).toISOString() : undefined;
+      const bySize = cfg.retentionMaxRecords > 0 ? await audit.sizeCutoff(cfg.retentionMaxRecords, Math.floor(cfg.retentionMaxRecords * 0.9)) : undefined;
+      // The later cutoff archives more: each policy's bound holds.
+      const before = [byAge, bySize].filter((t): t is string => t !== undefined).sort().pop();
+      if (before === undefined) return { removed: 0 };
       mkdirSync(cfg.archiveDir, { recursive: true, mode: 0o700 });
       const file = join(cfg.archiveDir, `audit-before-${before.replace(/[:.]/g, '-')}.jsonl`);
       const fd = openSync(file, 'wx', 0o600);
@@ -87,8 +97,9 @@ export function auditRetentionTask(audit: Pick<AuditService, 'archive' | 'admin'
         return { removed: 0 };
       }
       const removed = await plan.commit();
-      await audit.admin({ actor: 'system', source: 'scheduler', action: 'audit.archive', target: 'audit-log', outcome: 'ok', change: { before, file, removed, chains: plan.chains } });
-      log?.info({ event: 'audit_archived', before, file, removed }, 'archived old audit records');
+      const policy = before === bySize ? 'size' : 'age';
+      await audit.admin({ actor: 'system', source: 'scheduler', action: 'audit.archive', target: 'audit-log', outcome: 'ok', change: { before, file, removed, chains: plan.chains, policy } });
+      log?.info({ event: 'audit_archived', before, file, removed, policy }, 'archived old audit records');
       return { removed, file };
     },
   };

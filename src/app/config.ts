@@ -67,6 +67,8 @@ export interface AuditConfig {
   diskMinFreeRatio: number;
   /** Automatic archive of records older than this, in ms (0: off), into archiveDir. */
   retentionMs: number;
+  /** Automatic archive of the oldest records when more than this many are live (0: off), down to 90 %. */
+  retentionMaxRecords: number;
   archiveDir: string;
   maxBatch: number;
   commitDelayMs: number;
@@ -191,6 +193,7 @@ const fileSchema = z
         disk_min_free_mb: z.number().int().min(0).max(100_000_000).default(2048),
         disk_min_free_percent: z.number().min(0).max(90).default(10),
         retention_days: z.number().int().min(0).max(36_500).default(0),
+        retention_max_records: z.number().int().min(0).max(1e12).default(0),
         archive_dir: z.string().min(1).default('audit-archive'),
         max_batch: z.number().int().min(1).max(10_000).default(1000),
         commit_delay_ms: z.number().min(0).max(100).default(0),
@@ -401,6 +404,7 @@ export function loadConfig(inputs: ConfigInputs): Readonly<Config> {
       diskMinFreeBytes: f.audit.disk_min_free_mb * 1024 * 1024,
       diskMinFreeRatio: f.audit.disk_min_free_percent / 100,
       retentionMs: f.audit.retention_days * 86_400_000,
+      retentionMaxRecords: f.audit.retention_max_records,
       archiveDir: path(f.audit.archive_dir),
       maxBatch: f.audit.max_batch,
       commitDelayMs: f.audit.commit_delay_ms,
@@ -592,6 +596,9 @@ disk_min_free_mb = 2048
 disk_min_free_percent = 10
 # Archive records older than this many days into archive_dir, by the scheduler (0 = off).
 retention_days = 0
+# Also archive the oldest records when more than this many are in the log, down to 90 % of
+# it (0 = off; a record is about 850 bytes on SQLite, so 10000000 is about 8.5 GB).
+retention_max_records = 0
 archive_dir = "audit-archive"
 # Group commit: at most max_batch records per commit; commit_delay_ms > 0 waits that long
 # to gather more (more throughput, more latency). 0 commits as soon as the writer is free.

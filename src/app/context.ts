@@ -30,6 +30,7 @@ import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from '../seal/index.js';
 import { createAwsGateway, proxySettingsFromEnv } from '../aws/index.js';
 import { createAppAwsKeys } from './aws-keys.js';
+import { clusterCertificateOps } from '../xks/index.js';
 import type { AwsKeyService } from '../domain/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
@@ -136,7 +137,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     identity,
     approvals: createApprovalService({
       repo: storage,
-      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections, awsKeys }),
+      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections, awsKeys, tls: { ops: clusterCertificateOps(storage, seal, clock), seal } }),
       seal,
       clock,
       defaultTtlMs: a.approvalTtlMs,

@@ -222,7 +222,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
       linkedKeys: context.awsKeys,
       approvals: context.approvals,
       identity: context.identity,
-      housekeeping: config.audit.retentionMs > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,
+      housekeeping: config.audit.retentionMs > 0 || config.audit.retentionMaxRecords > 0 ? [auditRetentionTask(audit.service, config.audit, clock, log)] : undefined,
       audit: adminAudit,
       clock,
       intervalMs: config.admin.schedulerIntervalMs,
@@ -260,7 +260,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
             ...auditRoutes({ audit: audit.service, keys: context.keys }),
             ...statusRoutes({ health: () => health.report(), certificateNotAfter: xksCertificateNotAfter, hsmConfigured: management.hsm !== undefined, now: () => clock.now() }),
             ...clusterRoutes({ status: member ? () => member.status() : undefined }),
-            ...tlsRoutes({ tls: management.tls }),
+            ...tlsRoutes({ tls: management.tls, approvals: context.approvals }),
             ...(opts.adminRoutes ?? []),
           ],
         });

@@ -1,8 +1,9 @@
-import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { fail } from '../base/index.js';
-import { isAuditTamperError, type KeyUsageView } from '../domain/index.js';
+import { AUDIT_PUBLIC_KEY_RE, isAuditTamperError, verifyAuditSegment, type KeyUsageView } from '../domain/index.js';
+import { join, resolve } from 'node:path';
 import type { CliHost, GlobalOptions } from './host.js';
 import { fields, printer, table } from './output.js';
 
@@ -31,6 +32,15 @@ function readText(file: string): string {
   }
 }
 
+/** A signer's public key: a file with the 64 hex digits, or a checkpoint carrying them. */
+function readPublicKey(file: string): string {
+  const text = readText(file).trim();
+  if (AUDIT_PUBLIC_KEY_RE.test(text)) return text;
+  const doc = text.includes('{') ? (parseCheckpoint(text) as { publicKey?: unknown }) : {};
+  if (typeof doc.publicKey === 'string' && AUDIT_PUBLIC_KEY_RE.test(doc.publicKey)) return doc.publicKey;
+  return fail('ValidationFailed', `${file} holds no audit public key (64 hex digits, or a checkpoint from \`keyhold audit checkpoint\`)`);
+}
+
 /** A checkpoint file, or a syslog line carrying one (the JSON after the BOM). */
 function parseCheckpoint(text: string): unknown {
   const start = text.indexOf('{');
@@ -49,18 +59,26 @@ export function registerAuditCommands(program: Command, key: Command, host: CliH
     .command('verify')
     .description(`check every chain, its head and the key usage aggregate; names the first edited, deleted, inserted or reordered record (exit code ${EXIT_AUDIT_INVALID} when it does not verify)`)
     .option('--checkpoint <file>', 'also prove the log still holds everything up to this signed checkpoint (from `audit checkpoint` or syslog)')
-    .option('--segment <file>', 'check an archived segment (from `audit archive`) instead of the log')
-    .action(async (opts: { checkpoint?: string; segment?: string }, cmd: Command) => {
+    .option('--segment <file>', 'check an archived segment (from `audit archive`) instead of the log; works offline, without a data directory')
+    .option('--public-key <file>', 'with --segment: the signer to require (a file holding the 64-hex public key, or a checkpoint from `audit checkpoint`)')
+    .action(async (opts: { checkpoint?: string; segment?: string; publicKey?: string }, cmd: Command) => {
       const g = globals(cmd);
+      if (opts.publicKey && !opts.segment) fail('ValidationFailed', '--public-key goes with --segment');
       if (opts.segment) {
         const text = readText(opts.segment);
-        const report = await host.withServices(g, async (s) => {
-          if (!s.audit.verifySegment) fail('Unsupported', 'segments are verified locally (run without --server, on a copy of the data directory or its audit key)');
-          return s.audit.verifySegment(text);
-        });
+        // Offline (the segment's own signature) when a signer is pinned or there is no data
+        // directory; else with the log's keys, which also checks every record's MAC.
+        const offline = opts.publicKey !== undefined || g.server !== undefined || !existsSync(join(resolve(g.dataDir ?? 'keyhold-data'), 'keyhold.toml'));
+        const report = offline
+          ? verifyAuditSegment(text, { publicKeyHex: opts.publicKey ? readPublicKey(opts.publicKey) : undefined })
+          : await host.withServices(g, async (s) => {
+              if (!s.audit.verifySegment) fail('Unsupported', 'this data directory cannot verify segments');
+              return s.audit.verifySegment(text);
+            });
+        const signer = report.pinned ? `signed by ${report.publicKey}` : `signed by ${report.publicKey}, the key the file names: compare it with a checkpoint's publicKey, or pin it with --public-key`;
         printer(!!g.json).result(report, () =>
           report.ok
-            ? `Audit segment OK: ${report.count} record(s) verified (${report.chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ') || 'no records'}), before ${report.before}.`
+            ? `Audit segment OK: ${report.count} record(s) verified (${report.chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ') || 'no records'}), before ${report.before}, ${signer}.`
             : `Audit segment FAILED: ${report.detail}.`,
         );
         if (!report.ok) process.exitCode = EXIT_AUDIT_INVALID;

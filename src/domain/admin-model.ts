@@ -94,7 +94,8 @@ export type ApprovalAction =
   | 'aws.connection.add'
   | 'aws.connection.update'
   | 'aws.key.disable'
-  | 'aws.key.delete';
+  | 'aws.key.delete'
+  | 'tls.change';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -115,6 +116,7 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'aws.connection.update',
   'aws.key.disable',
   'aws.key.delete',
+  'tls.change',
 ];
 
 /**
@@ -123,8 +125,10 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
  * the change has that effect.
  */
 export type ApprovalOperation =
-  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable' | 'aws.key.delete'>
+  | Exclude<ApprovalAction, 'user.set-role' | 'user.enable' | 'aws.key.delete' | 'tls.change'>
   | AwsKeyOperation
+  | 'tls.install'
+  | 'tls.remove'
   | 'key.update'
   | 'keystore.set-regions'
   | 'keystore.set-quota'
@@ -160,6 +164,8 @@ export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
   'aws.key.rotate-to-local',
   'aws.key.delete-material',
   'aws.key.reimport',
+  'tls.install',
+  'tls.remove',
 ];
 
 /**

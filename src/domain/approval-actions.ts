@@ -12,7 +12,10 @@ import type { AwsConnectionService } from './aws-connection-service.js';
 import { awsApprovalActions } from './aws-approval-actions.js';
 import { awsKeyApprovalActions } from './aws-key-approval-actions.js';
 import type { AwsKeyService } from './aws-key-service.js';
+import { tlsApprovalActions, type TlsCertificateOps } from './tls-approval-actions.js';
+import type { Seal } from './ports.js';
 
+export type { TlsCertificateOps } from './tls-approval-actions.js';
 export { always, spec, type ApprovalActionSpec, type ApprovalActions, type ApprovalRunContext } from './approval-spec.js';
 import { EXTERNAL_KEY_ID_RE, NAME_RE, parseUsage, validateDescription, validateExpiry, validateQuota, validateRegions, validateRotationPeriod, validateTags } from './validation.js';
 
@@ -73,6 +76,8 @@ export function createApprovalActions(deps: {
   aws?: AwsConnectionService | undefined;
   /** AWS keys (bring your own key), when this process has the AWS plane. */
   awsKeys?: AwsKeyService | undefined;
+  /** The cluster's XKS certificate, and the seal that keeps a waiting request's key. */
+  tls?: { ops: TlsCertificateOps; seal: Seal } | undefined;
 }): ApprovalActions {
   const { keyStores, keys, identity } = deps;
 
@@ -305,5 +310,6 @@ export function createApprovalActions(deps: {
     }),
     ...awsApprovalActions(deps.aws),
     ...awsKeyApprovalActions(deps.awsKeys, keys),
+    ...tlsApprovalActions(deps.tls),
   };
 }

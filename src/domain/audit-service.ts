@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { fail, isoNow, KeyholdError, type Clock } from '../base/index.js';
 import {
   AUDIT_ROOT_CHAIN,
@@ -17,6 +17,7 @@ import {
 import { usageKeyOf, type AdminAuditRecord, type AuditEntry, type AuditRecord, type KeyUsageRow, type XksAuditRecord } from './audit-model.js';
 import type { AuditForwarder, AuditMaintenance, AuditQuery, AuditReader, AuditSink, AuditSnapshot, StoredAuditAnchor, StoredAuditRow, StoredUsageRow } from './audit-ports.js';
 import { redactSecrets } from './redact.js';
+import { createSegmentHash, verifyAuditSegment, type SegmentReport } from './audit-segment.js';
 import { xksAuditRecord, type XksCall } from './xks-call.js';
 
 /**
@@ -468,6 +469,36 @@ export function createAuditService(deps: {
    * signed segment through `write`, and returns what commit() will remove. Nothing is removed
    * until commit() (call it once the segment is safely stored); the whole log must verify.
    */
+  /**
+   * Size-based retention: when more than `max` records are live (not archived), the archive
+   * cutoff (a record time) that leaves about `target`, taken from each chain in proportion
+   * to its size; undefined at or under `max`. The chains' last records always stay.
+   */
+  async function sizeCutoff(max: number, target: number): Promise<string | undefined> {
+    const live = await Promise.all(
+      (await reader.chains()).map(async (chain) => {
+        const from = (await reader.anchor(chain))?.seq ?? 0;
+        const head = (await reader.snapshot((s) => s.head(chain)))?.seq ?? 0;
+        return { chain, from, head, n: head - from };
+      }),
+    );
+    const total = live.reduce((n, c) => n + c.n, 0);
+    if (total <= max) return undefined;
+    const excess = total - target;
+    let cutoff: string | undefined;
+    for (const c of live) {
+      const k = Math.min(c.n - 1, Math.ceil((excess * c.n) / total));
+      if (k <= 0) continue;
+      // The first record that stays: everything before its time is archived.
+      const row = (await reader.rows(c.chain, c.from + k, c.head + 1, 1))[0];
+      if (!row) continue;
+      const r = parse(row);
+      if (isProblem(r)) throw auditTamperError(`record ${row.seq} of chain '${c.chain}' fails verification (${r.detail}); nothing was archived`);
+      if (cutoff === undefined || r.time < cutoff) cutoff = r.time;
+    }
+    return cutoff;
+  }
+
   async function archive(before: string, write: (text: string) => Promise<void>): Promise<ArchivePlan> {
     const m = deps.maintenance;
     if (!m) fail('Unsupported', 'this audit service cannot archive');
@@ -541,40 +572,9 @@ export function createAuditService(deps: {
     };
   }
 
-  /** Checks a segment written by archive: signature, hash, and every record's MAC and link. */
+  /** Checks a segment written by archive with this log's keys: signature, hash, and every record's MAC and link. */
   function verifySegment(text: string): SegmentReport {
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    const bad = (detail: string): SegmentReport => ({ ok: false, count: 0, chains: [], detail });
-    if (lines.length < 2) return bad('the file is not an audit segment (too short)');
-    let trailer: Record<string, unknown>;
-    try {
-      trailer = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-    } catch {
-      return bad('the last line is not JSON (the file was cut short)');
-    }
-    if (trailer.type !== 'keyhold-audit-segment-end') return bad('the file has no signed trailer (it was cut short or is not an audit segment)');
-    if (!verifyAuditDocument(trailer, signing().publicKeyHex)) return bad("the trailer's signature does not verify with this log's key");
-    const hash = createSegmentHash();
-    for (const l of lines.slice(0, -1)) hash.update(l + '\n');
-    if (hash.digest() !== trailer.sha256) return bad('the records do not match the signed hash (the file was edited)');
-    const chains = trailer.chains as { chain: string; from: number; to: number; prev: string; last: string; count: number }[];
-    const state = new Map(chains.map((c) => [c.chain, { ...c, seq: c.from - 1, mac: c.prev, n: 0 }]));
-    for (const l of lines.slice(1, -1)) {
-      const r = JSON.parse(l) as { chain: string; seq: number; prev: string; mac: string; body: string };
-      const st = state.get(r.chain);
-      if (!st || r.seq !== st.seq + 1 || r.prev !== st.mac) return bad(`record ${r.seq} of chain '${r.chain}' is out of place`);
-      if (auditRecordMac(key, r.seq, Buffer.from(r.prev, 'hex'), r.body).toString('hex') !== r.mac) return bad(`record ${r.seq} of chain '${r.chain}' fails its MAC`);
-      st.seq = r.seq;
-      st.mac = r.mac;
-      st.n++;
-    }
-    let count = 0;
-    for (const st of state.values()) {
-      if (st.seq !== st.to || st.mac !== st.last || st.n !== st.count) return bad(`chain '${st.chain}' does not end where the trailer says`);
-      count += st.n;
-    }
-    return { ok: true, count, chains: chains.map(({ chain, from, to, count: n }) => ({ chain, from, to, count: n })), before: String(trailer.before), publicKey: signing().publicKeyHex };
+    return verifyAuditSegment(text, { publicKeyHex: signing().publicKeyHex, recordMac: (seq, prev, body) => auditRecordMac(key, seq, prev, body) });
   }
 
   return {
@@ -636,6 +636,7 @@ export function createAuditService(deps: {
     rebuildUsage,
     checkpoint,
     archive,
+    sizeCutoff,
     verifySegment,
 
     /** The Ed25519 public key that verifies checkpoints and segments (hex). */
@@ -652,20 +653,6 @@ export interface ArchivePlan {
   chains: { chain: string; from: number; to: number; count: number }[];
   /** Writes the anchors and removes the archived records; returns how many were removed. */
   commit(): Promise<number>;
-}
-
-export interface SegmentReport {
-  ok: boolean;
-  count: number;
-  chains: { chain: string; from: number; to: number; count: number }[];
-  before?: string;
-  publicKey?: string;
-  detail?: string;
-}
-
-function createSegmentHash(): { update(s: string): void; digest(): string } {
-  const h = createHash('sha256');
-  return { update: (s) => void h.update(s, 'utf8'), digest: () => h.digest('hex') };
 }
 
 function matches(r: AuditRecord, q: AuditQuery): boolean {

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KeyholdError, type Logger } from '../base/index.js';
-import type { MetaRepo, Seal } from '../domain/index.js';
+import type { MetaRepo, Seal, TlsCertificateOps } from '../domain/index.js';
 import type { SealContext } from '../crypto/index.js';
 import type { CertificatePair } from './tls.js';
 
@@ -42,8 +42,8 @@ function describe(x: X509Certificate): InstalledCertificate {
 
 const MAX_PEM = 64 * 1024;
 
-/** Checks the pair (a certificate, a key that belongs to it, not expired) and stores it sealed. */
-export async function installCertificate(deps: { meta: MetaRepo; seal: Seal; now: number }, certPem: string, keyPem: string): Promise<InstalledCertificate> {
+/** Refuses a pair that would not serve: not a certificate, a key of another one, expired. */
+export function checkCertificatePair(certPem: string, keyPem: string, now: number): X509Certificate {
   if (certPem.length > MAX_PEM || keyPem.length > MAX_PEM) throw new KeyholdError('ValidationFailed', `certificate and key must each be at most ${MAX_PEM} bytes of PEM`);
   let x: X509Certificate;
   try {
@@ -58,7 +58,13 @@ export async function installCertificate(deps: { meta: MetaRepo; seal: Seal; now
     throw new KeyholdError('ValidationFailed', 'the key is not a PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1)');
   }
   if (!x.checkPrivateKey(key)) throw new KeyholdError('ValidationFailed', 'the private key does not belong to the certificate');
-  if (Date.parse(x.validTo) <= deps.now) throw new KeyholdError('ValidationFailed', `the certificate expired at ${new Date(x.validTo).toISOString()}`);
+  if (Date.parse(x.validTo) <= now) throw new KeyholdError('ValidationFailed', `the certificate expired at ${new Date(x.validTo).toISOString()}`);
+  return x;
+}
+
+/** Checks the pair (a certificate, a key that belongs to it, not expired) and stores it sealed. */
+export async function installCertificate(deps: { meta: MetaRepo; seal: Seal; now: number }, certPem: string, keyPem: string): Promise<InstalledCertificate> {
+  const x = checkCertificatePair(certPem, keyPem, deps.now);
   const pem = Buffer.from(keyPem, 'utf8');
   try {
     const sealed = await deps.seal.seal(pem, KEY_CTX);
@@ -140,4 +146,13 @@ export function certificateFileInfo(file: string): { file: string; subject: stri
   } catch (e) {
     return { file, error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+/** The cluster certificate as an approval request runs it (tls.install / tls.remove). */
+export function clusterCertificateOps(meta: MetaRepo, seal: Seal, clock: { now(): number }): TlsCertificateOps {
+  return {
+    check: async (certPem, keyPem) => void checkCertificatePair(certPem, keyPem, clock.now()),
+    install: (certPem, keyPem) => installCertificate({ meta, seal, now: clock.now() }, certPem, keyPem),
+    remove: () => removeCertificate(meta),
+  };
 }

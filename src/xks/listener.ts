@@ -8,7 +8,7 @@ import type { Directory } from '../domain/directory.js';
 import { observeXksCalls, type XksCallObserver } from '../domain/xks-call.js';
 import type { XksService } from '../domain/xks-service.js';
 import { safeErrorMessage } from './errors.js';
-import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, watchCertificates, type CertificatePair, type TlsFiles } from './tls.js';
+import { loadSecureContextOptions, mtlsServerOptions, enforceClientSubjects, setServerContext, verifyClientChains, watchCertificates, type CertificatePair, type TlsFiles } from './tls.js';
 import type { XksLimits } from './wire.js';
 import { createOverloadGuard, type OverloadLimits, type OverloadStats } from './overload.js';
 import { connectionServerOptions, DEFAULT_CONNECTION_LIMITS, guardConnections, type ConnectionLimits, type ConnectionStats } from './connections.js';
@@ -146,6 +146,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   const connections = guardConnections(server, connectionLimits, log);
+  verifyClientChains(server, opts.tls, log);
   enforceClientSubjects(server, opts.tls.clientSubjects ?? [], log);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerUnparsable(err, socket, log));
   let installed: CertificatePair | undefined;
@@ -227,7 +228,7 @@ export function createXksServer(opts: XksServerOptions): XksServer {
     connectionStats: () => connections.stats(),
     useCertificate(pair) {
       // Fails (and keeps the current context) on a pair that does not load.
-      server.setSecureContext(loadSecureContextOptions(opts.tls, pair));
+      setServerContext(server, opts.tls, pair);
       installed = pair;
     },
     listen(host, port) {

@@ -3,6 +3,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Server } from 'node:https';
 import type { TLSSocket, SecureContextOptions } from 'node:tls';
 import { KeyholdError, type Logger } from '../base/index.js';
+import { verifyClientsInHandshake } from './mtls-verify.js';
 
 /**
  * TLS for the XKS listener: TLS 1.2+ and only the cipher suites the XKS spec names (all
@@ -54,6 +55,27 @@ export function mtlsServerOptions(files: TlsFiles) {
   return files.clientCaFile ? { requestCert: true, rejectUnauthorized: true } : {};
 }
 
+/**
+ * With mTLS, client chains are verified during the handshake (mtls-verify.ts): a certificate
+ * that is expired or not from the client CA fails the handshake with the matching TLS alert,
+ * and is logged. Without the native addon it says so once, and Node's check right after the
+ * handshake still refuses such a client (without an alert).
+ */
+export function verifyClientChains(server: Server, files: TlsFiles, log: Logger): void {
+  if (!files.clientCaFile) return;
+  const why = verifyClientsInHandshake(server);
+  if (why) log.warn({ event: 'mtls_handshake_verification_unavailable', reason: why }, 'client certificates are verified after the TLS handshake only (no TLS alert to a refused client)');
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    if (err.code === 'ERR_SSL_CERTIFICATE_VERIFY_FAILED') log.warn({ event: 'mtls_rejected', reason: 'certificate verification failed', remote: socket.remoteAddress }, 'client certificate does not verify against the client CA');
+  });
+}
+
+/** Replaces the listener's certificate (the installed pair, else the files) for new handshakes. */
+export function setServerContext(server: Server, files: TlsFiles, installed?: CertificatePair): void {
+  server.setSecureContext(loadSecureContextOptions(files, installed));
+  if (files.clientCaFile) verifyClientsInHandshake(server);
+}
+
 /** Names a client certificate carries: subject CN and DNS subject alternative names. */
 export function certificateNames(socket: TLSSocket): string[] {
   const peer = socket.getPeerX509Certificate();
@@ -66,9 +88,9 @@ export function certificateNames(socket: TLSSocket): string[] {
 }
 
 /**
- * Node verifies the client chain during the handshake (rejectUnauthorized); the subject
- * name check runs as soon as the handshake completes, before any request byte is read, and
- * closes the connection on a mismatch.
+ * The chain is verified during the handshake (verifyClientChains); the subject name check
+ * runs as soon as the handshake completes, before any request byte is read, and closes the
+ * connection on a mismatch (no TLS alert: the handshake is over).
  */
 export function enforceClientSubjects(server: Server, subjects: readonly string[], log: Logger): void {
   if (subjects.length === 0) return;
@@ -86,7 +108,7 @@ export function watchCertificates(server: Server, files: TlsFiles, log: Logger, 
   const paths = [files.certFile, files.keyFile, ...(files.clientCaFile ? [files.clientCaFile] : [])];
   const reload = () => {
     try {
-      server.setSecureContext(loadSecureContextOptions(files, installed()));
+      setServerContext(server, files, installed());
       log.info({ event: 'tls_reloaded', certFile: files.certFile }, 'TLS certificate reloaded');
     } catch (e) {
       log.error({ event: 'tls_reload_failed', err: e instanceof Error ? e.message : String(e) }, 'TLS reload failed; keeping the previous certificate');

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineRoute, type AdminRoute } from '../route.js';
-import { ERROR_RESPONSES } from '../views.js';
-import { okView } from './common.js';
+import { ERROR_RESPONSES, pendingApprovalView } from '../views.js';
+import { okView, gated } from './common.js';
+import type { RouteDeps } from './deps.js';
 
 const certificateView = z.object({ subject: z.string(), issuer: z.string(), dnsNames: z.array(z.string()), notAfter: z.string(), fingerprint256: z.string() });
 
@@ -11,8 +12,13 @@ interface TlsOps {
   status(): Promise<{ installed: z.output<typeof certificateView> | null }>;
 }
 
-/** The XKS certificate every node serves, its private key sealed in storage. */
-export function tlsRoutes({ tls }: { tls: TlsOps }): AdminRoute[] {
+/**
+ * The XKS certificate every node serves, its private key sealed in storage. Installing and
+ * removing it fall under the `tls.change` approval rule: a certificate KMS does not accept
+ * stops every handshake.
+ */
+export function tlsRoutes({ tls, approvals }: { tls: Pick<TlsOps, 'status'>; approvals: RouteDeps['services']['approvals'] }): AdminRoute[] {
+  const deps = { services: { approvals } } as RouteDeps;
   return [
     defineRoute({
       id: 'tls.status',
@@ -28,36 +34,36 @@ export function tlsRoutes({ tls }: { tls: TlsOps }): AdminRoute[] {
     }),
     defineRoute({
       id: 'tls.install',
-      // Not yet under a rule: a pair is refused unless its key belongs to a certificate valid now, but
-      // a certificate for the wrong name would still stop KMS's handshakes (an open item).
-      approval: { exempt: 'checked before anything changes (the key must belong to a certificate that is valid now); administrators only' },
+      approval: 'tls.change',
       method: 'PUT',
       url: '/tls',
       access: ['administrator'],
       tag: 'tls',
       summary: 'Install the XKS certificate (with its chain) and private key for every node; the key is sealed in storage',
-      description: 'Every node serves the pair from its next TLS handshake, within seconds. Only the fingerprint is recorded.',
+      description:
+        'Every node serves the pair from its next TLS handshake, within seconds. Only the fingerprint is recorded. Under the tls.change approval rule (202 with the request): the waiting request keeps the key sealed.',
       body: z.object({ certificatePem: z.string().min(1).max(65536), privateKeyPem: z.string().min(1).max(65536) }).strict(),
-      responses: { 200: certificateView, ...ERROR_RESPONSES },
-      async handle({ body, audit }) {
-        audit.change = {};
-        const c = await tls.install(body.certificatePem, body.privateKeyPem);
-        audit.change = { fingerprint256: c.fingerprint256, notAfter: c.notAfter };
-        return c;
+      responses: { 200: certificateView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        input.audit.change = {};
+        return gated(deps, input, 'tls.install', { certificatePem: input.body.certificatePem, privateKeyPem: input.body.privateKeyPem }, (r) => {
+          const c = r as z.output<typeof certificateView>;
+          input.audit.change = { fingerprint256: c.fingerprint256, notAfter: c.notAfter };
+          return c;
+        });
       },
     }),
     defineRoute({
       id: 'tls.remove',
-      approval: { exempt: 'every node goes back to the certificate files it was started with; administrators only' },
+      approval: 'tls.change',
       method: 'DELETE',
       url: '/tls',
       access: ['administrator'],
       tag: 'tls',
       summary: 'Remove the installed certificate: every node serves its certificate files again',
-      responses: { 200: okView, ...ERROR_RESPONSES },
-      async handle() {
-        await tls.remove();
-        return { ok: true as const };
+      responses: { 200: okView, 202: pendingApprovalView, ...ERROR_RESPONSES },
+      async handle(input) {
+        return gated(deps, input, 'tls.remove', {}, () => ({ ok: true as const }));
       },
     }),
   ];

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "mtls_verify",
+      "sources": ["mtls_verify.cc"]
+    }
+  ]
+}
