@@ -341,6 +341,14 @@ test('rotate to a local key, delete imported material and reimport through the A
   assert.equal(await stateInSim(newId), 'Enabled', 'the same material back in');
   assert.equal((await call('POST', `${k(native.KeyId!)}/reimport`, t, {})).status, 409, 'a native key has no link to reimport from');
 
+  const linked = await call<{ version: number; links: { awsKeyArn: string; error: string | null }[] }>('POST', '/keys/own-material/rotate-linked', t, {});
+  assert.equal(linked.status, 200, linked.text);
+  assert.equal(linked.body.version, 2);
+  assert.deepEqual(linked.body.links.map((l) => [l.awsKeyArn, l.error]), [[moved.body.new.arn, null]]);
+  const links = await call<{ copies: { localVersion: number; awsKeyArn: string }[] }>('GET', '/keys/own-material/links', ivy.apiKey);
+  assert.equal(links.status, 200, links.text);
+  assert.ok(links.body.copies.some((c) => c.awsKeyArn === moved.body.new.arn && c.localVersion === 2), 'the new version is linked');
+
   assert.equal((await call('PUT', '/settings/approval-rules/aws.key.disable', h.admin.token, { required: 2 })).status, 200);
   try {
     const waits = await call<{ pendingApproval: { rule: string; id: string } }>('POST', `${k(newId)}/delete-material`, t);

@@ -11,6 +11,13 @@ import { demoXksClient, sealedFields } from './support/xks-client.js';
  * plaintext and AAD, errors where they belong. Run once with the durable audit log (answers
  * released by commits) and once with audit records queued (answers batched per turn).
  */
+/**
+ * Load shedding is off: 48 handshakes and calls at once on a loaded 2-core machine can make
+ * the overload guard answer 429 (tested on its own in xks-load-shedding), and what is checked
+ * here is whose answer each call gets, not whether it was served.
+ */
+const NO_SHEDDING = '[xks]\nload_shedding = false\n';
+
 async function concurrentCalls(h: KeyholdHarness): Promise<void> {
   const c = demoXksClient(h);
   const agents: Agent[] = [];
@@ -46,7 +53,7 @@ async function concurrentCalls(h: KeyholdHarness): Promise<void> {
 }
 
 test('concurrent calls on separate connections each get their own answer (durable audit)', async () => {
-  const h = await startKeyhold();
+  const h = await startKeyhold({ config: NO_SHEDDING });
   try {
     await concurrentCalls(h);
   } finally {
@@ -55,7 +62,7 @@ test('concurrent calls on separate connections each get their own answer (durabl
 });
 
 test('concurrent calls on separate connections each get their own answer (answers batched per turn)', async () => {
-  const h = await startKeyhold({ env: { KEYHOLD_AUDIT_DURABLE: 'false' } });
+  const h = await startKeyhold({ config: NO_SHEDDING, env: { KEYHOLD_AUDIT_DURABLE: 'false' } });
   try {
     await concurrentCalls(h);
   } finally {
