@@ -180,14 +180,9 @@ export function awsKeyApprovalActions(awsKeys: AwsKeyService | undefined, keys: 
         bind: async (p) => ({ ...p, keyUid: (await keys.get(p.localKey)).id }),
         rules: async (p) => when(p.validTo !== undefined),
         summary: (p) => `copy local key '${p.localKey}' into AWS KMS (${p.connection}${p.regions?.length ? `, ${p.regions.join(', ')}` : ''})${p.validTo ? `, material expiring ${p.validTo}` : ''}`,
-        async check(p) {
-          const k = await keys.get(p.localKey);
-          if (k.id !== p.keyUid) fail('Conflict', `key '${p.localKey}' was deleted and created again after this request was filed; the approval does not apply to the new key`);
-          if (!k.exportable) fail('AccessDenied', `key '${p.localKey}' is not exportable: its material never leaves Keyhold`);
-        },
+        check: exportableLocal,
         async run(p, ctx) {
-          const k = await keys.get(p.localKey);
-          if (k.id !== p.keyUid) fail('Conflict', `key '${p.localKey}' was deleted and created again after this request was filed; the approval does not apply to the new key`);
+          await exportableLocal(p);
           const { keyUid: _u, ...input } = p;
           return svc().importLocal({ ...input, actor: ctx.requestedBy.username });
         },
