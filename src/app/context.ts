@@ -8,6 +8,7 @@ import {
   createApprovalRules,
   createApprovalService,
   createAwsConnectionService,
+  createAwsKeyService,
   createAwsXksService,
   withAwsCredentialSync,
   createKeyService,
@@ -28,8 +29,7 @@ import { hsmPin, type SessionPool } from '../hsm/index.js';
 import { openHsmPool } from './hsm.js';
 import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from '../seal/index.js';
-import { createAwsGateway, proxySettingsFromEnv } from '../aws/index.js';
-import { createAppAwsKeys } from './aws-keys.js';
+import { createAwsGateway, createByokSessionOpener, proxySettingsFromEnv } from '../aws/index.js';
 import { clusterCertificateOps } from '../xks/index.js';
 import type { AwsKeyService } from '../domain/index.js';
 
@@ -105,7 +105,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const awsXks = createAwsXksService({ repo: storage, keyStores: baseKeyStores, keys, connections: awsConnections, clock });
   // Credentials added to a key store linked to AWS reach its custom key store.
   const keyStores = withAwsCredentialSync(baseKeyStores, awsXks);
-  const awsKeys = createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env) });
+  const awsKeys = createAwsKeyService({ repo: storage, keys, clock, open: createByokSessionOpener({ storage, seal, proxy: proxySettingsFromEnv(process.env) }) });
   const a = config.admin;
   const identity = createAdminIdentityService({
     repo: storage,

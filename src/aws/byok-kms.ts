@@ -32,8 +32,10 @@ import {
   type KeyMetadata,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { AwsCallError, isAwsCallError, type AwsKeyMetadata, type ByokKmsPort, type ByokSession } from '../domain/index.js';
-import type { AwsClients } from './clients.js';
+import { fail } from '../base/index.js';
+import { AwsCallError, awsSecretSealContext, isAwsCallError, type AwsConnection, type AwsConnectionRecord, type AwsKeyMetadata, type ByokKmsPort, type ByokSession, type Seal, type Storage } from '../domain/index.js';
+import { createAwsClients, type AwsClients } from './clients.js';
+import type { AwsProxySettings } from './http.js';
 import { classifyAwsError } from './errors.js';
 
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -207,5 +209,24 @@ export function byokSessionOf(clients: AwsClients): ByokSession {
       return p;
     },
     close: () => clients.close(),
+  };
+}
+
+/**
+ * The AWS key service's `open`: a BYOK session on a connection's credentials. The secret
+ * access key is unsealed only here, only in memory, and the unsealed buffer is wiped once the
+ * SDK's credentials hold it.
+ */
+export function createByokSessionOpener(deps: { storage: Pick<Storage, 'getAwsConnection'>; seal: Seal; proxy: AwsProxySettings }): (name: string) => Promise<{ connection: AwsConnection; session: ByokSession }> {
+  return async (name) => {
+    const rec = (await deps.storage.getAwsConnection(name)) ?? fail('NotFound', `AWS connection '${name}' does not exist`);
+    let secretAccessKey: string | null = null;
+    if (rec.sealedSecret) {
+      const buf = await deps.seal.unseal(rec.sealedSecret, awsSecretSealContext(rec.id));
+      secretAccessKey = buf.toString('utf8');
+      buf.fill(0);
+    }
+    const { sealedSecret: _s, ...connection } = rec satisfies AwsConnectionRecord;
+    return { connection, session: byokSessionOf(createAwsClients(connection, { secretAccessKey }, { proxy: deps.proxy })) };
   };
 }
