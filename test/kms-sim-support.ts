@@ -6,6 +6,8 @@
 // @peculiar/x509 needs the Reflect metadata polyfill before it loads.
 import 'reflect-metadata';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { Agent as HttpAgent } from 'node:http';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createKmsSimulator, type KmsSimulator, type KmsSimulatorOptions, type SimCredential } from '../src/kms-sim/index.js';
 
 export const ACCOUNT = '111122223333';
@@ -82,8 +84,12 @@ export async function startSimulator(opts: Partial<KmsSimulatorOptions> = {}): P
 }
 
 export function kmsClient(endpoint: string, cred: { accessKeyId: string; secretAccessKey: string }, region = REGION): KMSClient {
-  // maxAttempts 1: a test must see the first answer, not a retried one.
-  return new KMSClient({ endpoint, region, credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey }, maxAttempts: 1 });
+  // maxAttempts 1: a test must see the first answer, not a retried one. So an idle kept-alive
+  // socket must never be reused just as the server closes it (the simulator and moto close
+  // idle connections after 5 s; a request written into that close is reset, and with one
+  // attempt nothing retries it): the client drops its idle sockets after 2 s.
+  const requestHandler = new NodeHttpHandler({ httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50, timeout: 2_000 }) });
+  return new KMSClient({ endpoint, region, credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey }, maxAttempts: 1, requestHandler });
 }
 
 /** Runs `fn` and returns the error name it threw (fails if it did not throw). */

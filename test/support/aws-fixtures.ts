@@ -3,6 +3,7 @@
  * front with a self-signed certificate before a plain-HTTP endpoint, an HTTP CONNECT proxy
  * that records the tunnels it opens, and IAM set-up calls signed with @smithy/signature-v4.
  */
+import { reap } from './reaper.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -20,7 +21,7 @@ export interface Moto {
 
 /** moto on a free loopback port with extra environment (e.g. INITIAL_NO_AUTH_ACTION_COUNT). */
 export async function startMotoWith(env: Record<string, string>): Promise<Moto> {
-  const child: ChildProcess = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child: ChildProcess = reap(spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`moto did not start within 30 s: ${output}`)), 30_000);

@@ -1,3 +1,4 @@
+import { reap } from './reaper.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
@@ -77,7 +78,7 @@ export async function startCluster(opts: { url: string; ids: string[]; cluster?:
       pid: () => child?.pid,
       async start() {
         if (child) throw new Error(`${id} already runs`);
-        const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`], { env: { ...process.env, ...nodeEnv }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = reap(spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`], { env: { ...process.env, ...nodeEnv }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
         child = c;
         await new Promise<void>((ready, fail) => {
           let buf = '';

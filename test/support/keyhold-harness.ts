@@ -1,3 +1,4 @@
+import { reap } from './reaper.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,11 +92,11 @@ export async function startKeyhold(opts: StartOptions = {}): Promise<KeyholdHarn
 
   async function start(): Promise<void> {
     if (child) throw new Error('already running');
-    const c = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, ...(opts.startArgs ?? [])], {
+    const c = reap(spawn(process.execPath, [BIN, '--data-dir', dataDir, 'start', '--xks-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, ...(opts.startArgs ?? [])], {
       env: { ...process.env, ...env },
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    }));
     child = c;
     await new Promise<void>((ready, fail) => {
       let buf = '';

@@ -1,3 +1,4 @@
+import { reap } from './reaper.js';
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, chmodSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,8 @@ function freePort(): Promise<number> {
 
 /** PostgreSQL refuses to run as root: run its tools as the "postgres" user when we are root. */
 function asPgUser(cmd: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  // setpriv execs the command (runuser would stay as its parent), so killing the child kills PostgreSQL.
+  return process.getuid?.() === 0 ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', cmd, ...args]] : [cmd, args];
 }
 
 /**
@@ -63,7 +65,7 @@ export async function startPostgres(): Promise<ThrowawayPostgres> {
   let server!: ReturnType<typeof spawn>;
   const launch = async () => {
     const [c, a] = asPgUser(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=on']);
-    server = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
+    server = reap(spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] }));
     const s = server;
     s.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     await new Promise<void>((resolve, reject) => {

@@ -15,38 +15,35 @@ import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, t
 import { ACCOUNT, ALICE, REGION, kmsClient, startMoto, startSimulator, type Moto, type TestSimulator } from './kms-sim-support.js';
 import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
 
+type Target = 'sim' | 'moto';
+
+/** The suite on one target; each target is its own test file, so the two run side by side. */
+export function lifecycleSuite(target: Target): void {
 let h: KeyholdHarness;
-let sim: TestSimulator;
-let moto: Moto;
+let emulator: TestSimulator | Moto;
 let tmp: string;
 const clients: KMSClient[] = [];
 
 before(async () => {
-  [sim, moto, h] = await Promise.all([startSimulator(), startMoto(), startKeyhold({ demo: false })]);
+  [emulator, h] = await Promise.all([target === 'sim' ? startSimulator() : startMoto(), startKeyhold({ demo: false })]);
   tmp = mkdtempSync(join(tmpdir(), 'keyhold-byok-life-'));
   const secretFile = join(tmp, 'secret');
   writeFileSync(secretFile, ALICE.secretAccessKey, { mode: 0o600 });
-  for (const [name, url] of [
-    ['sim', sim.url],
-    ['moto', moto.url],
-  ] as const) {
-    await h.json(['aws', 'connection', 'add', name, '--region', REGION, '--endpoint', url, '--access-key-id', ALICE.accessKeyId, '--secret-access-key-file', secretFile, '--account-id', ACCOUNT]);
-  }
+  await h.json(['aws', 'connection', 'add', target, '--region', REGION, '--endpoint', emulator.url, '--access-key-id', ALICE.accessKeyId, '--secret-access-key-file', secretFile, '--account-id', ACCOUNT]);
 });
 
 after(async () => {
   for (const c of clients) c.destroy();
-  await Promise.all([h?.dispose(), sim?.close(), moto?.close()]);
+  await Promise.all([h?.dispose(), emulator?.close()]);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 type Rec = { arn: string; keyId: string; keySpec: string; keyUsage: string; state: string; aliases: string[]; tags: Record<string, string>; rotation: { enabled: boolean } | null };
 
-for (const target of ['sim', 'moto'] as const) {
   describe(`on ${target}`, () => {
     let kms: KMSClient;
     before(() => {
-      kms = kmsClient(target === 'sim' ? sim.url : moto.url, ALICE, REGION);
+      kms = kmsClient(emulator.url, ALICE, REGION);
       clients.push(kms);
     });
 
