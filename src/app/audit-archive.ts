@@ -16,16 +16,34 @@ export function segmentName(before: string): string {
  * and only then removes them from the log. Nothing to archive: the file is removed and
  * `removed` is 0 (`file` undefined). The caller records the action.
  */
-export async function archiveInto(audit: Pick<AuditService, 'archive'>, dir: string, before: string): Promise<{ file: string | undefined; name: string; removed: number; bytes: number; chains: ArchivePlan['chains'] }> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+export function archiveInto(audit: Pick<AuditService, 'archive'>, dir: string, before: string): Promise<ArchivedInto> {
+  // One archive at a time in this process (the retention task, the admin API, approvals):
+  // two at once would each plan to remove the same records.
+  const run = archiving.then(() => archiveNow(audit, dir, before));
+  archiving = run.catch(() => undefined);
+  return run;
+}
+
+interface ArchivedInto {
+  file: string | undefined;
+  name: string;
+  removed: number;
+  bytes: number;
+  chains: ArchivePlan['chains'];
+}
+
+let archiving: Promise<unknown> = Promise.resolve();
+
+async function archiveNow(audit: Pick<AuditService, 'archive'>, dir: string, before: string): Promise<ArchivedInto> {
   const name = segmentName(before);
   const file = join(dir, name);
   let fd: number;
   try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     fd = openSync(file, 'wx', 0o600);
   } catch (e) {
     if ((e as { code?: string }).code === 'EEXIST') return fail('Conflict', `the segment ${name} already exists in the archive directory; nothing was archived`);
-    return fail('Unsupported', `cannot write a segment into the archive directory ${dir}: ${(e as { code?: string }).code ?? String(e)}; nothing was archived`);
+    return fail('Unsupported', `cannot write a segment into the archive directory ([audit] archive_dir = ${dir}): ${(e as { code?: string }).code ?? String(e)}; nothing was archived`);
   }
   let plan: ArchivePlan;
   let bytes = 0;
