@@ -2,11 +2,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { operationsOf, pathMatcher, startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
+import { verifyAuditSegment } from '../src/domain/index.js';
+import { DAY, operationsOf, pathMatcher, startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
 
 /**
  * Every admin API route, called over real HTTPS against a server started in this process,
@@ -434,6 +435,82 @@ test('audit: verify, records a page at a time, and key usage (details in audit-a
   const usage = await call<{ keyId: string; calls: number }>('GET', '/keys/demo-key/usage', custodian.token);
   assert.equal(usage.status, 200, usage.text);
   assert.equal(usage.body.keyId, 'demo-key');
+});
+
+test('audit: an administrator archives old records into archive_dir; the segment lists, downloads byte for byte and verifies offline; usage rebuilds', async () => {
+  h.clock.advance(1000);
+  const cutoff = new Date(h.clock.now()).toISOString();
+  assert.equal((await call('POST', '/audit/archive', custodian.token, { before: cutoff })).status, 403, 'administrators only');
+  assert.equal((await call('POST', '/audit/archive', auditor.token, { before: cutoff })).status, 403);
+  const future = await call<Body>('POST', '/audit/archive', h.admin.token, { before: new Date(h.clock.now() + DAY).toISOString() });
+  assert.equal(future.status, 400, future.text);
+  assert.match(String(future.body.message), /in the future/);
+  const bad = await call<Body>('POST', '/audit/archive', h.admin.token, { before: 'last tuesday' });
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(String(bad.body.message), /not a date or time/);
+  assert.deepEqual((await call<Body[]>('GET', '/audit/segments', auditor.token)).body, [], 'a refused archive writes nothing');
+  const before = (await call<{ count: number }>('GET', '/audit/verify', auditor.token)).body.count;
+
+  const a = await call<{ file: string; before: string; removed: number; bytes: number; chains: { chain: string; from: number; to: number; count: number }[] }>('POST', '/audit/archive', h.admin.token, { before: cutoff });
+  assert.equal(a.status, 200, a.text);
+  assert.match(a.body.file, /^audit-before-[0-9T-]+Z\.jsonl$/);
+  assert.equal(a.body.before, cutoff);
+  assert.ok(a.body.removed > 0);
+  assert.equal(a.body.chains.reduce((n, c) => n + c.count, 0), a.body.removed);
+  const again = await call<Body>('POST', '/audit/archive', h.admin.token, { before: cutoff });
+  assert.equal(again.status, 400, 'nothing is left before the cutoff');
+  assert.match(String(again.body.message), /nothing was archived/);
+
+  const list = await call<Body[]>('GET', '/audit/segments', auditor.token);
+  assert.equal(list.status, 200, list.text);
+  assert.equal(list.body.length, 1);
+  assert.equal(list.body[0]!.name, a.body.file);
+  assert.equal(list.body[0]!.bytes, a.body.bytes);
+  assert.equal(list.body[0]!.records, a.body.removed);
+  assert.equal(list.body[0]!.before, cutoff);
+  assert.deepEqual(list.body[0]!.chains, a.body.chains);
+
+  const onDisk = readFileSync(join(h.dataDir, 'audit-archive', a.body.file), 'utf8');
+  const dl = await h.api.call('GET', `/api/v1/audit/segments/${a.body.file}`, { token: h.admin.token });
+  assert.equal(dl.status, 200);
+  assert.match(String(dl.headers['content-type']), /application\/x-ndjson/);
+  assert.equal(dl.text, onDisk, 'the exact bytes');
+  const report = verifyAuditSegment(dl.text);
+  assert.equal(report.ok, true, report.detail);
+  assert.equal(report.count, a.body.removed);
+  const rest = await call<{ ok: boolean; count: number; chains: { archived: number }[] }>('GET', '/audit/verify', auditor.token);
+  assert.equal(rest.body.ok, true, rest.text);
+  assert.ok(rest.body.count < before, 'the archived records left the live log');
+  assert.ok(rest.body.chains[0]!.archived >= a.body.chains[0]!.to);
+
+  // Names that leave the directory, hidden files, links and unknown names are refused.
+  mkdirSync(join(h.dataDir, 'audit-archive'), { recursive: true });
+  symlinkSync(join(h.dataDir, 'keyhold.toml'), join(h.dataDir, 'audit-archive', 'link.jsonl'));
+  for (const [name, status] of [
+    ['..%2Fkeyhold.toml', 400],
+    ['..%2F..%2F..%2Fetc%2Fpasswd', 400],
+    ['%2E%2E', 400],
+    ['.hidden.jsonl', 400],
+    ['keyhold.toml', 400],
+    ['link.jsonl', 404],
+    ['nope.jsonl', 404],
+  ] as const) {
+    const r = await h.api.call('GET', `/api/v1/audit/segments/${name}`, { token: auditor.token });
+    assert.equal(r.status, status, `${name}: ${r.text}`);
+    assert.doesNotMatch(r.text, /\[admin\]|root:/, `${name} shows no file`);
+  }
+  assert.equal((await call('GET', `/audit/segments/${a.body.file}`, custodian.token)).status, 403);
+  assert.deepEqual((await call<Body[]>('GET', '/audit/segments', auditor.token)).body.map((x) => x.name), [a.body.file], 'a link is not listed');
+
+  assert.equal((await call('POST', '/audit/rebuild-usage', custodian.token)).status, 403);
+  const rebuilt = await call<{ chains: number; rows: number }>('POST', '/audit/rebuild-usage', h.admin.token);
+  assert.equal(rebuilt.status, 200, rebuilt.text);
+  assert.ok(rebuilt.body.chains >= 1);
+  assert.equal((await call<{ ok: boolean }>('GET', '/audit/verify', auditor.token)).body.ok, true);
+  const recorded = h.records.filter((r) => r.action === 'audit.archive' || r.action === 'audit.segment' || r.action === 'audit.rebuild-usage');
+  assert.ok(recorded.some((r) => r.action === 'audit.archive' && r.outcome === 'ok' && (r.change as Body | undefined)?.file === a.body.file), JSON.stringify(recorded));
+  assert.ok(recorded.some((r) => r.action === 'audit.segment' && r.outcome === 'ok'));
+  assert.ok(recorded.some((r) => r.action === 'audit.rebuild-usage' && r.outcome === 'ok'));
 });
 
 test('tls: an administrator installs the cluster certificate (key sealed), everyone reads it, bad pairs change nothing, removal goes back to the files', async () => {

@@ -185,3 +185,31 @@ test('with a 2-approval tls.change rule, installing or removing the XKS certific
   await clear('tls.change');
   assert.equal((await call('DELETE', '/tls', h.admin.token)).status, 200, 'without the rule it runs at once');
 });
+
+test('with an audit.archive rule, archiving the audit log waits for a custodian; nothing is archived until approved', async () => {
+  h.clock.advance(1000);
+  const before = new Date(h.clock.now()).toISOString();
+  const segments = async () => (await call<Body[]>('GET', '/audit/segments', h.admin.token)).body;
+  const live = async () => (await h.running.audit.service.verify()).count;
+  assert.deepEqual(await segments(), []);
+  await rule('audit.archive', { required: 1 });
+  const count = await live();
+  // A request that could never run is refused at once, not filed.
+  assert.equal((await call('POST', '/audit/archive', h.admin.token, { before: new Date(h.clock.now() + DAY).toISOString() })).status, 400);
+  const r = await call<{ pendingApproval: Body }>('POST', '/audit/archive', h.admin.token, { before });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.body.pendingApproval.rule, 'audit.archive');
+  assert.equal(r.body.pendingApproval.action, 'audit.archive');
+  assert.deepEqual(r.body.pendingApproval.params, { before });
+  assert.deepEqual(await segments(), [], 'no segment while the request waits');
+  assert.ok((await live()) >= count, 'no record left the log');
+  const done = await call<Body>('POST', `/approvals/${String(r.body.pendingApproval.id)}/approve`, ana.apiKey);
+  assert.equal(done.body.status, 'executed', done.text);
+  const result = done.body.result as { file: string; removed: number; before: string };
+  assert.equal(result.before, before);
+  assert.ok(result.removed > 0);
+  assert.deepEqual((await segments()).map((s) => s.name), [result.file]);
+  assert.ok((await live()) < count, 'the approved archive removed the records');
+  assert.equal((await h.running.audit.service.verify()).ok, true);
+  await clear('audit.archive');
+});

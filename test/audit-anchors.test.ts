@@ -174,6 +174,36 @@ test('export --key reports a record whose key id was edited instead of silently 
   assert.deepEqual(ids.filter(Boolean), ['w-0', 'w-1', 'w-2', 'w-3', 'w-4'], 'records before it, each verified');
 });
 
+test('archive without --to writes into [audit] archive_dir; segments lists it, download-segment copies it, both verify; a future or empty cutoff is refused', async () => {
+  const dir = copy();
+  const now = new Date().toISOString();
+  const future = await cli(dir, ['audit', 'archive', '--before', new Date(Date.now() + 86_400_000).toISOString()]);
+  assert.notEqual(future.code, 0);
+  assert.match(future.stderr, /in the future/);
+  const a = await cli(dir, ['--json', 'audit', 'archive', '--before', now]);
+  assert.equal(a.code, 0, a.stderr);
+  const r = JSON.parse(a.stdout) as { file: string; removed: number };
+  assert.ok(r.removed > 0);
+  const inDir = join(dir, 'audit-archive', r.file);
+  assert.equal(statSync(inDir).mode & 0o777, 0o600);
+  const empty = await cli(dir, ['audit', 'archive', '--before', now]);
+  assert.notEqual(empty.code, 0);
+  assert.match(empty.stderr, /nothing was archived/);
+  const list = JSON.parse((await cli(dir, ['--json', 'audit', 'segments'])).stdout) as { name: string; records: number }[];
+  assert.deepEqual(list.map((x) => [x.name, x.records]), [[r.file, r.removed]]);
+  const out = join(copies, `downloaded-${n}.jsonl`);
+  const d = await cli(dir, ['audit', 'download-segment', r.file, '--to', out]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.ok(readFileSync(out).equals(readFileSync(inDir)));
+  const sv = await cli(dir, ['audit', 'verify', '--segment', out]);
+  assert.equal(sv.code, 0, sv.stdout);
+  assert.match(sv.stdout, new RegExp(`Audit segment OK: ${r.removed} record\\(s\\) verified`));
+  assert.equal((await verify(dir)).r.code, 0, 'the rest verifies');
+  const outside = await cli(dir, ['audit', 'download-segment', '../keyhold.toml', '--to', join(copies, `nope-${n}`)]);
+  assert.notEqual(outside.code, 0);
+  assert.match(outside.stderr, /not a segment name/);
+});
+
 test('archive writes a signed segment that verifies on its own, removes it, and the rest still verifies', async () => {
   const dir = copy();
   const before = (await verify(dir)).report.count;

@@ -1,8 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminClient } from './support/admin-harness.js';
-import { startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
+import { runCli, startKeyhold, type KeyholdHarness } from './support/keyhold-harness.js';
 import { demoXksClient } from './support/xks-client.js';
 
 /**
@@ -151,4 +153,80 @@ test('the CLI reads the audit log through --server as the signed-in auditor', as
   const custodian = await h.cli(['--server', h.adminUrl, 'audit', 'verify'], { env: { KEYHOLD_TOKEN: users.custodian.token } });
   assert.notEqual(custodian.code, 0);
   assert.match(custodian.stderr, /the custodian role may not call/);
+});
+
+test('through --server an administrator archives into the server\'s archive_dir and downloads the segment; it verifies offline, so does the rest of the log; segments list; usage rebuilds; an audit.archive rule makes it wait', async () => {
+  const admin = { env: { KEYHOLD_TOKEN: users.admin.token } };
+  const auditor = { env: { KEYHOLD_TOKEN: users.auditor.token } };
+  const server = ['--server', h.adminUrl];
+  const elsewhere = mkdtempSync(join(tmpdir(), 'keyhold-segment-'));
+  try {
+    const file = join(elsewhere, 'archived.jsonl');
+    const a = await h.cli([...server, '--json', 'audit', 'archive', '--before', new Date().toISOString(), '--to', file], admin);
+    assert.equal(a.code, 0, a.stderr);
+    const r = JSON.parse(a.stdout) as { file: string; removed: number; downloaded: { file: string; bytes: number } };
+    assert.ok(r.removed > 0);
+    assert.equal(r.downloaded.file, file);
+    const onServer = join(h.dataDir, 'audit-archive', r.file);
+    assert.ok(readFileSync(file).equals(readFileSync(onServer)), 'the download is the server\'s segment, byte for byte');
+
+    // Offline: no data directory, no server.
+    const offline = await runCli(['audit', 'verify', '--segment', file], { cwd: elsewhere });
+    assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+    assert.match(offline.stdout, new RegExp(`^Audit segment OK: ${r.removed} record\\(s\\) verified`, 'm'));
+    const rest = await h.cli([...server, 'audit', 'verify'], auditor);
+    assert.equal(rest.code, 0, rest.stdout + rest.stderr);
+    assert.match(rest.stdout, /^Audit log OK/m);
+
+    const listed = await h.cli([...server, '--json', 'audit', 'segments'], auditor);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { name: string; records: number }[]).map((x) => [x.name, x.records]), [[r.file, r.removed]]);
+    const local = await h.cli(['audit', 'segments'], {});
+    assert.equal(local.code, 0, local.stderr);
+    assert.match(local.stdout, new RegExp(r.file.replace(/[.]/g, '\\.')), 'the data directory lists the same archive_dir');
+
+    const copy = join(elsewhere, 'copy.jsonl');
+    const dl = await h.cli([...server, 'audit', 'download-segment', r.file, '--to', copy], auditor);
+    assert.equal(dl.code, 0, dl.stderr);
+    assert.ok(readFileSync(copy).equals(readFileSync(onServer)));
+    const sneaky = join(elsewhere, 'sneaky');
+    const traversal = await h.cli([...server, 'audit', 'download-segment', '../keyhold.toml', '--to', sneaky], auditor);
+    assert.notEqual(traversal.code, 0);
+    assert.match(traversal.stderr, /segment file name|not a segment name/);
+    assert.ok(!existsSync(sneaky), 'nothing written');
+    const taken = await h.cli([...server, 'audit', 'archive', '--before', new Date().toISOString(), '--to', copy], admin);
+    assert.notEqual(taken.code, 0);
+    assert.match(taken.stderr, /already exists; nothing was archived/);
+
+    const rebuilt = await h.cli([...server, 'audit', 'rebuild-usage'], admin);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.match(rebuilt.stdout, /^Rebuilt \d+ key usage row\(s\) in \d+ chain\(s\)/m);
+    const denied = await h.cli([...server, 'audit', 'rebuild-usage'], auditor);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /the auditor role may not call/);
+
+    // Every step is in the log, as its caller (before the next archive moves these records to a segment).
+    const records = await allRecords(users.auditor.token);
+    const archives = records.filter((x) => x.action === 'audit.archive' && x.outcome === 'ok');
+    assert.ok(archives.some((x) => x.actor === users.admin.username && (x.change as Body).file === r.file), 'the archive is recorded with its segment');
+    assert.ok(records.some((x) => x.action === 'audit.segment' && x.actor === users.auditor.username));
+    assert.ok(records.some((x) => x.action === 'audit.rebuild-usage' && x.outcome === 'ok'));
+
+    // Behind an audit.archive rule: exit code 4, nothing archived until a custodian approves.
+    assert.equal((await call('PUT', '/settings/approval-rules/audit.archive', users.admin.token, { required: 1 })).status, 200);
+    const waiting = await h.cli([...server, 'audit', 'archive', '--before', new Date().toISOString()], admin);
+    assert.equal(waiting.code, 4, waiting.stdout + waiting.stderr);
+    assert.match(waiting.stderr, /waiting for approval/);
+    const id = /request ([0-9a-f-]{36})/.exec(waiting.stderr)![1]!;
+    assert.equal((JSON.parse((await h.cli([...server, '--json', 'audit', 'segments'], auditor)).stdout) as unknown[]).length, 1, 'nothing archived yet');
+    const approved = await h.cli([...server, 'approval', 'approve', id], { env: { KEYHOLD_TOKEN: users.custodian.token } });
+    assert.equal(approved.code, 0, approved.stdout + approved.stderr);
+    const after = JSON.parse((await h.cli([...server, '--json', 'audit', 'segments'], auditor)).stdout) as { name: string }[];
+    assert.equal(after.length, 2, 'the approved archive wrote its segment');
+    assert.equal((await h.cli([...server, 'audit', 'verify'], auditor)).code, 0);
+    assert.equal((await call('DELETE', '/settings/approval-rules/audit.archive', users.admin.token)).status, 200);
+
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
 });

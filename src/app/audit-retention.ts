@@ -1,9 +1,9 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Clock, Logger } from '../base/index.js';
 import type { AuditService } from '../domain/index.js';
 import type { AuditConfig } from './config.js';
+import { archiveInto } from './audit-archive.js';
 
 export interface AuditDiskState {
   freeBytes: number;
@@ -78,27 +78,11 @@ export function auditRetentionTask(
       // The later cutoff archives more: each policy's bound holds.
       const before = [byAge, bySize].filter((t): t is string => t !== undefined).sort().pop();
       if (before === undefined) return { removed: 0 };
-      mkdirSync(cfg.archiveDir, { recursive: true, mode: 0o700 });
-      const file = join(cfg.archiveDir, `audit-before-${before.replace(/[:.]/g, '-')}.jsonl`);
-      const fd = openSync(file, 'wx', 0o600);
-      let plan: Awaited<ReturnType<AuditService['archive']>>;
-      try {
-        plan = await audit.archive(before, async (text) => void writeSync(fd, text));
-        fsyncSync(fd);
-      } catch (e) {
-        closeSync(fd);
-        rmSync(file, { force: true });
-        throw e;
-      }
-      closeSync(fd);
-      const count = plan.chains.reduce((n, c) => n + c.count, 0);
-      if (count === 0) {
-        rmSync(file, { force: true });
-        return { removed: 0 };
-      }
-      const removed = await plan.commit();
+      const r = await archiveInto(audit, cfg.archiveDir, before);
+      if (r.file === undefined) return { removed: 0 };
+      const { file, removed } = r;
       const policy = before === bySize ? 'size' : 'age';
-      await audit.admin({ actor: 'system', source: 'scheduler', action: 'audit.archive', target: 'audit-log', outcome: 'ok', change: { before, file, removed, chains: plan.chains, policy } });
+      await audit.admin({ actor: 'system', source: 'scheduler', action: 'audit.archive', target: 'audit-log', outcome: 'ok', change: { before, file, removed, chains: r.chains, policy } });
       log?.info({ event: 'audit_archived', before, file, removed, policy }, 'archived old audit records');
       return { removed, file };
     },

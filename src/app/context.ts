@@ -31,7 +31,7 @@ import type { Logger } from '../base/index.js';
 import { createSeal, openSeal } from '../seal/index.js';
 import { createAwsGateway, createByokSessionOpener, proxySettingsFromEnv } from '../aws/index.js';
 import { clusterCertificateOps } from '../xks/index.js';
-import type { AwsKeyService } from '../domain/index.js';
+import type { AuditArchiveOps, AwsKeyService } from '../domain/index.js';
 
 /** Everything a process needs to manage keys: storage, seal, backends and services. */
 export interface AppContext {
@@ -53,6 +53,11 @@ export interface AppContext {
   awsXks: AwsXksService;
   /** Native AWS KMS keys: sync, list, import of local material (docs/byok.md). */
   awsKeys: AwsKeyService;
+  /**
+   * Archiving the audit log into archive_dir, for approval requests that run it: set once
+   * the audit log is open (a server sets it; unset, the action answers Unsupported).
+   */
+  auditArchive: { ops?: AuditArchiveOps | undefined };
   close(): Promise<void>;
 }
 
@@ -121,6 +126,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
       maxHashesPerAddress: a.loginChecksPerAddress,
     },
   });
+  const auditArchive: AppContext['auditArchive'] = {};
   return {
     config,
     clock,
@@ -135,9 +141,10 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
     awsKeys,
     awsXks,
     identity,
+    auditArchive,
     approvals: createApprovalService({
       repo: storage,
-      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections, awsKeys, tls: { ops: clusterCertificateOps(storage, seal, clock), seal } }),
+      actions: createApprovalActions({ keyStores, keys, identity, rules: createApprovalRules({ repo: storage, clock }), aws: awsConnections, awsKeys, tls: { ops: clusterCertificateOps(storage, seal, clock), seal }, auditArchive: () => auditArchive.ops }),
       seal,
       clock,
       defaultTtlMs: a.approvalTtlMs,

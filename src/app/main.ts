@@ -14,6 +14,7 @@ import { acquireRunLock } from '../storage/index.js';
 import { reportReady, reportStartFailure, startCluster, workerRole } from './cluster.js';
 import { reportError } from '../cli/exit-codes.js';
 import { localServices } from './local-services.js';
+import { localArchiveDir } from './audit-archive.js';
 import { auditedManagement, cliActor, openAudit, type AppAudit } from './audit.js';
 import { remoteLogin, remoteOptions, remoteServices } from '../cli/remote/index.js';
 
@@ -105,7 +106,8 @@ const host: CliHost = {
     try {
       // Every change made on the local database is recorded, as the local OS user.
       audit = await openAudit(ctx, { mode: 'inline' });
-      return await fn(auditedManagement(localServices(ctx), audit.service, cliActor()));
+      const m = auditedManagement(localServices(ctx), audit.service, cliActor());
+      return await fn({ ...m, audit: { ...m.audit, ...localArchiveDir(audit.service, ctx.config.audit.archiveDir, cliActor()) } });
     } finally {
       await audit?.close();
       await ctx.close();

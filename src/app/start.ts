@@ -28,6 +28,7 @@ import { guardedObserver, type ClusterMember, type EkmEntry } from '../domain/in
 import { createAuditLogSink } from './admin-audit.js';
 import { openAudit, type AppAudit } from './audit.js';
 import { auditRetentionTask, watchAuditDisk } from './audit-retention.js';
+import { auditArchiveOps, segmentStore } from './audit-archive.js';
 import { managementServices } from './management.js';
 import type { Config } from './config.js';
 import { openContext, type AppContext } from './context.js';
@@ -108,6 +109,8 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
     const metrics = createMetrics({ clock, version: opts.version ?? '0.1.0' });
     context.hsm?.pool.setTelemetry(metrics.hsm);
     audit = await openAudit(context, { mode: 'thread', log, telemetry: metrics.audit, chain: opts.auditChain ?? config.audit.serverChain });
+    // Approved `audit.archive` requests (and the admin API's archive route) write into archive_dir.
+    context.auditArchive.ops = auditArchiveOps(audit.service, config.audit.archiveDir);
     const auditDisk =
       config.storage.type === 'sqlite'
         ? watchAuditDisk({ path: config.storage.path, minFreeBytes: config.audit.diskMinFreeBytes, minFreeRatio: config.audit.diskMinFreeRatio, intervalMs: config.health.intervalMs, log, onReading: auditDiskGauges(metrics.registry) })
@@ -257,7 +260,7 @@ export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: 
           version: opts.version ?? '0.1.0',
           metrics: opts.metrics ?? { render: renderMetrics },
           extraRoutes: [
-            ...auditRoutes({ audit: audit.service, keys: context.keys }),
+            ...auditRoutes({ audit: audit.service, keys: context.keys, approvals: context.approvals, segments: segmentStore(config.audit.archiveDir) }),
             ...statusRoutes({ health: () => health.report(), certificateNotAfter: xksCertificateNotAfter, hsmConfigured: management.hsm !== undefined, now: () => clock.now() }),
             ...clusterRoutes({ status: member ? () => member.status() : undefined }),
             ...tlsRoutes({ tls: management.tls, approvals: context.approvals }),

@@ -51,7 +51,7 @@ function parseCheckpoint(text: string): unknown {
   }
 }
 
-/** `keyhold audit verify|checkpoint|archive|rebuild-usage|export` and `keyhold key usage`. */
+/** `keyhold audit verify|checkpoint|archive|segments|download-segment|rebuild-usage|export` and `keyhold key usage`. */
 export function registerAuditCommands(program: Command, key: Command, host: CliHost): void {
   const audit = program.command('audit').description('the audit log: every XKS call and admin action, hash-chained');
 
@@ -117,28 +117,88 @@ export function registerAuditCommands(program: Command, key: Command, host: CliH
     .command('archive')
     .description('move the records before a date into a signed segment file, then remove them from the log (a signed anchor keeps the rest verifiable)')
     .requiredOption('--before <time>', 'archive records before this time (ISO-8601); the last record of each chain always stays')
-    .requiredOption('--to <file>', 'the segment file to write (must not exist; mode 0600)')
-    .action(async (opts: { before: string; to: string }, cmd: Command) => {
+    .option('--to <file>', "the segment file to write (must not exist; mode 0600). Without it the segment goes into [audit] archive_dir; with --server the server writes it into its archive_dir and --to downloads it")
+    .action(async (opts: { before: string; to?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await host.withServices(g, async (s) => {
-        const archive = s.audit.archive;
-        if (!archive) fail('Unsupported', 'archiving runs locally, on the data directory (run without --server)');
-        const fd = openSync(opts.to, 'wx', 0o600);
-        let plan: Awaited<ReturnType<typeof archive>>;
-        try {
-          plan = await archive(opts.before, async (text) => void writeSync(fd, text));
-          fsyncSync(fd);
-        } catch (e) {
+      const chainsOf = (chains: { chain: string; from: number; to: number }[]) => (chains.length ? ` (${chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ')})` : '');
+      if (opts.to !== undefined && g.server === undefined) {
+        const to = opts.to;
+        const r = await host.withServices(g, async (s) => {
+          const archive = s.audit.archive;
+          if (!archive) fail('Unsupported', 'this connection cannot archive to a local file');
+          const fd = openSync(to, 'wx', 0o600);
+          let plan: Awaited<ReturnType<typeof archive>>;
+          try {
+            plan = await archive(opts.before, async (text) => void writeSync(fd, text));
+            fsyncSync(fd);
+          } catch (e) {
+            closeSync(fd);
+            rmSync(to, { force: true });
+            throw e;
+          }
           closeSync(fd);
-          rmSync(opts.to, { force: true });
-          throw e;
+          // The segment is on disk: only now are the records removed.
+          const removed = await plan.commit();
+          return { file: to, removed, chains: plan.chains };
+        });
+        printer(!!g.json).result(r, () => `Archived ${r.removed} record(s) to ${r.file}${chainsOf(r.chains)}. Check it with: keyhold audit verify --segment ${r.file}`);
+        return;
+      }
+      // Into archive_dir: the data directory's, or with --server the server's (then --to downloads it).
+      if (opts.to !== undefined && existsSync(opts.to)) fail('Conflict', `${opts.to} already exists; nothing was archived`);
+      const r = await host.withServices(g, async (s) => {
+        const { archiveToDir, downloadSegment } = s.audit;
+        if (!archiveToDir) fail('Unsupported', 'this connection cannot archive into archive_dir');
+        const a = await archiveToDir(opts.before);
+        if (opts.to === undefined) return { ...a, downloaded: undefined };
+        try {
+          if (!downloadSegment) fail('Unsupported', 'this connection cannot download segments');
+          const d = await downloadSegment(a.file, opts.to);
+          return { ...a, downloaded: { file: opts.to, bytes: d.bytes } };
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          return fail('BackendUnavailable', `the records were archived into ${a.file} in the archive directory, but downloading it failed: ${why}. Fetch it with: keyhold audit download-segment ${a.file} --to FILE`);
         }
-        closeSync(fd);
-        // The segment is on disk: only now are the records removed.
-        const removed = await plan.commit();
-        return { file: opts.to, removed, chains: plan.chains };
       });
-      printer(!!g.json).result(r, () => `Archived ${r.removed} record(s) to ${r.file}${r.chains.length ? ` (${r.chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ')})` : ''}. Check it with: keyhold audit verify --segment ${r.file}`);
+      const where = g.server !== undefined ? "the server's archive_dir" : 'the archive directory ([audit] archive_dir)';
+      printer(!!g.json).result(r, () =>
+        r.downloaded
+          ? `Archived ${r.removed} record(s) into ${r.file} in ${where}${chainsOf(r.chains)}, downloaded to ${r.downloaded.file} (${r.downloaded.bytes} bytes). Check it with: keyhold audit verify --segment ${r.downloaded.file}`
+          : `Archived ${r.removed} record(s) into ${r.file} in ${where}${chainsOf(r.chains)}. Fetch it with: keyhold${g.server !== undefined ? ' --server URL' : ''} audit download-segment ${r.file} --to FILE`,
+      );
+    });
+
+  audit
+    .command('segments')
+    .description('list the archived segments in [audit] archive_dir (with --server: the server\'s), oldest first')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const list = await host.withServices(g, async (s) => {
+        if (!s.audit.segments) fail('Unsupported', 'this connection cannot list segments');
+        return s.audit.segments();
+      });
+      printer(!!g.json).result(list, () =>
+        list.length === 0
+          ? 'No archived segments.'
+          : table(
+              list.map((x) => ({ ...x, before: x.before ?? '(no trailer)', records: x.records ?? '-', chains: x.chains.map((c) => `${c.chain} ${c.from}-${c.to}`).join(', ') || '-' })),
+              ['name', 'bytes', 'createdAt', 'before', 'records', 'chains'],
+            ),
+      );
+    });
+
+  audit
+    .command('download-segment <name>')
+    .description('copy an archived segment out of [audit] archive_dir (with --server: download it from the server), byte for byte')
+    .requiredOption('--to <file>', 'the file to write (must not exist; mode 0600)')
+    .action(async (name: string, opts: { to: string }, cmd: Command) => {
+      const g = globals(cmd);
+      if (existsSync(opts.to)) fail('Conflict', `${opts.to} already exists`);
+      const r = await host.withServices(g, async (s) => {
+        if (!s.audit.downloadSegment) fail('Unsupported', 'this connection cannot download segments');
+        return s.audit.downloadSegment(name, opts.to);
+      });
+      printer(!!g.json).result({ file: opts.to, ...r }, () => `Wrote ${name} (${r.bytes} bytes) to ${opts.to}. Check it with: keyhold audit verify --segment ${opts.to}`);
     });
 
   audit
@@ -147,7 +207,7 @@ export function registerAuditCommands(program: Command, key: Command, host: CliH
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const r = await host.withServices(g, async (s) => {
-        if (!s.audit.rebuildUsage) fail('Unsupported', 'rebuilding runs locally, on the data directory (run without --server)');
+        if (!s.audit.rebuildUsage) fail('Unsupported', 'this connection cannot rebuild the key usage aggregate');
         return s.audit.rebuildUsage();
       });
       printer(!!g.json).result(r, () => `Rebuilt ${r.rows} key usage row(s) in ${r.chains} chain(s) from the verified records.`);

@@ -1,5 +1,6 @@
 import { isKeyholdError, KeyholdError } from '../base/index.js';
 import type { AuditService } from './audit-service.js';
+import type { AuditArchiveResult, AuditSegmentInfo } from './audit-archive.js';
 import type { AdminIdentityService } from './admin-identity-service.js';
 import type { KeyService } from './key-service.js';
 import type { KeyStoreService } from './keystore-service.js';
@@ -125,8 +126,17 @@ export function auditedAdminUsers<S extends Pick<AdminIdentityService, 'createUs
 
 /** What readers of the audit log may do; exporting is itself an audited action. */
 export type AuditReadService = Pick<AuditService, 'verify' | 'export' | 'usage' | 'checkpoint'> &
-  /** Local only (the CLI on the data directory): archiving, segments and rebuilding usage. */
-  Partial<Pick<AuditService, 'archive' | 'verifySegment' | 'rebuildUsage'>>;
+  /** Local only (the CLI on the data directory): archiving to a file of one's choice and checking segments with the log's keys. */
+  Partial<Pick<AuditService, 'archive' | 'verifySegment'>> &
+  /** Local and through the admin API (the server's archive_dir). */
+  Partial<Pick<AuditService, 'rebuildUsage'>> & {
+    /** Archives the records before `before` into a segment in archive_dir. */
+    archiveToDir?(before: string): Promise<AuditArchiveResult>;
+    /** The segments in archive_dir. */
+    segments?(): Promise<AuditSegmentInfo[]>;
+    /** Copies a segment of archive_dir, byte for byte, to a new file (mode 0600). */
+    downloadSegment?(name: string, file: string): Promise<{ bytes: number }>;
+  };
 
 /** What the admin API's audit routes use. */
 export type AuditPageService = Pick<AuditService, 'verify' | 'page' | 'usage' | 'checkpoint'>;

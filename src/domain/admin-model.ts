@@ -95,7 +95,8 @@ export type ApprovalAction =
   | 'aws.connection.update'
   | 'aws.key.disable'
   | 'aws.key.delete'
-  | 'tls.change';
+  | 'tls.change'
+  | 'audit.archive';
 
 export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'key.schedule-deletion',
@@ -117,6 +118,7 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
   'aws.key.disable',
   'aws.key.delete',
   'tls.change',
+  'audit.archive',
 ];
 
 /**
@@ -166,6 +168,7 @@ export const APPROVAL_OPERATIONS: readonly ApprovalOperation[] = [
   'aws.key.reimport',
   'tls.install',
   'tls.remove',
+  'audit.archive',
 ];
 
 /**

@@ -14,6 +14,7 @@ import { awsKeyApprovalActions } from './aws-key-approval-actions.js';
 import type { AwsKeyService } from './aws-key-service.js';
 import { tlsApprovalActions, type TlsCertificateOps } from './tls-approval-actions.js';
 import type { Seal } from './ports.js';
+import { auditApprovalActions, type AuditArchiveOps } from './audit-archive.js';
 
 export type { TlsCertificateOps } from './tls-approval-actions.js';
 export { always, spec, type ApprovalActionSpec, type ApprovalActions, type ApprovalRunContext } from './approval-spec.js';
@@ -78,6 +79,8 @@ export function createApprovalActions(deps: {
   awsKeys?: AwsKeyService | undefined;
   /** The cluster's XKS certificate, and the seal that keeps a waiting request's key. */
   tls?: { ops: TlsCertificateOps; seal: Seal } | undefined;
+  /** Archiving the audit log into archive_dir, once the log is open (a server's). */
+  auditArchive?: (() => AuditArchiveOps | undefined) | undefined;
 }): ApprovalActions {
   const { keyStores, keys, identity } = deps;
 
@@ -311,5 +314,6 @@ export function createApprovalActions(deps: {
     ...awsApprovalActions(deps.aws),
     ...awsKeyApprovalActions(deps.awsKeys, keys),
     ...tlsApprovalActions(deps.tls),
+    ...auditApprovalActions(deps.auditArchive ?? (() => undefined)),
   };
 }

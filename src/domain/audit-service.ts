@@ -499,6 +499,26 @@ export function createAuditService(deps: {
     return cutoff;
   }
 
+  /**
+   * Refuses an archive that could not do anything: `before` not a time, in the future, or
+   * no chain with a record before it (besides its last, which always stays). Returns the
+   * cutoff as ISO-8601 UTC.
+   */
+  async function checkArchive(before: string): Promise<string> {
+    const cutoff = normaliseQuery({ until: before }).until!;
+    if (Date.parse(cutoff) > clock.now()) fail('ValidationFailed', `before ${cutoff} is in the future: only records already written can be archived`);
+    for (const chain of await reader.chains()) {
+      const from = (await reader.anchor(chain))?.seq ?? 0;
+      const head = (await reader.snapshot((s) => s.head(chain)))?.seq ?? 0;
+      // The chain's oldest live record, unless it is its last (records come in time order).
+      const row = (await reader.rows(chain, from, head, 1))[0];
+      if (!row) continue;
+      const r = parse(row);
+      if (!isProblem(r) && r.time < cutoff) return cutoff;
+    }
+    return fail('ValidationFailed', `no audit record before ${cutoff} can be archived (the last record of each chain always stays); nothing was archived`);
+  }
+
   async function archive(before: string, write: (text: string) => Promise<void>): Promise<ArchivePlan> {
     const m = deps.maintenance;
     if (!m) fail('Unsupported', 'this audit service cannot archive');
@@ -636,6 +656,7 @@ export function createAuditService(deps: {
     rebuildUsage,
     checkpoint,
     archive,
+    checkArchive,
     sizeCutoff,
     verifySegment,
 

@@ -16,6 +16,7 @@ export * from './audit-ports.js';
 export * from './audit-key.js';
 export * from './audit-service.js';
 export * from './audit-segment.js';
+export * from './audit-archive.js';
 export * from './redact.js';
 export * from './admin-audit.js';
 export * from './admin-model.js';

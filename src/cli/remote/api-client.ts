@@ -1,4 +1,6 @@
+import { createWriteStream, rmSync } from 'node:fs';
 import { request } from 'node:https';
+import { pipeline } from 'node:stream/promises';
 import { isErrorCode, KeyholdError } from '../../base/index.js';
 import type { ApprovalRequest } from '../../domain/index.js';
 
@@ -27,6 +29,20 @@ export interface ApiClientOptions {
 
 export interface ApiClient {
   call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  /** GETs a file (any size, not JSON) into a new file `to` (mode 0600); a partial file is removed. */
+  download(path: string, to: string): Promise<{ bytes: number }>;
+}
+
+function errorOf(status: number, text: string): KeyholdError {
+  let b: { error?: unknown; message?: unknown } = {};
+  try {
+    b = (text === '' ? {} : JSON.parse(text)) as typeof b;
+  } catch {
+    b = {};
+  }
+  const code = isErrorCode(b.error) ? b.error : 'Internal';
+  const message = typeof b.message === 'string' ? b.message : `the server answered ${status}`;
+  return new KeyholdError(code, `${message} (HTTP ${status})`);
 }
 
 const MAX_RESPONSE = 16 * 1024 * 1024;
@@ -80,10 +96,7 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
               } else if (status >= 200 && status < 300) {
                 resolve(json as T);
               } else {
-                const b = (json ?? {}) as { error?: unknown; message?: unknown };
-                const code = isErrorCode(b.error) ? b.error : 'Internal';
-                const message = typeof b.message === 'string' ? b.message : `the server answered ${status}`;
-                reject(new KeyholdError(code, `${message} (HTTP ${status})`));
+                reject(errorOf(status, text));
               }
             });
             res.on('error', reject);
@@ -95,6 +108,45 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
           else reject(new KeyholdError('BackendUnavailable', `cannot reach the admin API at ${base.origin}: ${e.message}`, { cause: e }));
         });
         req.end(payload);
+      });
+    },
+
+    download(path: string, to: string): Promise<{ bytes: number }> {
+      const url = new URL('/api/v1' + path, base);
+      const timeoutMs = opts.timeoutMs ?? 30_000;
+      return new Promise<{ bytes: number }>((resolve, reject) => {
+        const req = request(url, { method: 'GET', ca: opts.ca, timeout: timeoutMs, headers: { accept: '*/*', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) } }, (res) => {
+          const status = res.statusCode ?? 0;
+          if (status !== 200) {
+            let text = '';
+            res.on('data', (c: Buffer) => void (text.length < 65536 && (text += c.toString('utf8'))));
+            res.on('end', () => reject(errorOf(status, text)));
+            res.on('error', reject);
+            return;
+          }
+          let bytes = 0;
+          res.on('data', (c: Buffer) => void (bytes += c.length));
+          const out = createWriteStream(to, { flags: 'wx', mode: 0o600 });
+          pipeline(res, out).then(
+            () => {
+              const expected = Number(res.headers['content-length']);
+              if (Number.isFinite(expected) && expected !== bytes) {
+                rmSync(to, { force: true });
+                reject(new KeyholdError('BackendUnavailable', `the download from ${base.origin} was cut short (${bytes} of ${expected} bytes); nothing was kept`));
+              } else resolve({ bytes });
+            },
+            (e: unknown) => {
+              if ((e as { code?: string }).code !== 'EEXIST') rmSync(to, { force: true });
+              reject((e as { code?: string }).code === 'EEXIST' ? new KeyholdError('Conflict', `${to} already exists`) : e);
+            },
+          );
+        });
+        req.on('timeout', () => req.destroy(new KeyholdError('DependencyTimeout', `no answer from ${base.origin} within ${timeoutMs / 1000} s`)));
+        req.on('error', (e) => {
+          if (e instanceof KeyholdError) reject(e);
+          else reject(new KeyholdError('BackendUnavailable', `cannot reach the admin API at ${base.origin}: ${e.message}`, { cause: e }));
+        });
+        req.end();
       });
     },
   };

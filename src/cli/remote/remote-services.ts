@@ -8,7 +8,9 @@ import type {
   ApprovalOperation,
   ApprovalRequest,
   ApprovalRule,
+  AuditArchiveResult,
   AuditCheckpoint,
+  AuditSegmentInfo,
   AuditVerifyReport,
   ClusterStatus,
   CredentialInfo,
@@ -233,6 +235,11 @@ export function remoteServices(o: RemoteOptions): ManagementServices {
       verify: (o = {}) =>
         api.call<AuditVerifyReport>('GET', o.checkpoint === undefined ? '/audit/verify' : `/audit/verify?checkpoint=${Buffer.from(JSON.stringify(o.checkpoint), 'utf8').toString('base64url')}`),
       checkpoint: () => api.call<AuditCheckpoint>('GET', '/audit/checkpoint'),
+      // The server archives into its [audit] archive_dir; a rule may make it wait for approval.
+      archiveToDir: (before) => slow.call<AuditArchiveResult>('POST', '/audit/archive', { before }),
+      segments: () => api.call<AuditSegmentInfo[]>('GET', '/audit/segments'),
+      downloadSegment: (name, file) => slow.download(`/audit/segments/${seg(name)}`, file),
+      rebuildUsage: () => slow.call<{ chains: number; rows: number }>('POST', '/audit/rebuild-usage'),
       usage: (keyId) => api.call<KeyUsageView>('GET', `/keys/${seg(keyId)}/usage`),
       // Page by page (each page read is recorded by the server, with the filter).
       async *export(q = {}) {
