@@ -101,6 +101,8 @@ export interface Key {
   state: KeyState;
   currentVersion: number;
   aadLayout: 'keyhold-v1' | 'sample-proxy';
+  /** Whether the material may be copied into AWS KMS (set at creation). */
+  exportable: boolean;
   description: string;
   tags: Record<string, string>;
   rotationPeriodDays: number | null;
@@ -334,6 +336,22 @@ export interface AwsKeyCopy {
 export interface AwsKeyDetail {
   key: AwsKey;
   copies: AwsKeyCopy[];
+}
+
+/** POST /aws/keys/{key}/rotate-to-local: the aliases moved to a new key holding a local key's material. */
+export interface AwsKeyRotatedToLocal {
+  old: AwsKey;
+  new: AwsKey;
+  movedAliases: string[];
+  localKey: string;
+  localVersion: number;
+}
+
+/** POST /aws/keys/{key}/reimport: the linked local version imported again. */
+export interface AwsKeyReimported {
+  key: AwsKey;
+  localKey: string;
+  localVersion: number;
 }
 
 export interface AwsSyncReport {
