@@ -584,7 +584,7 @@ test('an administrator manages users and rules, sees no key pages; every page pa
   await assertAccessible(page, 'users');
 
   await page.getByRole('link', { name: 'Settings', exact: true }).click();
-  await page.getByLabel('Action').selectOption('keystore.delete');
+  await page.getByLabel('Rule', { exact: true }).selectOption('keystore.delete');
   await page.getByLabel('Approvals needed (1–10)').fill('2');
   await page.getByRole('button', { name: 'Save rule' }).click();
   await page.getByText('Rule saved.').waitFor();
@@ -604,6 +604,44 @@ test('an administrator manages users and rules, sees no key pages; every page pa
   await page.goto(h.url + '/approvals');
   await page.getByRole('heading', { name: 'Approval rules' }).waitFor();
   await assertAccessible(page, 'approvals as administrator');
+  assert.deepEqual(pageProblems(page), []);
+});
+
+test("the approval rules come from the server's catalogue: tls.change and the user rules are listed, and a rule is created with one", opts, async () => {
+  const admin = await h.user('administrator', h.init.admin.username);
+  const catalog = await api<{ name: string; description: string }[]>('GET', '/approval-rules/catalog', h.adminToken);
+  assert.equal(catalog.status, 200, catalog.text);
+  const text = (name: string) => catalog.body.find((i) => i.name === name)!.description;
+  const page = await newPage();
+  await signIn(page, h, admin);
+  await page.goto(h.url + '/approvals');
+  await page.getByRole('heading', { name: 'Approval rules' }).waitFor();
+  const select = page.getByLabel('Rule', { exact: true });
+  await select.locator('option', { hasText: 'tls.change' }).waitFor({ state: 'attached' });
+  const options = (await select.locator('option').allTextContents()).map((o) => o.trim());
+  assert.deepEqual(options, catalog.body.map((i) => i.name), "the form offers exactly the server's rules");
+  for (const name of ['tls.change', 'user.create', 'user.set-role']) assert.ok(options.includes(name), name);
+
+  await page.getByText('What each rule guards').click();
+  const guards = page.getByRole('table', { name: 'The approval rules this server knows' });
+  await guards.getByRole('row', { name: /tls\.change/ }).getByText(text('tls.change')).waitFor();
+  await guards.getByRole('row', { name: /tls\.change/ }).getByText(/PUT \/api\/v1\/tls/).waitFor();
+  await guards.getByRole('row', { name: /user\.set-role/ }).getByText(text('user.set-role')).waitFor();
+
+  await select.selectOption('user.set-role');
+  await page.getByText(text('user.set-role'), { exact: true }).first().waitFor();
+  await page.getByLabel('Approvals needed (1–10)').fill('1');
+  await page.getByRole('button', { name: 'Save rule' }).click();
+  await page.getByText('Rule saved.').waitFor();
+  await page.getByRole('button', { name: 'Remove the rule for user.set-role' }).waitFor();
+  const rules = (await api<Body[]>('GET', '/settings/approval-rules', h.adminToken)).body;
+  assert.equal(rules.find((r) => r.action === 'user.set-role')?.required, 1, 'the rule is set on the server');
+  await assertAccessible(page, 'approval rules with the catalogue');
+
+  await page.getByRole('button', { name: 'Remove the rule for user.set-role' }).click();
+  await page.getByText('Rule removed.').waitFor();
+  const after = (await api<Body[]>('GET', '/settings/approval-rules', h.adminToken)).body;
+  assert.equal(after.find((r) => r.action === 'user.set-role'), undefined);
   assert.deepEqual(pageProblems(page), []);
 });
 
