@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { verifyAuditSegment } from '../src/domain/index.js';
+import { APPROVAL_ACTIONS, verifyAuditSegment } from '../src/domain/index.js';
 import { DAY, operationsOf, pathMatcher, startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
 
 /**
@@ -155,6 +155,24 @@ test('settings: approval rules are set, listed and removed by administrators', a
   assert.deepEqual(list.body.map((r) => r.action).sort(), ['key.disable', 'keystore.delete']);
   assert.equal((await call('DELETE', '/settings/approval-rules/keystore.delete', h.admin.token)).status, 200);
   assert.equal((await call('DELETE', '/settings/approval-rules/keystore.delete', h.admin.token)).status, 404);
+});
+
+test('settings: the approval rule catalogue names every rule with what it guards and the operations it covers, for every role', async () => {
+  type Info = { name: string; description: string; routes: { method: string; path: string; operationId: string; when: string | null }[] };
+  for (const token of [h.admin.token, custodian.token, auditor.token]) {
+    const r = await call<Info[]>('GET', '/approval-rules/catalog', token);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.map((i) => i.name), [...APPROVAL_ACTIONS], 'every rule a rule can be set for, in order');
+    for (const i of r.body) assert.ok(i.description.length > 10, `${i.name} says what it guards`);
+    const by = new Map(r.body.map((i) => [i.name, i]));
+    const ops = (name: string) => by.get(name)!.routes.map((o) => `${o.method} ${o.operationId}`).sort();
+    assert.deepEqual(ops('tls.change'), ['DELETE tls.remove', 'PUT tls.install'].sort());
+    assert.ok(ops('user.set-role').includes('PATCH users.update'), ops('user.set-role').join());
+    assert.match(by.get('user.set-role')!.routes.find((o) => o.operationId === 'users.update')!.when ?? '', /role changes/);
+    assert.ok(ops('aws.key.disable').includes('POST aws.keys.delete-material'));
+    assert.equal(by.get('key.disable')!.routes.find((o) => o.operationId === 'keys.disable')?.when, null, 'a plain disable is always covered');
+  }
+  assert.equal((await call('GET', '/approval-rules/catalog', undefined)).status, 401);
 });
 
 test('keystores: create shows the secret once; list, get, regions, enable, disable', async () => {

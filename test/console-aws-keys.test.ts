@@ -3,7 +3,8 @@
  * against a real Keyhold with an AWS connection to the KMS simulator: sync with its report,
  * the list with filters, a key's details with its link to a local key, the lifecycle
  * actions reaching the simulator, "needs approval" when a rule applies (and nothing changes
- * in AWS until approved), an auditor who sees no action, and axe-core on both pages.
+ * in AWS until approved), rotate to a local key, delete imported material and reimport it
+ * (the destructive ones confirmed first), an auditor who sees no action, and axe-core.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -176,5 +177,101 @@ test('a copy of a local key shows its link on the AWS key; an auditor sees keys 
   await page.goto(`${h.url}/aws/keys`);
   await page.getByRole('link', { name: 'alias/payroll' }).waitFor();
   assert.equal(await page.getByRole('heading', { name: 'Sync from AWS' }).count(), 0, 'an auditor does not sync');
+  assert.deepEqual(problems(page), []);
+});
+
+test('rotate to a local key, delete the imported material and reimport it, from the AWS key page (confirmed first; "needs approval" under aws.key.disable)', opts, async () => {
+  assert.equal((await api('POST', '/keystores', anaKey, { name: 'own', prefix: '/own', regions: ['eu-west-1'] })).status, 200);
+  assert.equal((await api('POST', '/keys', anaKey, { keyId: 'orders-own', keyStore: 'own', exportable: true })).status, 200);
+  const native = (await kms.send(new CreateKeyCommand({ Description: 'orders data' }))).KeyMetadata!;
+  await kms.send(new CreateAliasCommand({ AliasName: 'alias/orders', TargetKeyId: native.KeyId! }));
+  assert.equal((await api('POST', '/aws/connections/sim/sync', anaKey, {})).status, 200);
+  const record = async (ref: string) => {
+    const r = await api<{ key: { arn: string; keyId: string; state: string; origin: string; aliases: string[] }; copies: { localKey: string; localVersion: number }[] }>('GET', `/aws/keys/${encodeURIComponent(ref)}`, anaKey);
+    assert.equal(r.status, 200, r.text);
+    return r.body;
+  };
+  const badge = (page: Page) => page.locator('dl.kv .badge').first();
+
+  const page = await newPage();
+  await signIn(page, h, ana);
+  await page.goto(`${h.url}/aws/keys`);
+  await page.getByRole('link', { name: 'alias/orders' }).click();
+  await page.getByRole('heading', { name: 'Actions' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Delete imported material' }).count(), 0, 'a native key has no imported material');
+
+  // Rotate to the local key: asked first; Cancel changes nothing.
+  await page.getByLabel('Rotate to local key (exportable)').selectOption('orders-own');
+  await page.getByRole('button', { name: 'Rotate to local key' }).click();
+  const ask = page.getByRole('group', { name: 'Confirm: Rotate to local key' });
+  await ask.getByText(/takes over alias\/orders/).waitFor();
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: 'alias/orders' }))).KeyMetadata!.KeyId, native.KeyId, 'cancelled: the alias stays');
+
+  // With the old key disabled too, the rotation falls under aws.key.disable: it waits, nothing moves.
+  assert.equal((await api('PUT', '/settings/approval-rules/aws.key.disable', h.adminToken, { required: 1 })).status, 200);
+  try {
+    await page.getByLabel('Disable the old key').check();
+    await page.getByRole('button', { name: 'Rotate to local key' }).click();
+    await ask.getByText(/this key is disabled/).waitFor();
+    await ask.getByRole('button', { name: 'Yes, rotate' }).click();
+    await page.getByText('Needs approval.').waitFor();
+    const waiting = (await page.getByRole('status').filter({ hasText: 'Needs approval.' }).getByRole('link').textContent())!.trim();
+    assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: 'alias/orders' }))).KeyMetadata!.KeyId, native.KeyId, 'waiting: the alias stays');
+    assert.equal((await record('alias/orders')).key.keyId, native.KeyId);
+    assert.equal((await api('POST', `/approvals/${waiting}/cancel`, anaKey, {})).status, 200);
+  } finally {
+    assert.equal((await api('DELETE', '/settings/approval-rules/aws.key.disable', h.adminToken)).status, 200);
+  }
+  await page.getByLabel('Disable the old key').uncheck();
+  await page.getByRole('button', { name: 'Rotate to local key' }).click();
+  await ask.getByRole('button', { name: 'Yes, rotate' }).click();
+  await page.getByText(/^Rotated to local key orders-own \(version 1\): .* now holds alias\/orders; the old key is Enabled\.$/).waitFor();
+  const moved = await record('alias/orders');
+  assert.notEqual(moved.key.keyId, native.KeyId, 'the alias names the new key');
+  assert.equal(moved.key.origin, 'EXTERNAL');
+  assert.deepEqual(moved.copies.map((c) => [c.localKey, c.localVersion]), [['orders-own', 1]], 'recorded as a link');
+  assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: 'alias/orders' }))).KeyMetadata!.KeyId, moved.key.keyId);
+  assert.equal(await stateInSim(native.KeyId!), 'Enabled', 'the old key keeps decrypting');
+  assert.equal((await record(native.KeyId!)).key.aliases.length, 0);
+
+  // The new key: delete its material (confirmed), then reimport from the link.
+  await page.goto(`${h.url}/aws/keys/${encodeURIComponent(moved.key.arn)}`);
+  await page.getByRole('link', { name: 'orders-own', exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Delete imported material' }).click();
+  await page.getByRole('group', { name: 'Confirm: Delete imported material' }).getByRole('button', { name: 'Yes, delete the material' }).click();
+  await page.getByText(/^Material deleted: .* is PendingImport\.$/).waitFor();
+  await badge(page).filter({ hasText: 'PendingImport' }).waitFor();
+  assert.equal((await record(moved.key.arn)).key.state, 'PendingImport');
+  assert.equal(await stateInSim(moved.key.keyId), 'PendingImport');
+  await assertAccessible(page, 'AWS key without its material');
+
+  await page.getByRole('button', { name: 'Reimport from orders-own (version 1)' }).click();
+  await page.getByText(/^Reimported version 1 of orders-own: .* is Enabled\.$/).waitFor();
+  await badge(page).filter({ hasText: 'Enabled' }).waitFor();
+  assert.equal((await record(moved.key.arn)).key.state, 'Enabled');
+  assert.equal(await stateInSim(moved.key.keyId), 'Enabled', 'the same material back in');
+
+  // Under aws.key.disable the deletion waits: nothing changes in AWS until approved.
+  assert.equal((await api('PUT', '/settings/approval-rules/aws.key.disable', h.adminToken, { required: 1 })).status, 200);
+  try {
+    await page.getByRole('button', { name: 'Delete imported material' }).click();
+    await page.getByRole('group', { name: 'Confirm: Delete imported material' }).getByRole('button', { name: 'Yes, delete the material' }).click();
+    await page.getByText('Needs approval.').waitFor();
+    const requestId = (await page.getByRole('status').filter({ hasText: 'Needs approval.' }).getByRole('link').textContent())!.trim();
+    assert.equal(await stateInSim(moved.key.keyId), 'Enabled', 'nothing changes in AWS while the request waits');
+    assert.equal((await record(moved.key.arn)).key.state, 'Enabled');
+    const approved = await api('POST', `/approvals/${requestId}/approve`, benKey, {});
+    assert.equal(approved.status, 200, approved.text);
+    assert.equal(await stateInSim(moved.key.keyId), 'PendingImport', 'approved: the material is gone');
+    assert.equal((await record(moved.key.arn)).key.state, 'PendingImport');
+  } finally {
+    assert.equal((await api('DELETE', '/settings/approval-rules/aws.key.disable', h.adminToken)).status, 200);
+  }
+  await page.reload();
+  await badge(page).filter({ hasText: 'PendingImport' }).waitFor();
+  await page.getByRole('button', { name: 'Reimport from orders-own (version 1)' }).click();
+  await page.getByText(/^Reimported version 1 of orders-own: .* is Enabled\.$/).waitFor();
+  assert.equal(await stateInSim(moved.key.keyId), 'Enabled');
   assert.deepEqual(problems(page), []);
 });

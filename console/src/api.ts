@@ -18,18 +18,11 @@ export class ApiError extends Error {
 
 type Listener = (e: ApiError) => void;
 const unauthorizedListeners = new Set<Listener>();
-const activityListeners = new Set<() => void>();
 
 /** Called when the server says the session is gone (401), so the shell can go to sign-in. */
 export function onUnauthorized(l: Listener): () => void {
   unauthorizedListeners.add(l);
   return () => unauthorizedListeners.delete(l);
-}
-
-/** Called on every API call (the idle timer counts it as activity). */
-export function onApiActivity(l: () => void): () => void {
-  activityListeners.add(l);
-  return () => activityListeners.delete(l);
 }
 
 export interface CallOptions {
@@ -43,7 +36,6 @@ async function request(method: string, path: string, o: CallOptions = {}): Promi
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers[CSRF_HEADER] = '1';
   if (o.body !== undefined) headers['content-type'] = 'application/json';
-  for (const l of activityListeners) l();
   let res: Response;
   try {
     res = await fetch(path, {

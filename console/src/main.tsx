@@ -1,7 +1,7 @@
 import { render } from 'preact';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import './styles.css';
-import { ApiError, get, onApiActivity, onUnauthorized, send } from './api';
+import { ApiError, get, onUnauthorized, send } from './api';
 import { match, navigate, useLocation } from './router';
 import { SessionContext, type Session } from './session';
 import type { Role, WhoAmI } from './types';
@@ -16,7 +16,11 @@ import { AwsPage } from './pages/aws';
 import { AwsKeysPage, AwsKeyPage } from './pages/aws-keys';
 import { AdminPage } from './pages/admin';
 
-/** Signed out after this long without a click, key press or API call (the server ends idle sessions too). */
+/**
+ * Signed out after this long without a click or key press (the server ends idle sessions too).
+ * Only the person's input counts: the console's own calls (a page's loads, the overview's
+ * metrics every few seconds) would otherwise keep an unattended console signed in.
+ */
 const IDLE_MINUTES = 15;
 
 interface NavItem {
@@ -124,15 +128,20 @@ type AppState = { phase: 'loading' } | { phase: 'signed-out'; notice?: string } 
 function App() {
   const [state, setState] = useState<AppState>({ phase: 'loading' });
   const lastActivity = useRef(Date.now());
+  /** The idle time counts from the sign-in itself, not from whenever the effects below run. */
+  const signedIn = useCallback((who: WhoAmI) => {
+    lastActivity.current = Date.now();
+    setState({ phase: 'signed-in', who });
+  }, []);
 
   const load = useCallback(async (notice?: string) => {
     try {
       const who = await get<WhoAmI>('/auth/whoami');
-      setState({ phase: 'signed-in', who });
+      signedIn(who);
     } catch (e) {
       setState({ phase: 'signed-out', ...(notice ? { notice } : e instanceof ApiError && e.status !== 401 ? { notice: e.message } : {}) });
     }
-  }, []);
+  }, [signedIn]);
 
   const signOut = useCallback((reason?: string) => {
     send('POST', '/auth/logout', undefined, { quiet401: true }).catch(() => undefined);
@@ -144,20 +153,20 @@ function App() {
     void load();
     const offUnauthorized = onUnauthorized(() => setState({ phase: 'signed-out', notice: 'Your session ended (signed out, expired or idle too long). Sign in again.' }));
     const touch = () => (lastActivity.current = Date.now());
-    const offActivity = onApiActivity(touch);
     window.addEventListener('keydown', touch);
     window.addEventListener('pointerdown', touch);
     return () => {
       offUnauthorized();
-      offActivity();
       window.removeEventListener('keydown', touch);
       window.removeEventListener('pointerdown', touch);
     };
   }, [load]);
 
-  useEffect(() => {
+  // A layout effect: it runs with the render that signs in. A plain effect waits for the next
+  // frame, which can come long after (a busy machine, a background tab, a clock that jumped),
+  // and the idle timer would start late. No reset of lastActivity here: signedIn() set it.
+  useLayoutEffect(() => {
     if (state.phase !== 'signed-in') return;
-    lastActivity.current = Date.now();
     const t = setInterval(() => {
       if (Date.now() - lastActivity.current > IDLE_MINUTES * 60_000) signOut(`Signed out after ${IDLE_MINUTES} idle minutes.`);
     }, 15_000);
@@ -170,7 +179,7 @@ function App() {
   );
 
   if (state.phase === 'loading') return <Loading what="the console" />;
-  if (state.phase === 'signed-out') return <SignIn notice={state.notice} onSignedIn={(who) => setState({ phase: 'signed-in', who })} />;
+  if (state.phase === 'signed-out') return <SignIn notice={state.notice} onSignedIn={signedIn} />;
   if (state.who.user.mustChangePassword) {
     return (
       <SessionContext.Provider value={session}>

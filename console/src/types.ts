@@ -101,6 +101,8 @@ export interface Key {
   state: KeyState;
   currentVersion: number;
   aadLayout: 'keyhold-v1' | 'sample-proxy';
+  /** Whether the material may be copied into AWS KMS (set at creation). */
+  exportable: boolean;
   description: string;
   tags: Record<string, string>;
   rotationPeriodDays: number | null;
@@ -140,28 +142,24 @@ export interface KeyUsage {
   operations: ({ operation: string; kmsOperation: string; outcome: string } & UsageTotal)[];
 }
 
-export const APPROVAL_ACTIONS = [
-  'key.schedule-deletion',
-  'key.delete-version',
-  'key.disable',
-  'keystore.disable',
-  'keystore.delete',
-  'credential.add',
-  'credential.revoke',
-  'policy.change',
-  'keystore.aws-config',
-  'aws.connection.add',
-  'aws.connection.update',
-  'aws.key.disable',
-  'aws.key.delete',
-] as const;
-export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
+/** An approval rule's name (the server's catalogue, GET /approval-rules/catalog, lists them). */
+export type ApprovalRuleName = string;
+
+/** One rule of the server's catalogue: what it guards and the operations it covers. */
+export interface ApprovalRuleInfo {
+  name: ApprovalRuleName;
+  description: string;
+  routes: { method: string; path: string; operationId: string; when: string | null }[];
+}
 
 export type ApprovalStatus = 'pending' | 'executing' | 'executed' | 'failed' | 'denied' | 'expired' | 'cancelled';
 
 export interface ApprovalRequest {
   id: string;
-  action: ApprovalAction;
+  /** The operation that runs once approved (e.g. aws.key.rotate-to-local). */
+  action: string;
+  /** The rule that guards it. */
+  rule: ApprovalRuleName;
   params: Record<string, unknown>;
   summary: string;
   requestedBy: { userId: string; username: string };
@@ -183,7 +181,7 @@ export interface PendingApproval {
 }
 
 export interface ApprovalRule {
-  action: ApprovalAction;
+  action: ApprovalRuleName;
   required: number;
   approvers: string[] | null;
   ttlMinutes: number | null;
@@ -334,6 +332,22 @@ export interface AwsKeyCopy {
 export interface AwsKeyDetail {
   key: AwsKey;
   copies: AwsKeyCopy[];
+}
+
+/** POST /aws/keys/{key}/rotate-to-local: the aliases moved to a new key holding a local key's material. */
+export interface AwsKeyRotatedToLocal {
+  old: AwsKey;
+  new: AwsKey;
+  movedAliases: string[];
+  localKey: string;
+  localVersion: number;
+}
+
+/** POST /aws/keys/{key}/reimport: the linked local version imported again. */
+export interface AwsKeyReimported {
+  key: AwsKey;
+  localKey: string;
+  localVersion: number;
 }
 
 export interface AwsSyncReport {

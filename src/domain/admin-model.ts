@@ -122,6 +122,33 @@ export const APPROVAL_ACTIONS: readonly ApprovalAction[] = [
 ];
 
 /**
+ * What each rule guards, in a sentence (the admin API's rule catalogue and the console show
+ * it). A Record, so a rule added to ApprovalAction without a description does not compile.
+ */
+export const APPROVAL_RULE_DESCRIPTIONS: Readonly<Record<ApprovalAction, string>> = {
+  'key.schedule-deletion': 'Scheduling the deletion of a local key',
+  'key.delete-version': 'Destroying a version of a local key',
+  'key.disable': 'Disabling a local key; also narrowing its usage (losing encrypt or decrypt) and setting or moving its expiry earlier',
+  'keystore.disable': 'Disabling a key store; also dropping a Region that could call, a first quota, or a lower quota rate or burst',
+  'keystore.delete': 'Deleting a key store',
+  'credential.add': 'Adding a SigV4 credential to a key store',
+  'credential.revoke': 'Revoking a SigV4 credential',
+  'policy.change': "Setting or removing a key store's secondary policy",
+  'keystore.aws-config': 'Exporting the AWS proxy configuration file (it carries a live SigV4 secret)',
+  'user.create': 'Creating an admin user (a new account can gain a vote)',
+  'user.set-role': "Changing a user's role",
+  'user.enable': 'Enabling a disabled user (disabling runs at once)',
+  'user.reset-password': "Resetting a user's password",
+  'approval-rule.change': 'Setting, lowering or removing any approval rule, this one included',
+  'aws.connection.add': 'Adding an AWS connection',
+  'aws.connection.update': 'Changing an AWS connection (Regions, endpoints, CA, account, credentials)',
+  'aws.key.disable': 'What stops or narrows an AWS key: disable, key policy put, alias removal or move, a tag removed or changed, rotate with the old key disabled, deleting imported material, material that expires',
+  'aws.key.delete': "Scheduling an AWS key's deletion",
+  'tls.change': "Installing or removing the XKS listener's TLS certificate (a certificate KMS does not accept stops every handshake)",
+  'audit.archive': 'Archiving audit records through the admin API: they move from the live log to a signed segment in the archive directory',
+};
+
+/**
  * What an approval request runs. Most operations are guarded by the rule of the same name;
  * the others fall under the rule of the action they are equivalent to, when (and only when)
  * the change has that effect.

@@ -1,26 +1,19 @@
 import { useState } from 'preact/hooks';
 import { get, send } from '../api';
 import { useCan, useSession } from '../session';
-import { APPROVAL_ACTIONS, type ApprovalAction, type ApprovalRequest, type ApprovalRule, type ApprovalStatus, type IssuedCredential, type ProxyConfigurationFile } from '../types';
+import type { ApprovalRequest, ApprovalRule, ApprovalRuleInfo, ApprovalStatus, IssuedCredential, ProxyConfigurationFile } from '../types';
 import { ActionResult, Card, download, Empty, ErrorBox, fmtTime, Link, PageFrame, SecretOnce, Show, StateBadge, useAction, useLoad } from '../ui';
 
 const enc = encodeURIComponent;
 
-const ACTION_TEXT: Record<ApprovalAction, string> = {
-  'key.schedule-deletion': 'Schedule a key deletion',
-  'key.delete-version': 'Destroy a key version',
-  'key.disable': 'Disable a key',
-  'keystore.disable': 'Disable a key store',
-  'keystore.delete': 'Delete a key store',
-  'credential.add': 'Add a SigV4 credential',
-  'credential.revoke': 'Revoke a SigV4 credential',
-  'policy.change': 'Change a policy',
-  'keystore.aws-config': 'Export the proxy configuration file',
-  'aws.connection.add': 'Add an AWS connection',
-  'aws.connection.update': 'Change an AWS connection',
-  'aws.key.disable': 'Stop or narrow an AWS key (disable, key policy, alias move or removal, tag removal, rotate with the old key disabled, material that expires)',
-  'aws.key.delete': 'Schedule the deletion of an AWS key',
-};
+/** The rules the server knows, with what each guards (one read per page). */
+function useCatalog() {
+  return useLoad(() => get<ApprovalRuleInfo[]>('/approval-rules/catalog'), []);
+}
+
+function ruleText(catalog: ApprovalRuleInfo[] | undefined, name: string): string {
+  return catalog?.find((i) => i.name === name)?.description ?? '';
+}
 
 function waitingFor(r: ApprovalRequest, me: string): boolean {
   return r.status === 'pending' && r.requestedBy.username !== me && !r.votes.some((v) => v.username === me) && (r.approvers === null || r.approvers.includes(me));
@@ -62,7 +55,9 @@ function RequestTable({ list }: { list: ApprovalRequest[] }) {
 export function ApprovalRules() {
   const canEdit = useCan('administrator');
   const rules = useLoad(() => get<ApprovalRule[]>('/settings/approval-rules'), []);
-  const [action, setAction] = useState<ApprovalAction>('key.schedule-deletion');
+  const catalog = useCatalog();
+  const [picked, setPicked] = useState('');
+  const action = picked || catalog.data?.[0]?.name || '';
   const [required, setRequired] = useState('1');
   const [approvers, setApprovers] = useState('');
   const [ttl, setTtl] = useState('');
@@ -78,7 +73,7 @@ export function ApprovalRules() {
             <table>
               <thead>
                 <tr>
-                  <th scope="col">Action</th>
+                  <th scope="col">Rule</th>
                   <th scope="col">Approvals needed</th>
                   <th scope="col">Approvers</th>
                   <th scope="col">Expires after</th>
@@ -90,7 +85,7 @@ export function ApprovalRules() {
                 {rs.map((r) => (
                   <tr key={r.action}>
                     <td>
-                      {ACTION_TEXT[r.action]} <code>{r.action}</code>
+                      {ruleText(catalog.data, r.action)} <code>{r.action}</code>
                     </td>
                     <td>{r.required}</td>
                     <td>{r.approvers ? r.approvers.join(', ') : 'any other custodian'}</td>
@@ -129,14 +124,21 @@ export function ApprovalRules() {
           <h3>Add or change a rule</h3>
           <div class="form-grid">
             <div>
-              <label for="rule-action">Action</label>
-              <select id="rule-action" value={action} onChange={(e) => setAction(e.currentTarget.value as ApprovalAction)}>
-                {APPROVAL_ACTIONS.map((a) => (
-                  <option key={a} value={a}>
-                    {ACTION_TEXT[a]} ({a})
-                  </option>
-                ))}
-              </select>
+              <label for="rule-action">Rule</label>
+              <Show load={catalog} what="the rules this server knows">
+                {(list) => (
+                  <select id="rule-action" value={action} aria-describedby="rule-action-text" onChange={(e) => setPicked(e.currentTarget.value)}>
+                    {list.map((i) => (
+                      <option key={i.name} value={i.name}>
+                        {i.name}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Show>
+              <p id="rule-action-text" class="hint">
+                {ruleText(catalog.data, action)}
+              </p>
             </div>
             <div>
               <label for="rule-required">Approvals needed (1–10)</label>
@@ -151,12 +153,49 @@ export function ApprovalRules() {
               <input id="rule-ttl" type="number" min={1} max={43200} value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
             </div>
           </div>
-          <button type="submit" disabled={act.busy}>
+          <button type="submit" disabled={act.busy || !action}>
             Save rule
           </button>
         </form>
       ) : null}
       <ActionResult state={act} />
+      <details>
+        <summary>What each rule guards</summary>
+        <Show load={catalog} what="the rules this server knows">
+          {(list) => (
+            <table>
+              <caption class="sr-only">The approval rules this server knows</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Rule</th>
+                  <th scope="col">Guards</th>
+                  <th scope="col">Operations</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((i) => (
+                  <tr key={i.name}>
+                    <th scope="row">
+                      <code>{i.name}</code>
+                    </th>
+                    <td>{i.description}</td>
+                    <td>
+                      {i.routes.map((o) => (
+                        <div key={`${o.method} ${o.path}`}>
+                          <code>
+                            {o.method} {o.path}
+                          </code>
+                          {o.when ? ` when ${o.when}` : ''}
+                        </div>
+                      ))}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Show>
+      </details>
     </Card>
   );
 }
@@ -235,6 +274,7 @@ export function ApprovalPage({ id }: { id: string }) {
   const { user } = useSession();
   const isCustodian = useCan('custodian');
   const req = useLoad(() => get<ApprovalRequest>(`/approvals/${enc(id)}`), [id]);
+  const catalog = useCatalog();
   const [comment, setComment] = useState('');
   const act = useAction(req.reload);
   return (
@@ -253,7 +293,11 @@ export function ApprovalPage({ id }: { id: string }) {
                   </dd>
                   <dt>Action</dt>
                   <dd>
-                    {ACTION_TEXT[r.action]} <code>{r.action}</code>
+                    <code>{r.action}</code>
+                  </dd>
+                  <dt>Rule</dt>
+                  <dd>
+                    {ruleText(catalog.data, r.rule)} <code>{r.rule}</code>
                   </dd>
                   <dt>Parameters</dt>
                   <dd>

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { get, send } from '../api';
 import { navigate } from '../router';
 import { useCan } from '../session';
-import type { AwsConnection, AwsKey, AwsKeyDetail, AwsSyncReport } from '../types';
+import type { AwsConnection, AwsKey, AwsKeyCopy, AwsKeyDetail, AwsKeyReimported, AwsKeyRotatedToLocal, AwsSyncReport, Key } from '../types';
 import { ActionResult, Card, Empty, fmtTime, Link, PageFrame, Show, StateBadge, useAction, useLoad, type ActionState } from '../ui';
 
 const enc = encodeURIComponent;
@@ -93,7 +93,7 @@ export function AwsKeysPage({ query }: { query: URLSearchParams }) {
   }, [connection, region, state]);
   const names = new Map((conns.data ?? []).map((c) => [c.id, c.name]));
   return (
-    <PageFrame title="AWS keys" intro="The native KMS keys of your AWS accounts, as Keyhold last read them: sync a connection, then enable, disable, tag, alias, rotate or delete keys from here. Keyhold never holds their material.">
+    <PageFrame title="AWS keys" intro="The native KMS keys of your AWS accounts, as Keyhold last read them: sync a connection, then enable, disable, tag, alias, rotate (to a local key, too), delete keys or their imported material, and reimport it from here. Keyhold never holds their material.">
       <Card title="Find AWS keys" wide>
         <form class="filters" role="search" aria-label="Filter AWS keys" onSubmit={(e) => e.preventDefault()}>
           <div>
@@ -193,7 +193,145 @@ function ActionButton({ label, act, run, danger }: { label: string; act: ActionS
   );
 }
 
-function Lifecycle({ k, reload }: { k: AwsKey; reload: () => void }) {
+/** A change that stops service, in two steps: the first button asks what it does, the second runs it. */
+function ConfirmStep({ label, question, confirm, act, run, onCancel }: { label: string; question: string; confirm: string; act: ActionState; run: () => void; onCancel: () => void }) {
+  return (
+    <div class="notice pending" role="group" aria-label={`Confirm: ${label}`}>
+      <p>{question}</p>
+      <div class="row">
+        <button type="button" class="danger" disabled={act.busy} onClick={run}>
+          {confirm}
+        </button>
+        <button type="button" class="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** ISO instant of the end of a date input's day (UTC), or undefined when left empty. */
+const endOfDay = (d: string) => (d ? new Date(`${d}T23:59:59Z`).toISOString() : undefined);
+
+/**
+ * "Rotate to a key we own": a new imported key holding an exportable local key's material;
+ * the aliases move to it (the old key keeps decrypting unless it is disabled too).
+ */
+function RotateToLocal({ k, act }: { k: AwsKey; act: ActionState }) {
+  const locals = useLoad(() => get<Key[]>('/keys'), []);
+  const [localKey, setLocalKey] = useState('');
+  const [disableOld, setDisableOld] = useState(false);
+  const [validTo, setValidTo] = useState('');
+  const [asking, setAsking] = useState(false);
+  const p = keyPath(k.arn);
+  const exportable = (locals.data ?? []).filter((l) => l.exportable && l.enabled);
+  const chosen = localKey || exportable[0]?.keyId || '';
+  const run = () => {
+    setAsking(false);
+    const body = { localKey: chosen, disableOld, ...(validTo ? { validTo: endOfDay(validTo) } : {}) };
+    void act.run(
+      () => send<AwsKeyRotatedToLocal>('POST', `${p}/rotate-to-local`, body),
+      (r) => `Rotated to local key ${r.localKey} (version ${r.localVersion}): ${r.new.arn} now holds ${r.movedAliases.join(', ') || 'no alias'}; the old key is ${r.old.state}.`,
+    );
+  };
+  return (
+    <Show load={locals} what="local keys">
+      {() =>
+        exportable.length === 0 ? (
+          <p class="hint">To rotate this key to material Keyhold holds, create an exportable local key first (keys are exportable only from their creation).</p>
+        ) : (
+          <form
+            class="row"
+            aria-label="Rotate to a local key"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setAsking(true);
+            }}
+          >
+            <label for="rtl-key">Rotate to local key (exportable)</label>
+            <select id="rtl-key" value={chosen} onChange={(e) => setLocalKey(e.currentTarget.value)}>
+              {exportable.map((l) => (
+                <option key={l.id} value={l.keyId}>
+                  {l.keyId} ({l.keyStore})
+                </option>
+              ))}
+            </select>
+            <label for="rtl-valid-to">Material expires (optional)</label>
+            <input id="rtl-valid-to" type="date" value={validTo} onInput={(e) => setValidTo(e.currentTarget.value)} />
+            <label>
+              <input type="checkbox" checked={disableOld} onChange={(e) => setDisableOld(e.currentTarget.checked)} /> Disable the old key
+            </label>
+            <button type="submit" disabled={act.busy || !chosen}>
+              Rotate to local key
+            </button>
+            {asking ? (
+              <ConfirmStep
+                label="Rotate to local key"
+                question={`A new AWS key with the material of ${chosen} takes over ${k.aliases.join(', ') || 'no alias'}: callers by alias reach the new key${disableOld ? ', and this key is disabled (every use of it fails)' : '; this key keeps decrypting what it encrypted'}${validTo ? `, and the new key stops working after ${validTo}` : ''}.`}
+                confirm="Yes, rotate"
+                act={act}
+                run={run}
+                onCancel={() => setAsking(false)}
+              />
+            ) : null}
+          </form>
+        )
+      }
+    </Show>
+  );
+}
+
+/** The imported material of an EXTERNAL key: delete it (the key serves nothing) or import it again from its link. */
+function Material({ k, copies, act }: { k: AwsKey; copies: AwsKeyCopy[]; act: ActionState }) {
+  const [asking, setAsking] = useState(false);
+  const [validTo, setValidTo] = useState('');
+  const p = keyPath(k.arn);
+  const link = copies.reduce<AwsKeyCopy | undefined>((a, b) => (a === undefined || b.localVersion > a.localVersion || (b.localVersion === a.localVersion && b.copiedAt >= a.copiedAt) ? b : a), undefined);
+  return (
+    <>
+      {k.state !== 'PendingImport' ? (
+        <div class="row">
+          <button type="button" class="danger" disabled={act.busy} onClick={() => setAsking(true)}>
+            Delete imported material
+          </button>
+        </div>
+      ) : null}
+      {asking && k.state !== 'PendingImport' ? (
+        <ConfirmStep
+          label="Delete imported material"
+          question={`The material of ${k.arn} is deleted in AWS now: the key is PendingImport and every use of it fails until the same material is imported again${link ? ` (Reimport, from local key ${link.localKey})` : ''}.`}
+          confirm="Yes, delete the material"
+          act={act}
+          run={() => {
+            setAsking(false);
+            void act.run(() => send<AwsKey>('POST', `${p}/delete-material`), (r) => `Material deleted: ${r.arn} is ${r.state}.`);
+          }}
+          onCancel={() => setAsking(false)}
+        />
+      ) : null}
+      {link ? (
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const v = endOfDay(validTo);
+            void act.run(() => send<AwsKeyReimported>('POST', `${p}/reimport`, v ? { validTo: v } : {}), (r) => `Reimported version ${r.localVersion} of ${r.localKey}: ${r.key.arn} is ${r.key.state}.`);
+          }}
+        >
+          <label for="reimport-valid-to">Material expires (optional; else as copied)</label>
+          <input id="reimport-valid-to" type="date" value={validTo} onInput={(e) => setValidTo(e.currentTarget.value)} />
+          <button type="submit" disabled={act.busy}>
+            Reimport from {link.localKey} (version {link.localVersion})
+          </button>
+        </form>
+      ) : (
+        <p class="hint">Keyhold did not copy material into this key, so it has no local key to reimport from.</p>
+      )}
+    </>
+  );
+}
+
+function Lifecycle({ k, copies, reload }: { k: AwsKey; copies: AwsKeyCopy[]; reload: () => void }) {
   const act = useAction(reload);
   const p = keyPath(k.arn);
   const done = (what: string) => (r: AwsKey) => `${what}: ${r.arn} is ${r.state}.`;
@@ -220,6 +358,8 @@ function Lifecycle({ k, reload }: { k: AwsKey; reload: () => void }) {
         ) : null}
       </div>
       {k.state === 'Gone' ? null : <Changes k={k} act={act} />}
+      {k.origin === 'AWS_KMS' && k.keySpec === 'SYMMETRIC_DEFAULT' && k.keyUsage === 'ENCRYPT_DECRYPT' && k.state !== 'Gone' && k.state !== 'PendingDeletion' ? <RotateToLocal k={k} act={act} /> : null}
+      {k.origin === 'EXTERNAL' && k.state !== 'Gone' && k.state !== 'PendingDeletion' ? <Material k={k} copies={copies} act={act} /> : null}
       <ActionResult state={act} />
     </Card>
   );
@@ -395,7 +535,7 @@ export function AwsKeyPage({ keyRef }: { keyRef: string }) {
                 <Empty>No local key material was copied into this key (copy one with keyhold aws key import).</Empty>
               )}
             </Card>
-            {canChange && (k.keyManager === 'CUSTOMER' || k.state === 'Gone') ? <Lifecycle k={k} reload={d.reload} /> : null}
+            {canChange && (k.keyManager === 'CUSTOMER' || k.state === 'Gone') ? <Lifecycle k={k} copies={copies} reload={d.reload} /> : null}
           </>
         )}
       </Show>
