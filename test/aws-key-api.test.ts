@@ -363,3 +363,53 @@ test('rotate to a local key, delete imported material and reimport through the A
     await call('DELETE', '/settings/approval-rules/aws.key.disable', h.admin.token);
   }
 });
+
+test('import into an existing EXTERNAL key awaiting material through the API and the CLI with --server; the refusals are 409; an expiry waits under aws.key.disable, bound to the ARN', async () => {
+  const t = ana.apiKey;
+  assert.equal((await call('POST', '/keystores', t, { name: 'landing', prefix: '/landing', regions: ['eu-west-1'] })).status, 200);
+  assert.equal((await call('POST', '/keys', t, { keyId: 'into-api', keyStore: 'landing', exportable: true })).status, 200);
+  assert.equal((await call('POST', '/keys', t, { keyId: 'into-other', keyStore: 'landing', exportable: true })).status, 200);
+  const ext = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'landing' }))).KeyMetadata!;
+  await kms.send(new CreateAliasCommand({ AliasName: 'alias/landing-api', TargetKeyId: ext.KeyId! }));
+  const nativeKey = (await kms.send(new CreateKeyCommand({ Description: 'native' }))).KeyMetadata!;
+  assert.equal((await call('POST', '/aws/connections/byok/sync', t, {})).status, 200);
+
+  const several = await call<{ error: string; message: string }>('POST', '/aws/keys/import', t, { localKey: 'into-api', into: 'alias/landing-api', regions: ['eu-west-1', 'us-east-1'] });
+  assert.equal(several.status, 409, several.text);
+  assert.match(several.body.message, /one Region/);
+  const native = await call<{ message: string }>('POST', '/aws/keys/import', t, { localKey: 'into-api', into: nativeKey.Arn });
+  assert.equal(native.status, 409, native.text);
+  assert.match(native.body.message, /origin AWS_KMS/);
+  assert.equal((await call('POST', '/aws/keys/import', t, { localKey: 'into-api' })).status, 400, 'neither connection nor into');
+  assert.equal(await stateInSim(ext.KeyId!), 'PendingImport');
+
+  // With an expiry it waits for approvals, bound to the ARN the alias named when filed.
+  assert.equal((await call('PUT', '/settings/approval-rules/aws.key.disable', h.admin.token, { required: 2 })).status, 200);
+  try {
+    const validTo = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    const waits = await call<{ pendingApproval: { id: string; rule: string } }>('POST', '/aws/keys/import', t, { localKey: 'into-api', into: 'alias/landing-api', validTo });
+    assert.equal(waits.status, 202, waits.text);
+    assert.equal(waits.body.pendingApproval.rule, 'aws.key.disable');
+    assert.equal(await stateInSim(ext.KeyId!), 'PendingImport', 'nothing imported while it waits');
+    const done = await approveBy(waits.body.pendingApproval.id, ben, cleo);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+  } finally {
+    await call('DELETE', '/settings/approval-rules/aws.key.disable', h.admin.token);
+  }
+  const md = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/landing-api' }))).KeyMetadata!;
+  assert.equal(md.KeyState, 'Enabled');
+  assert.equal(md.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  const shown = await call<{ copies: { localKey: string; awsKeyArn: string; copiedBy: string }[] }>('GET', k('alias/landing-api'), ivy.apiKey);
+  assert.deepEqual(shown.body.copies.map((c) => [c.localKey, c.awsKeyArn, c.copiedBy]), [['into-api', ext.Arn, 'ana']]);
+
+  // Through the CLI with --server: a key linked to another local key is refused (409, exit 1);
+  // after delete-material, the same local key goes back in.
+  assert.equal((await call('POST', `${k(ext.KeyId!)}/delete-material`, t)).status, 200);
+  const other = await cli(ana.apiKey, ['aws', 'key', 'import', 'into-other', '--into', 'alias/landing-api']);
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /holds the material of local key 'into-api'/);
+  const back = await cli(ana.apiKey, ['--json', 'aws', 'key', 'import', 'into-api', '--into', 'alias/landing-api', '--connection', 'byok']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal((JSON.parse(back.stdout) as { copies: { awsKeyArn: string }[] }).copies[0]!.awsKeyArn, ext.Arn);
+  assert.equal(await stateInSim(ext.KeyId!), 'Enabled');
+});

@@ -211,16 +211,18 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
     });
   awsKey
     .command('import <localKey>')
-    .description('copy an exportable local key into AWS KMS: a new key with imported material in each Region')
-    .requiredOption('--connection <name>', 'AWS connection')
-    .option('--region <region...>', "Regions (repeatable; default: the connection's)")
-    .option('--alias <alias>', 'alias/NAME to create for the new key in each Region')
+    .description('copy an exportable local key into AWS KMS: a new key with imported material in each Region, or (--into) into an existing key awaiting material')
+    .option('--connection <name>', 'AWS connection (required without --into)')
+    .option('--into <awsKey>', 'an existing EXTERNAL-origin AWS key in PendingImport (key id, ARN or alias, as synced) to import into instead of creating one')
+    .option('--region <region...>', "Regions (repeatable; default: the connection's; with --into at most the key's one Region)")
+    .option('--alias <alias>', 'alias/NAME to create for the AWS key in each Region')
     .option('--valid-to <iso>', 'the material expires then in AWS (default: it does not expire)')
-    .option('--description <text>', 'description of the AWS key')
-    .action(async (localKey: string, opts: { connection: string; region?: string[]; alias?: string; validTo?: string; description?: string }, cmd: Command) => {
+    .option('--description <text>', 'description of a new AWS key (not with --into)')
+    .action(async (localKey: string, opts: { connection?: string; into?: string; region?: string[]; alias?: string; validTo?: string; description?: string }, cmd: Command) => {
       const g = globalsOf(cmd);
+      if (opts.connection === undefined && opts.into === undefined) throw new UsageError('give --connection NAME (a new AWS key) or --into AWS_KEY (an existing key awaiting material)');
       const r = await host.withServices(g, (s) =>
-        s.awsKeys.importLocal({ localKey, connection: opts.connection, regions: opts.region, alias: opts.alias, validTo: opts.validTo, description: opts.description }),
+        s.awsKeys.importLocal({ localKey, connection: opts.connection, into: opts.into, regions: opts.region, alias: opts.alias, validTo: opts.validTo, description: opts.description }),
       );
       printer(!!g.json).result(r, () =>
         [`Key '${localKey}' (version ${r.localVersion}) copied into AWS KMS:`, ...r.copies.map((c) => `  ${c.region}: ${c.awsKeyArn}${c.alias ? ` (${c.alias})` : ''}, ${c.expirationModel}${c.validTo ? ` until ${c.validTo}` : ''}`)].join('\n'),

@@ -9,7 +9,8 @@
  * - import: a local exportable key's material copied into a new EXTERNAL-origin KMS key per
  *   Region (GetParametersForImport with RSA_AES_KEY_WRAP_SHA_256, falling back to
  *   RSAES_OAEP_SHA_256; wrapped here; ImportKeyMaterial with the expiration model), each
- *   copy recorded as a link.
+ *   copy recorded as a link. With `into`, the material goes into one existing EXTERNAL-origin
+ *   key awaiting material (PendingImport) instead of a new key.
  */
 import { randomUUID } from 'node:crypto';
 import { fail, isKeyholdError, KeyholdError, wipe, type Clock } from '../base/index.js';
@@ -107,7 +108,13 @@ export interface SyncReport {
 
 export interface AwsKeyImportInput {
   localKey: string;
-  connection: string;
+  /** Required without `into`; with it, optional (it must then be the AWS key's connection). */
+  connection?: string | undefined;
+  /**
+   * An existing EXTERNAL-origin AWS key awaiting material (PendingImport), by key id, ARN or
+   * alias of Keyhold's synced record, instead of a new key: the material goes into it.
+   */
+  into?: string | undefined;
   regions?: string[] | undefined;
   alias?: string | undefined;
   /** ISO 8601; the material expires then (KEY_MATERIAL_EXPIRES). Absent: it does not expire. */
@@ -308,8 +315,8 @@ export function createAwsKeyService(deps: {
     return ((await repo.getAwsConnection(name)) ?? fail('NotFound', `AWS connection '${name}' does not exist`)).id;
   }
 
-  async function mustGetRecord(ref: string): Promise<AwsKeyRecord> {
-    const all = await repo.listAwsKeys();
+  async function mustGetRecord(ref: string, connectionId?: string): Promise<AwsKeyRecord> {
+    const all = await repo.listAwsKeys(connectionId !== undefined ? { connectionId } : {});
     const hits = all.filter((k) => k.arn === ref || k.keyId === ref || k.aliases.includes(ref));
     if (hits.length === 0) fail('NotFound', `no AWS key '${ref}' is known to Keyhold (run keyhold aws sync CONNECTION first)`);
     if (hits.length > 1) fail('Conflict', `'${ref}' names ${hits.length} AWS keys (${hits.map((h) => h.arn).join(', ')}); give the ARN`);
@@ -469,6 +476,62 @@ export function createAwsKeyService(deps: {
       await fn(kms, key, counter);
       return await refresh(kms, key.connectionId, key.region, key.keyId, counter);
     } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * `aws key import LOCAL --into AWS_KEY`: the local key's material into an existing
+   * EXTERNAL-origin key that awaits material (PendingImport). A key Keyhold already copied
+   * this local key into takes that version back (EXISTING_KEY_MATERIAL, as reimport); a key
+   * that never held material takes the current version. Everything that can be refused is
+   * refused before the material is exported or AWS is asked to change anything.
+   */
+  async function importInto(input: AwsKeyImportInput, ref: string, validTo: string | undefined): Promise<AwsKeyImportResult> {
+    if (input.description !== undefined) fail('ValidationFailed', '--description applies to a new AWS key; an existing key keeps its own (--into)');
+    const regions = [...new Set(input.regions ?? [])];
+    if (regions.length > 1) fail('InvalidState', `--into names one AWS key, which lives in one Region; it cannot take several Regions (${regions.join(', ')})`);
+    const target = await mustGetRecord(ref, input.connection !== undefined ? await connectionId(input.connection) : undefined);
+    if (regions.length === 1 && regions[0] !== target.region) fail('InvalidState', `AWS key ${target.arn} lives in ${target.region}, not ${regions[0]!}`);
+    if (target.state === 'Gone' || target.state === 'PendingDeletion') fail('InvalidState', `AWS key ${target.arn} is ${target.state}`);
+    if (target.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${target.arn} is an AWS managed key`);
+    if (target.origin !== 'EXTERNAL') fail('InvalidState', `${target.arn} has origin ${target.origin}: only a key created for imported material (origin EXTERNAL) takes material (leave out --into to create one)`);
+    if (target.keySpec !== 'SYMMETRIC_DEFAULT' || target.keyUsage !== 'ENCRYPT_DECRYPT') fail('InvalidState', `${target.arn} is ${target.keySpec} ${target.keyUsage}: Keyhold keys are AES-256, so only a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key can take their material`);
+    const local = (await repo.getKeyByExternalId(input.localKey)) ?? fail('KeyNotFound', `key '${input.localKey}' does not exist`);
+    const links = await repo.listAwsKeyCopies({ awsKeyArn: target.arn });
+    const other = links.find((l) => l.localKeyId !== local.id);
+    if (other) fail('InvalidState', `${target.arn} already holds the material of local key '${await localExternalId(other.localKeyId)}' (copied by ${other.copiedBy} on ${other.copiedAt}); KMS takes no other material into it`);
+    // This local key was copied into it before: only that version is the same material.
+    const prior = links.reduce<AwsKeyCopy | undefined>((a, b) => (a === undefined || b.localVersion > a.localVersion || (b.localVersion === a.localVersion && b.copiedAt >= a.copiedAt) ? b : a), undefined);
+    const { connection, session } = await deps.open(target.connectionId);
+    let exported: ExportedMaterial | undefined;
+    try {
+      const kms = session.kms(target.region);
+      const c = { retries: 0 };
+      // The synced record may be old: KMS's state now decides.
+      const now = await refresh(kms, target.connectionId, target.region, target.keyId, c);
+      if (now.state !== 'PendingImport') fail('InvalidState', `AWS key ${now.arn} is ${now.state}, not PendingImport: it is not awaiting material${now.state === 'Enabled' || now.state === 'Disabled' ? ' (it holds material already)' : ''}`);
+      // Refuses a key that is not exportable before anything is sent to AWS.
+      exported = await deps.keys.exportMaterial(input.localKey, prior?.localVersion);
+      const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      let imported: Awaited<ReturnType<typeof importMaterial>>;
+      try {
+        imported = await importMaterial(kms, now.keyId, exported.material, { expirationModel, validTo, ...(prior ? { importType: 'EXISTING_KEY_MATERIAL' as const, keyMaterialId: prior.keyMaterialId ?? undefined } : {}) }, c);
+      } catch (e) {
+        if (isAwsCallError(e) && e.awsName === 'IncorrectKeyMaterialException') {
+          fail('InvalidState', `AWS refused the material of key '${input.localKey}' version ${exported.version} for ${now.arn} (IncorrectKeyMaterialException): the key held other material before, and KMS takes only that material back`, e);
+        }
+        throw e;
+      }
+      if (input.alias !== undefined) await retrying(c, () => kms.createAlias(input.alias!, now.keyId));
+      const fresh = await refresh(kms, target.connectionId, target.region, now.keyId, c);
+      const copy: AwsKeyCopy = {
+        id: randomUUID(), localKeyId: local.id, localVersion: exported.version, connectionId: connection.id, region: target.region, awsKeyArn: fresh.arn, expirationModel, validTo: validTo ?? null, keyMaterialId: imported.keyMaterialId ?? prior?.keyMaterialId ?? null, copiedBy: input.actor, copiedAt: nowIso(),
+      };
+      await repo.insertAwsKeyCopy(copy);
+      return { localKey: input.localKey, localVersion: exported.version, copies: [{ ...copy, wrappingAlgorithm: imported.wrappingAlgorithm, alias: input.alias ?? null }] };
+    } finally {
+      if (exported) wipe(exported.material);
       session.close();
     }
   }
@@ -697,12 +760,17 @@ export function createAwsKeyService(deps: {
       return { localKey, version: exported.version, links: out };
     },
 
-    /** `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same material in each. */
+    /**
+     * `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same
+     * material in each; with `into`, the material goes into one existing key instead.
+     */
     async importLocal(input: AwsKeyImportInput): Promise<AwsKeyImportResult> {
       if (input.alias !== undefined && (!ALIAS_RE.test(input.alias) || input.alias.startsWith('alias/aws/'))) {
         fail('ValidationFailed', `alias '${input.alias}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
       }
       const validTo = validToOf(input.validTo);
+      if (input.into !== undefined) return importInto(input, input.into, validTo);
+      if (input.connection === undefined) fail('ValidationFailed', 'give the AWS connection to import into (or --into an existing AWS key)');
       const { connection, session } = await deps.open(input.connection);
       let exported: ExportedMaterial | undefined;
       try {

@@ -195,9 +195,19 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
       access: CUSTODIAN,
       approval: { rules: ['aws.key.disable'], when: 'the material is given an expiry (validTo): the AWS key stops working on that date' },
       tag: 'aws-keys',
-      summary: 'Copy an exportable local key into AWS KMS: a new key with imported material in each Region, each copy recorded as a link',
+      summary: 'Copy an exportable local key into AWS KMS: a new key with imported material in each Region, or into one existing key awaiting material (into), each copy recorded as a link',
+      description:
+        'Without into, connection is required and a new EXTERNAL-origin key is made in each Region. With into (key id, ARN or alias of a synced AWS key), the material goes into that key: it must have origin EXTERNAL, be PendingImport, and hold no other local key\'s material (409 otherwise; a key this local key was copied into before takes that version back); connection, when given, must be the key\'s; regions at most the key\'s one Region.',
       body: z
-        .object({ localKey: keyIdParam, connection: nameParam, regions: z.array(region).max(20).optional(), alias: alias.optional(), validTo: z.string().max(40).optional(), description: z.string().max(8192).optional() })
+        .object({
+          localKey: keyIdParam,
+          connection: nameParam.optional(),
+          into: keyRef.optional(),
+          regions: z.array(region).max(20).optional(),
+          alias: alias.optional(),
+          validTo: z.string().max(40).optional(),
+          description: z.string().max(8192).optional(),
+        })
         .strict(),
       responses: withResponses({ 200: awsImportResultView, 202: pendingApprovalView }),
       async handle(input) {
