@@ -202,6 +202,7 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
             ['Expiration', r.key.expirationModel ?? '-'],
             ['Valid to', r.key.validTo ?? '-'],
             ['Linked local key', r.key.localKeyId ?? '-'],
+            ['Superseded', r.superseded ? `by ${r.superseded.by} on ${r.superseded.at} (${r.superseded.actor}): still decrypts, takes no new local versions` : '-'],
             ['Synced', r.key.syncedAt],
           ]),
           '',
@@ -400,10 +401,10 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
       const g = globalsOf(cmd);
       const r = await host.withServices(g, (s) => s.awsKeys.links(keyId));
       const rows = [
-        ...r.copies.map((c) => ({ kind: 'copy', arn: c.awsKeyArn, region: c.region, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, state: c.awsKey?.state ?? '?' })),
-        ...r.xksKeys.map((x) => ({ kind: 'xks', arn: x.arn, region: x.region, version: null, copiedBy: null, copiedAt: null, state: x.state })),
+        ...r.copies.map((c) => ({ kind: 'copy', arn: c.awsKeyArn, region: c.region, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, state: c.awsKey?.state ?? '?', superseded: c.superseded ? `by ${c.superseded.by} (${c.superseded.at})` : '-' })),
+        ...r.xksKeys.map((x) => ({ kind: 'xks', arn: x.arn, region: x.region, version: null, copiedBy: null, copiedAt: null, state: x.state, superseded: '-' })),
       ];
-      printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state']) : `Key '${keyId}' has no links to AWS.`));
+      printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state', 'superseded']) : `Key '${keyId}' has no links to AWS.`));
     });
 }
 

@@ -18,7 +18,7 @@ import { wrapForKmsImport } from '../crypto/index.js';
 import { isAwsCallError } from './aws-errors.js';
 import type { AwsConnection } from './aws-model.js';
 import type { AwsRepo } from './aws-ports.js';
-import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
+import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, AwsKeySupersession, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
 import type { KeyRepo, MetaRepo } from './ports.js';
 import type { Key } from './model.js';
 import type { ExportedMaterial } from './key-material-transfer.js';
@@ -181,6 +181,8 @@ export interface ScheduledLinkRun {
 
 /** The meta entry that keeps links whose scheduled rotation failed, until a pass succeeds. */
 const PENDING_LINKS_META = 'aws.links.rotation-pending';
+/** One meta entry per superseded AWS key (by ARN): which key replaced it, when, by whom. */
+const SUPERSEDED_META = 'aws.link.superseded.';
 const MAX_PENDING_LINKS = 10_000;
 
 export type AwsKeyService = ReturnType<typeof createAwsKeyService>;
@@ -389,14 +391,28 @@ export function createAwsKeyService(deps: {
     return new Date(t).toISOString();
   }
 
-  /** The latest copy of local material into each AWS key of a local key, where that AWS key is still live. */
+  async function supersession(arn: string): Promise<AwsKeySupersession | null> {
+    const text = await repo.getMeta(SUPERSEDED_META + arn);
+    if (!text) return null;
+    try {
+      const v = JSON.parse(text) as Partial<AwsKeySupersession>;
+      return typeof v.by === 'string' && typeof v.at === 'string' ? { by: v.by, at: v.at, actor: typeof v.actor === 'string' ? v.actor : '' } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The latest copy of local material into each AWS key of a local key, where that AWS key is
+   * still live: not gone, not pending deletion, and not superseded by a newer imported key.
+   */
   async function liveLinks(localKeyId: string): Promise<AwsKeyCopy[]> {
     const latest = new Map<string, AwsKeyCopy>();
     for (const c of await repo.listAwsKeyCopies({ localKeyId })) latest.set(c.awsKeyArn, c);
     const live: AwsKeyCopy[] = [];
     for (const c of latest.values()) {
       const rec = await repo.getAwsKey(c.awsKeyArn);
-      if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion') live.push(c);
+      if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion' && (await supersession(c.awsKeyArn)) === null) live.push(c);
     }
     return live;
   }
@@ -433,8 +449,10 @@ export function createAwsKeyService(deps: {
       const imported = await importMaterial(kms, md.keyId, exported.material, { expirationModel, validTo }, c);
       for (const a of await retrying(c, () => kms.aliasesOf(old.keyId))) await retrying(c, () => kms.updateAlias(a, md.keyId));
       const fresh = await refresh(kms, link.connectionId, link.region, md.keyId, c);
-      await refresh(kms, link.connectionId, link.region, old.keyId, c);
       await repo.insertAwsKeyCopy(copyOf(fresh.arn, imported.keyMaterialId));
+      // The new key is the link from now on; the old one keeps decrypting what it made.
+      await repo.setMeta(SUPERSEDED_META + old.arn, JSON.stringify({ by: fresh.arn, at: nowIso(), actor } satisfies AwsKeySupersession));
+      await refresh(kms, link.connectionId, link.region, old.keyId, c);
       return { awsKeyArn: old.arn, strategy: 'new-key', newArn: fresh.arn, error: null };
     } catch (e) {
       return { awsKeyArn: link.awsKeyArn, strategy: null, newArn: null, error: e instanceof Error ? e.message : String(e) };
@@ -620,17 +638,17 @@ export function createAwsKeyService(deps: {
       return repo.listAwsKeys(f);
     },
 
-    /** One AWS key by key id, ARN or alias, with the local material copied into it. */
-    async show(ref: string): Promise<{ key: AwsKeyRecord; copies: (AwsKeyCopy & { localKey: string })[] }> {
+    /** One AWS key by key id, ARN or alias, with the local material copied into it, and the key that superseded it (if one did). */
+    async show(ref: string): Promise<{ key: AwsKeyRecord; copies: (AwsKeyCopy & { localKey: string })[]; superseded: AwsKeySupersession | null }> {
       const key = await mustGetRecord(ref);
       const copies = await Promise.all((await repo.listAwsKeyCopies({ awsKeyArn: key.arn })).map(async (c) => ({ ...c, localKey: await localExternalId(c.localKeyId) })));
-      return { key, copies };
+      return { key, copies, superseded: await supersession(key.arn) };
     },
 
-    /** Where a local key's material went: every copy, with the AWS key as last synced. */
-    async links(localKey: string): Promise<{ localKey: string; copies: (AwsKeyCopy & { awsKey: AwsKeyRecord | null })[]; xksKeys: AwsKeyRecord[] }> {
+    /** Where a local key's material went: every copy, with the AWS key as last synced and whether a newer key superseded it. */
+    async links(localKey: string): Promise<{ localKey: string; copies: (AwsKeyCopy & { awsKey: AwsKeyRecord | null; superseded: AwsKeySupersession | null })[]; xksKeys: AwsKeyRecord[] }> {
       const key = (await repo.getKeyByExternalId(localKey)) ?? fail('KeyNotFound', `key '${localKey}' does not exist`);
-      const copies = await Promise.all((await repo.listAwsKeyCopies({ localKeyId: key.id })).map(async (c) => ({ ...c, awsKey: (await repo.getAwsKey(c.awsKeyArn)) ?? null })));
+      const copies = await Promise.all((await repo.listAwsKeyCopies({ localKeyId: key.id })).map(async (c) => ({ ...c, awsKey: (await repo.getAwsKey(c.awsKeyArn)) ?? null, superseded: await supersession(c.awsKeyArn) })));
       const xksKeys = (await repo.listAwsKeys()).filter((k) => k.localKeyId === localKey);
       return { localKey, copies, xksKeys };
     },

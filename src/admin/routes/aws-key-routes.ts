@@ -66,8 +66,14 @@ const copyFields = {
   copiedAt: iso,
 };
 export const awsKeyCopyView = z.object(copyFields).meta({ id: 'AwsKeyCopy' });
-export const awsKeyDetailView = z.object({ key: awsKeyView, copies: z.array(awsKeyCopyView.extend({ localKey: z.string() })) }).meta({ id: 'AwsKeyDetail' });
-export const awsKeyLinksView = z.object({ localKey: z.string(), copies: z.array(awsKeyCopyView.extend({ awsKey: awsKeyView.nullable() })), xksKeys: z.array(awsKeyView) }).meta({ id: 'AwsKeyLinks' });
+export const awsKeySupersessionView = z
+  .object({ by: z.string().describe('ARN of the AWS key that replaced it'), at: iso, actor: z.string() })
+  .describe('key rotate --linked made a new imported key for this link and moved the aliases to it: this key still decrypts (and can be reimported) but takes no new local versions')
+  .meta({ id: 'AwsKeySupersession' });
+export const awsKeyDetailView = z.object({ key: awsKeyView, copies: z.array(awsKeyCopyView.extend({ localKey: z.string() })), superseded: awsKeySupersessionView.nullable() }).meta({ id: 'AwsKeyDetail' });
+export const awsKeyLinksView = z
+  .object({ localKey: z.string(), copies: z.array(awsKeyCopyView.extend({ awsKey: awsKeyView.nullable(), superseded: awsKeySupersessionView.nullable() })), xksKeys: z.array(awsKeyView) })
+  .meta({ id: 'AwsKeyLinks' });
 export const awsSyncReportView = z
   .object({
     connection: z.string(),
@@ -226,7 +232,7 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
       responses: withResponses({ 200: awsKeyDetailView }),
       async handle({ params }) {
         const r = await svc().show(params.key);
-        return { key: toAwsKeyView(r.key), copies: r.copies.map((c) => ({ ...toCopy(c), localKey: c.localKey })) };
+        return { key: toAwsKeyView(r.key), copies: r.copies.map((c) => ({ ...toCopy(c), localKey: c.localKey })), superseded: r.superseded };
       },
     }),
     defineRoute({
@@ -491,7 +497,7 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
       responses: withResponses({ 200: awsKeyLinksView }),
       async handle({ params }) {
         const r = await svc().links(params.keyId);
-        return { localKey: r.localKey, copies: r.copies.map((c) => ({ ...toCopy(c), awsKey: c.awsKey ? toAwsKeyView(c.awsKey) : null })), xksKeys: r.xksKeys.map(toAwsKeyView) };
+        return { localKey: r.localKey, copies: r.copies.map((c) => ({ ...toCopy(c), awsKey: c.awsKey ? toAwsKeyView(c.awsKey) : null, superseded: c.superseded })), xksKeys: r.xksKeys.map(toAwsKeyView) };
       },
     }),
     defineRoute({
