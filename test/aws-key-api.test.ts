@@ -7,9 +7,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +14,7 @@ import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, GetKeyPolicyC
 import { startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
 import { ALICE, startSimulator, type TestSimulator } from './kms-sim-support.js';
 import { runCli } from './support/keyhold-harness.js';
+import { startGate, type Gate } from './support/http-gate.js';
 
 type Body = Record<string, unknown>;
 interface AwsKey {
@@ -27,52 +25,6 @@ interface AwsKey {
   tags: Record<string, string>;
   rotation: { enabled: boolean } | null;
   deletionDate: string | null;
-}
-
-/** An HTTP relay in front of the simulator that can hold requests (to catch a sync mid-way, without timing). */
-interface Gate {
-  url: string;
-  hold(): void;
-  /** Resolves when a request is being held. */
-  parked(): Promise<void>;
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function startGate(target: string): Promise<Gate> {
-  const t = new URL(target);
-  const events = new EventEmitter();
-  let holding = false;
-  let waiting: (() => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const forward = () => {
-      const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    };
-    if (!holding) return forward();
-    waiting.push(forward);
-    events.emit('parked');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hold: () => void (holding = true),
-    parked: async () => {
-      if (waiting.length === 0) await once(events, 'parked');
-    },
-    release() {
-      holding = false;
-      const w = waiting;
-      waiting = [];
-      for (const f of w) f();
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 let h: AdminHarness;

@@ -68,7 +68,7 @@ export async function openStorage(config: Config): Promise<Storage> {
   return storage;
 }
 
-export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock; log?: Logger } = {}): Promise<AppContext> {
+export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock; log?: Logger; role?: 'server' | 'CLI' } = {}): Promise<AppContext> {
   const clock = opts.clock ?? systemClock;
   // Opening storage creates the directory and the database file: only init may do that.
   if (!opts.creating && config.storage.type === 'sqlite' && !existsSync(config.storage.path)) {
@@ -105,7 +105,7 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const awsXks = createAwsXksService({ repo: storage, keyStores: baseKeyStores, keys, connections: awsConnections, clock });
   // Credentials added to a key store linked to AWS reach its custom key store.
   const keyStores = withAwsCredentialSync(baseKeyStores, awsXks);
-  const awsKeys = createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env) });
+  const awsKeys = createAppAwsKeys({ storage, seal, keys, clock, proxy: proxySettingsFromEnv(process.env), role: opts.role ?? 'CLI' });
   const a = config.admin;
   const identity = createAdminIdentityService({
     repo: storage,

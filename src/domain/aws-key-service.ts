@@ -6,6 +6,9 @@
  *   Idempotent (a second run adds nothing), resumable (the ListKeys marker of the last page
  *   done is kept in meta; an interrupted run goes on from there under the same run id), and
  *   keys that vanished are marked Gone. Keyhold's own XKS keys are linked to their local key.
+ *   One sync per connection and Region at a time across every process on the database: a
+ *   lease in the database (the cluster's leases), renewed while the sync runs and expiring
+ *   when its holder dies.
  * - import: a local exportable key's material copied into a new EXTERNAL-origin KMS key per
  *   Region (GetParametersForImport with RSA_AES_KEY_WRAP_SHA_256, falling back to
  *   RSAES_OAEP_SHA_256; wrapped here; ImportKeyMaterial with the expiration model), each
@@ -20,6 +23,7 @@ import type { AwsConnection } from './aws-model.js';
 import type { AwsRepo } from './aws-ports.js';
 import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, AwsKeySupersession, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
 import type { KeyRepo, MetaRepo } from './ports.js';
+import type { ClusterRepo } from './cluster.js';
 import type { Key } from './model.js';
 import type { ExportedMaterial } from './key-material-transfer.js';
 
@@ -29,6 +33,8 @@ const DEFAULT_CONCURRENCY = 8;
 const MAX_CONCURRENCY = 32;
 const MAX_ATTEMPTS = 8;
 const MAX_VALID_TO_DAYS = 365;
+/** A sync's lease lasts this long unless renewed (every third of it while the sync runs). */
+const DEFAULT_SYNC_LEASE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
 
@@ -194,6 +200,13 @@ export function createAwsKeyService(deps: {
   keys: { exportMaterial(externalId: string, version?: number): Promise<ExportedMaterial>; rotate(externalId: string): Promise<{ currentVersion: number }> };
   open(connection: string): Promise<{ connection: AwsConnection; session: ByokSession }>;
   clock: Clock;
+  /**
+   * The database lease that makes a sync of one connection and Region exclusive across
+   * processes (a server, CLIs, cluster nodes). `holder` says who this process is (shown to the
+   * one refused); `holderGone` tells, from a holder's name, that its process is certainly dead
+   * (same host, no such pid), so its lease is taken over at once instead of after `ttlMs`.
+   */
+  syncLease?: { leases: Pick<ClusterRepo, 'acquireLease' | 'releaseLease' | 'getLease'>; holder: string; ttlMs?: number; holderGone?: (holder: string) => boolean };
   /** Backoff base for throttled calls (ms). */
   backoffMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -226,6 +239,49 @@ export function createAwsKeyService(deps: {
 
   function checkpointName(connectionId: string, region: string): string {
     return `aws.sync.${connectionId}.${region}`;
+  }
+
+  /** The sync's lease: refused (Conflict, naming the holder) while another live sync holds it. */
+  async function holdSyncLease(connection: AwsConnection, region: string): Promise<{ check(): void; release(): Promise<void> }> {
+    const cfg = deps.syncLease;
+    if (!cfg) return { check: () => undefined, release: async () => undefined };
+    const name = `aws.sync.${connection.id}.${region}`;
+    const ttl = cfg.ttlMs ?? DEFAULT_SYNC_LEASE_MS;
+    // Unique per run: two syncs in one process are two holders.
+    const me = `${cfg.holder}, sync ${randomUUID().slice(0, 8)}`;
+    let got = await cfg.leases.acquireLease(name, me, ttl);
+    if (!got.held && got.holder !== undefined && cfg.holderGone?.(got.holder)) {
+      // Its process died (kill -9, a crash): its lease is released and taken, if nobody was faster.
+      await cfg.leases.releaseLease(name, got.holder);
+      got = await cfg.leases.acquireLease(name, me, ttl);
+    }
+    if (!got.held) {
+      const cur = await cfg.leases.getLease(name);
+      const left = cur ? Math.max(1, Math.ceil(cur.expiresInMs / 1000)) : undefined;
+      fail('Conflict', `a sync of connection '${connection.name}' in ${region} is already running, held by ${cur?.holder ?? got.holder ?? 'another process'}; wait for its report (if that process died, its lease expires ${left !== undefined ? `in ${left} s` : 'soon'} and sync works again)`);
+    }
+    let lostTo: string | undefined;
+    let renewing = false;
+    const timer = setInterval(() => {
+      if (renewing) return;
+      renewing = true;
+      cfg.leases
+        .acquireLease(name, me, ttl)
+        .then((s) => void (s.held ? undefined : (lostTo = s.holder ?? 'another process')))
+        // Storage unreachable: tried again on the next tick; past the TTL the lease may be lost.
+        .catch(() => undefined)
+        .finally(() => (renewing = false));
+    }, Math.max(10, Math.floor(ttl / 3)));
+    (timer as { unref?: () => void }).unref?.();
+    return {
+      check() {
+        if (lostTo !== undefined) fail('Conflict', `the sync of connection '${connection.name}' in ${region} lost its lease to ${lostTo} (it could not renew it in time); the checkpoint is kept and the next sync resumes from it`);
+      },
+      async release() {
+        clearInterval(timer);
+        await cfg.leases.releaseLease(name, me).catch(() => undefined);
+      },
+    };
   }
 
   async function readCheckpoint(name: string): Promise<{ run: string; marker: string | undefined } | undefined> {
@@ -559,9 +615,11 @@ export function createAwsKeyService(deps: {
       const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) fail('ValidationFailed', `concurrency must be 1-${MAX_CONCURRENCY}`);
       const { connection, session } = await deps.open(name);
+      let lease: Awaited<ReturnType<typeof holdSyncLease>> | undefined;
       try {
         const region = opts.region ?? connection.region;
         if (!connection.regions.includes(region)) fail('ValidationFailed', `Region ${region} is not one of connection '${connection.name}' Regions (${connection.regions.join(', ')})`);
+        lease = await holdSyncLease(connection, region);
         const kms = session.kms(region);
         const counter = { retries: 0 };
         const cpName = checkpointName(connection.id, region);
@@ -614,6 +672,7 @@ export function createAwsKeyService(deps: {
           });
           marker = page.next;
           report.pages++;
+          lease.check();
           await repo.setMeta(cpName, JSON.stringify({ run, marker, startedAt: nowIso() }));
           opts.onProgress?.({ region, pages: report.pages, keys: report.seen });
           if (opts.stopAfterPages !== undefined && report.pages >= opts.stopAfterPages && marker) {
@@ -628,6 +687,7 @@ export function createAwsKeyService(deps: {
         report.complete = true;
         return report;
       } finally {
+        await lease?.release();
         session.close();
       }
     },
