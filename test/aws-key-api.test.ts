@@ -7,9 +7,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +14,7 @@ import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, GetKeyPolicyC
 import { startAdminHarness, type AdminHarness, type SignedInUser } from './support/admin-harness.js';
 import { ALICE, startSimulator, type TestSimulator } from './kms-sim-support.js';
 import { runCli } from './support/keyhold-harness.js';
+import { startGate, type Gate } from './support/http-gate.js';
 
 type Body = Record<string, unknown>;
 interface AwsKey {
@@ -27,52 +25,6 @@ interface AwsKey {
   tags: Record<string, string>;
   rotation: { enabled: boolean } | null;
   deletionDate: string | null;
-}
-
-/** An HTTP relay in front of the simulator that can hold requests (to catch a sync mid-way, without timing). */
-interface Gate {
-  url: string;
-  hold(): void;
-  /** Resolves when a request is being held. */
-  parked(): Promise<void>;
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function startGate(target: string): Promise<Gate> {
-  const t = new URL(target);
-  const events = new EventEmitter();
-  let holding = false;
-  let waiting: (() => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const forward = () => {
-      const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    };
-    if (!holding) return forward();
-    waiting.push(forward);
-    events.emit('parked');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hold: () => void (holding = true),
-    parked: async () => {
-      if (waiting.length === 0) await once(events, 'parked');
-    },
-    release() {
-      holding = false;
-      const w = waiting;
-      waiting = [];
-      for (const f of w) f();
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 let h: AdminHarness;
@@ -362,4 +314,54 @@ test('rotate to a local key, delete imported material and reimport through the A
   } finally {
     await call('DELETE', '/settings/approval-rules/aws.key.disable', h.admin.token);
   }
+});
+
+test('import into an existing EXTERNAL key awaiting material through the API and the CLI with --server; the refusals are 409; an expiry waits under aws.key.disable, bound to the ARN', async () => {
+  const t = ana.apiKey;
+  assert.equal((await call('POST', '/keystores', t, { name: 'landing', prefix: '/landing', regions: ['eu-west-1'] })).status, 200);
+  assert.equal((await call('POST', '/keys', t, { keyId: 'into-api', keyStore: 'landing', exportable: true })).status, 200);
+  assert.equal((await call('POST', '/keys', t, { keyId: 'into-other', keyStore: 'landing', exportable: true })).status, 200);
+  const ext = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'landing' }))).KeyMetadata!;
+  await kms.send(new CreateAliasCommand({ AliasName: 'alias/landing-api', TargetKeyId: ext.KeyId! }));
+  const nativeKey = (await kms.send(new CreateKeyCommand({ Description: 'native' }))).KeyMetadata!;
+  assert.equal((await call('POST', '/aws/connections/byok/sync', t, {})).status, 200);
+
+  const several = await call<{ error: string; message: string }>('POST', '/aws/keys/import', t, { localKey: 'into-api', into: 'alias/landing-api', regions: ['eu-west-1', 'us-east-1'] });
+  assert.equal(several.status, 409, several.text);
+  assert.match(several.body.message, /one Region/);
+  const native = await call<{ message: string }>('POST', '/aws/keys/import', t, { localKey: 'into-api', into: nativeKey.Arn });
+  assert.equal(native.status, 409, native.text);
+  assert.match(native.body.message, /origin AWS_KMS/);
+  assert.equal((await call('POST', '/aws/keys/import', t, { localKey: 'into-api' })).status, 400, 'neither connection nor into');
+  assert.equal(await stateInSim(ext.KeyId!), 'PendingImport');
+
+  // With an expiry it waits for approvals, bound to the ARN the alias named when filed.
+  assert.equal((await call('PUT', '/settings/approval-rules/aws.key.disable', h.admin.token, { required: 2 })).status, 200);
+  try {
+    const validTo = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    const waits = await call<{ pendingApproval: { id: string; rule: string } }>('POST', '/aws/keys/import', t, { localKey: 'into-api', into: 'alias/landing-api', validTo });
+    assert.equal(waits.status, 202, waits.text);
+    assert.equal(waits.body.pendingApproval.rule, 'aws.key.disable');
+    assert.equal(await stateInSim(ext.KeyId!), 'PendingImport', 'nothing imported while it waits');
+    const done = await approveBy(waits.body.pendingApproval.id, ben, cleo);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+  } finally {
+    await call('DELETE', '/settings/approval-rules/aws.key.disable', h.admin.token);
+  }
+  const md = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/landing-api' }))).KeyMetadata!;
+  assert.equal(md.KeyState, 'Enabled');
+  assert.equal(md.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  const shown = await call<{ copies: { localKey: string; awsKeyArn: string; copiedBy: string }[] }>('GET', k('alias/landing-api'), ivy.apiKey);
+  assert.deepEqual(shown.body.copies.map((c) => [c.localKey, c.awsKeyArn, c.copiedBy]), [['into-api', ext.Arn, 'ana']]);
+
+  // Through the CLI with --server: a key linked to another local key is refused (409, exit 1);
+  // after delete-material, the same local key goes back in.
+  assert.equal((await call('POST', `${k(ext.KeyId!)}/delete-material`, t)).status, 200);
+  const other = await cli(ana.apiKey, ['aws', 'key', 'import', 'into-other', '--into', 'alias/landing-api']);
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /holds the material of local key 'into-api'/);
+  const back = await cli(ana.apiKey, ['--json', 'aws', 'key', 'import', 'into-api', '--into', 'alias/landing-api', '--connection', 'byok']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal((JSON.parse(back.stdout) as { copies: { awsKeyArn: string }[] }).copies[0]!.awsKeyArn, ext.Arn);
+  assert.equal(await stateInSim(ext.KeyId!), 'Enabled');
 });

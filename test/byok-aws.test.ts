@@ -13,7 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { constants, createDecipheriv, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
+import { constants, createDecipheriv, generateKeyPairSync, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +25,11 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DeleteImportedKeyMaterialCommand,
   DescribeKeyCommand,
   EncryptCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
   ListKeysCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
@@ -306,6 +309,98 @@ describe('aws key rotate --to-local, delete-material, reimport (CLI)', () => {
     assert.equal((await h.cli(['aws', 'key', 'rotate', native.Arn!, '--valid-to', '2030-01-01T00:00:00Z'])).code, 2, '--valid-to goes with --to-local');
     const audit = await h.cli(['--json', 'audit', 'export']);
     for (const action of ['aws.keys.rotate-to-local', 'aws.keys.delete-material', 'aws.keys.reimport']) assert.ok(audit.stdout.includes(`"${action}"`), action);
+  });
+});
+
+describe('aws key import --into', () => {
+  test('into an EXTERNAL key made outside Keyhold (PendingImport): the material Keyhold sent opens what the local key encrypted; the key works in KMS; linked; again after delete-material', async () => {
+    const made = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'landing zone' }))).KeyMetadata!;
+    assert.equal(made.KeyState, 'PendingImport');
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/landing', TargetKeyId: made.KeyId }));
+    await h.json(['aws', 'sync', 'sim']);
+    await h.json(['key', 'create', 'into-1', '--keystore', 'demo', '--exportable']);
+    const keysBefore = (await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys!.length;
+    const capturedBefore = proxy.captured.length;
+    const r = await h.json<{ localVersion: number; copies: { awsKeyArn: string; region: string; copiedBy: string; localVersion: number }[] }>(['aws', 'key', 'import', 'into-1', '--into', 'alias/landing']);
+    assert.equal(r.copies.length, 1);
+    assert.equal(r.copies[0]!.awsKeyArn, made.Arn);
+    assert.equal(r.copies[0]!.region, REGION);
+    assert.equal(r.copies[0]!.localVersion, 1);
+    assert.equal((await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys!.length, keysBefore, 'no key was created');
+    const material = proxy.captured[capturedBefore]!.material;
+    assert.equal(proxy.captured.length, capturedBefore + 1);
+
+    // The material in the AWS key is the local key's: it opens what the local key encrypted.
+    const aad = Buffer.from('into');
+    const e = await xks.encrypt('into-1', { plaintext: Buffer.from('made locally'), aad });
+    assert.equal(e.status, 200, e.text);
+    const d = createDecipheriv('aes-256-gcm', material, Buffer.from(String(e.body.initializationVector), 'base64'));
+    d.setAAD(gcmAad(aad, Buffer.from(String(e.body.ciphertextMetadata), 'base64')));
+    d.setAuthTag(Buffer.from(String(e.body.authenticationTag), 'base64'));
+    assert.equal(Buffer.concat([d.update(Buffer.from(String(e.body.ciphertext), 'base64')), d.final()]).toString(), 'made locally');
+
+    const md = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/landing' }))).KeyMetadata!;
+    assert.equal(md.KeyState, 'Enabled');
+    assert.equal(md.Description, 'landing zone', 'the key keeps its own description');
+    const ct = await kms.send(new EncryptCommand({ KeyId: 'alias/landing', Plaintext: Buffer.from('in aws') }));
+    assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }))).Plaintext!).toString(), 'in aws');
+    const links = await h.json<{ copies: { awsKeyArn: string; copiedBy: string }[] }>(['key', 'links', 'into-1']);
+    assert.deepEqual(links.copies.map((c) => c.awsKeyArn), [made.Arn]);
+    assert.ok(links.copies[0]!.copiedBy.length > 0);
+    const shown = await h.json<{ key: { state: string }; copies: { localKey: string }[] }>(['aws', 'key', 'show', 'alias/landing']);
+    assert.equal(shown.key.state, 'Enabled');
+    assert.deepEqual(shown.copies.map((c) => c.localKey), ['into-1']);
+
+    // Material deleted: --into brings the same material back (the link's version), old data opens.
+    assert.equal((await h.json<{ state: string }>(['aws', 'key', 'delete-material', 'alias/landing'])).state, 'PendingImport');
+    await h.json(['key', 'rotate', 'into-1']); // the local key moved on to version 2
+    const again = await h.json<{ localVersion: number }>(['aws', 'key', 'import', 'into-1', '--into', made.KeyId!]);
+    assert.equal(again.localVersion, 1, "the version KMS had: only that material goes back in");
+    assert.deepEqual(proxy.captured.at(-1)!.material, material);
+    assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }))).Plaintext!).toString(), 'in aws');
+    const audit = await h.cli(['--json', 'audit', 'export']);
+    assert.ok(audit.stdout.includes(made.Arn!) && audit.stdout.includes('"aws.keys.import"'));
+  });
+
+  test('refused with InvalidState and nothing changed: a native key, a key that holds material, a key linked to another local key, several Regions, a key that held other material', async () => {
+    const native = (await kms.send(new CreateKeyCommand({ Description: 'native' }))).KeyMetadata!;
+    const foreign = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'other material' }))).KeyMetadata!;
+    // Material imported outside Keyhold, then deleted: KMS takes only that material back.
+    const p = await kms.send(new GetParametersForImportCommand({ KeyId: foreign.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+    const wrapped = wrapForKmsImport(Buffer.from(p.PublicKey!), 'RSAES_OAEP_SHA_256', randomBytes(32));
+    await kms.send(new ImportKeyMaterialCommand({ KeyId: foreign.KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+    await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: foreign.KeyId }));
+    await h.json(['aws', 'sync', 'sim']);
+    await h.json(['key', 'create', 'into-2', '--keystore', 'demo', '--exportable']);
+    assert.equal((await h.json<{ state: string }>(['aws', 'key', 'delete-material', 'alias/landing'])).state, 'PendingImport');
+    const keysBefore = (await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys!.length;
+    const importsBefore = proxy.captured.length;
+    const cases: [string[], number, RegExp][] = [
+      [['aws', 'key', 'import', 'into-2', '--into', native.Arn!], 1, /origin AWS_KMS/],
+      [['aws', 'key', 'import', 'into-2', '--into', 'alias/landing'], 1, /holds the material of local key 'into-1'/],
+      [['aws', 'key', 'import', 'into-1', '--into', 'alias/landing', '--region', REGION, '--region', OTHER_REGION], 1, /one Region/],
+      [['aws', 'key', 'import', 'into-1', '--into', 'alias/landing', '--region', OTHER_REGION], 1, /lives in eu-west-1/],
+      [['aws', 'key', 'import', 'into-2', '--into', foreign.Arn!], 1, /IncorrectKeyMaterialException.*held other material/],
+      [['aws', 'key', 'import', 'into-2', '--into', 'alias/nope'], 3, /no AWS key/],
+      [['aws', 'key', 'import', 'into-2', '--into', 'alias/landing', '--description', 'x'], 2, /description/],
+      [['aws', 'key', 'import', 'into-2'], 2, /--connection NAME .* or --into/],
+      [['aws', 'key', 'import', 'xks-only', '--into', foreign.Arn!], 1, /not exportable/],
+    ];
+    for (const [args, code, message] of cases) {
+      const out = await h.cli(args);
+      assert.equal(out.code, code, `${args.join(' ')}: ${out.stderr}`);
+      assert.match(out.stderr, message, args.join(' '));
+    }
+    // Back in, then it holds material: a second --into is refused (reimport is for that).
+    await h.json(['aws', 'key', 'import', 'into-1', '--into', 'alias/landing']);
+    const holds = await h.cli(['aws', 'key', 'import', 'into-1', '--into', 'alias/landing']);
+    assert.equal(holds.code, 1, holds.stderr);
+    assert.match(holds.stderr, /is Enabled, not PendingImport/);
+    assert.equal((await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys!.length, keysBefore, 'nothing was created in AWS');
+    assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: foreign.KeyId }))).KeyMetadata!.KeyState, 'PendingImport');
+    // The foreign key was tried once (KMS refused it); the landing key got its own material back once.
+    assert.equal(proxy.captured.length, importsBefore + 2);
+    assert.deepEqual((await h.json<{ copies: unknown[] }>(['key', 'links', 'into-2'])).copies, []);
   });
 });
 

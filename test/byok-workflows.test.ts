@@ -319,3 +319,57 @@ describe('failure cases', () => {
     }
   });
 });
+
+describe('superseded links', () => {
+  test('key rotate --linked with a new key: the old AWS key is marked superseded (by which key, when), skipped by later linked and scheduled rotations, still decrypts and can be reimported', async () => {
+    await ctx.keys.create({ externalId: 'sup-1', keyStore: 'demo', exportable: true, rotationPeriodDays: 30 });
+    const a = (await ctx.awsKeys.importLocal({ localKey: 'sup-1', connection: 'sim', alias: 'alias/sup-1', actor: ACTOR })).copies[0]!.awsKeyArn;
+    const ct = await kms.send(new EncryptCommand({ KeyId: 'alias/sup-1', Plaintext: Buffer.from('under the first key') }));
+    assert.equal((await ctx.awsKeys.show(a)).superseded, null);
+
+    const r = await ctx.awsKeys.rotateLinked('sup-1', { strategy: 'new-key', actor: ACTOR });
+    assert.equal(r.links.length, 1);
+    const b = r.links[0]!.newArn!;
+    assert.deepEqual([r.links[0]!.awsKeyArn, r.links[0]!.strategy, r.links[0]!.error], [a, 'new-key', null]);
+    assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: 'alias/sup-1' }))).KeyMetadata!.Arn, b, 'the alias moved');
+
+    const shownA = await ctx.awsKeys.show(a);
+    assert.equal(shownA.superseded?.by, b);
+    assert.equal(shownA.superseded?.actor, ACTOR);
+    assert.equal(shownA.superseded?.at, new Date(h.clock.now()).toISOString());
+    assert.equal((await ctx.awsKeys.show(b)).superseded, null);
+    const links = await ctx.awsKeys.links('sup-1');
+    assert.deepEqual(links.copies.map((c) => [c.awsKeyArn, c.localVersion, c.superseded?.by ?? null]), [[a, 1, b], [b, 2, null]]);
+    // Through the admin API as well.
+    const reader = await h.provision('auditor', 'sup-reader');
+    const viaApi = await h.api.call<{ copies: { awsKeyArn: string; superseded: { by: string } | null }[] }>('GET', '/api/v1/keys/sup-1/links', { token: reader.apiKey });
+    assert.equal(viaApi.status, 200, viaApi.text);
+    assert.deepEqual(viaApi.body.copies.map((c) => c.superseded?.by ?? null), [b, null]);
+    const detail = await h.api.call<{ superseded: { by: string } | null }>('GET', `/api/v1/aws/keys/${encodeURIComponent(a)}`, { token: reader.apiKey });
+    assert.equal(detail.status, 200, detail.text);
+    assert.equal(detail.body.superseded?.by, b);
+
+    // A later linked rotation goes to the new key only.
+    const again = await ctx.awsKeys.rotateLinked('sup-1', { actor: ACTOR });
+    assert.deepEqual(again.links.map((l) => [l.awsKeyArn, l.strategy, l.error]), [[b, 'in-place', null]]);
+    const materialOfA = (await kms.send(new DescribeKeyCommand({ KeyId: a }))).KeyMetadata!.CurrentKeyMaterialId;
+
+    // So does the scheduler's.
+    h.clock.advance(31 * DAY);
+    const pass = await h.running.scheduler.runOnce();
+    assert.ok(pass.rotated.includes('sup-1'));
+    const mine = pass.links.filter((l) => l.localKey === 'sup-1');
+    assert.deepEqual(mine.map((l) => [l.awsKeyArn, l.strategy, l.error]), [[b, 'in-place', null]]);
+    assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: a }))).KeyMetadata!.CurrentKeyMaterialId, materialOfA, 'nothing new went into the superseded key');
+    assert.deepEqual((await ctx.awsKeys.links('sup-1')).copies.filter((c) => c.awsKeyArn === a).map((c) => c.localVersion), [1]);
+
+    // The superseded key still decrypts what it made, and takes its own material back.
+    assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }))).Plaintext!).toString(), 'under the first key');
+    assert.equal((await ctx.awsKeys.deleteImportedMaterial(a)).state, 'PendingImport');
+    const back = await ctx.awsKeys.reimport(a, { actor: ACTOR });
+    assert.deepEqual([back.key.state, back.localVersion], ['Enabled', 1]);
+    assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }))).Plaintext!).toString(), 'under the first key');
+    assert.equal((await ctx.awsKeys.show(a)).superseded?.by, b, 'still superseded after the reimport');
+    assert.deepEqual((await ctx.awsKeys.rotateLinked('sup-1', { actor: ACTOR })).links.map((l) => l.awsKeyArn), [b]);
+  });
+});

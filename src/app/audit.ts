@@ -184,7 +184,7 @@ export function auditedManagement(base: Omit<ManagementServices, 'audit'>, audit
         auditAdminAction(
           audit,
           who,
-          { action: 'aws.keys.import', target: input.localKey, keyId: input.localKey, change: { connection: input.connection, regions: input.regions, alias: input.alias, validTo: input.validTo } },
+          { action: 'aws.keys.import', target: input.localKey, keyId: input.localKey, change: { connection: input.connection, into: input.into, regions: input.regions, alias: input.alias, validTo: input.validTo } },
           () => base.awsKeys.importLocal(input),
           (r) => ({ version: r.localVersion, awsKeys: r.copies.map((c) => c.awsKeyArn) }),
         ),

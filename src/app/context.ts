@@ -23,7 +23,7 @@ import {
   type Seal,
   type Storage,
 } from '../domain/index.js';
-import { openSqliteStorage } from '../storage/index.js';
+import { leaseHolderGone, leaseHolderName, openSqliteStorage } from '../storage/index.js';
 import type { Config } from './config.js';
 import { hsmPin, type SessionPool } from '../hsm/index.js';
 import { openHsmPool } from './hsm.js';
@@ -73,7 +73,7 @@ export async function openStorage(config: Config): Promise<Storage> {
   return storage;
 }
 
-export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock; log?: Logger } = {}): Promise<AppContext> {
+export async function openContext(config: Readonly<Config>, opts: { creating?: boolean; clock?: Clock; log?: Logger; role?: 'server' | 'CLI' } = {}): Promise<AppContext> {
   const clock = opts.clock ?? systemClock;
   // Opening storage creates the directory and the database file: only init may do that.
   if (!opts.creating && config.storage.type === 'sqlite' && !existsSync(config.storage.path)) {
@@ -110,7 +110,14 @@ export async function openContext(config: Readonly<Config>, opts: { creating?: b
   const awsXks = createAwsXksService({ repo: storage, keyStores: baseKeyStores, keys, connections: awsConnections, clock });
   // Credentials added to a key store linked to AWS reach its custom key store.
   const keyStores = withAwsCredentialSync(baseKeyStores, awsXks);
-  const awsKeys = createAwsKeyService({ repo: storage, keys, clock, open: createByokSessionOpener({ storage, seal, proxy: proxySettingsFromEnv(process.env) }) });
+  const awsKeys = createAwsKeyService({
+    repo: storage,
+    keys,
+    clock,
+    open: createByokSessionOpener({ storage, seal, proxy: proxySettingsFromEnv(process.env) }),
+    // One sync per connection and Region across every process on this database.
+    syncLease: { leases: storage.cluster, holder: leaseHolderName(opts.role ?? 'CLI'), holderGone: leaseHolderGone },
+  });
   const a = config.admin;
   const identity = createAdminIdentityService({
     repo: storage,

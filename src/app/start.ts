@@ -88,7 +88,7 @@ function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; 
 /** Wires the XKS plane: directory (read model), health, service, SigV4 verifier, listener. */
 export async function startKeyhold(config: Readonly<Config>, log: Logger, opts: StartOptions = {}): Promise<RunningKeyhold> {
   const clock = opts.clock ?? systemClock;
-  const context = await openContext(config, { clock, log });
+  const context = await openContext(config, { clock, log, role: 'server' });
   let audit: AppAudit | undefined;
   try {
     if (context.hsm) {

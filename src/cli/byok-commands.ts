@@ -202,6 +202,7 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
             ['Expiration', r.key.expirationModel ?? '-'],
             ['Valid to', r.key.validTo ?? '-'],
             ['Linked local key', r.key.localKeyId ?? '-'],
+            ['Superseded', r.superseded ? `by ${r.superseded.by} on ${r.superseded.at} (${r.superseded.actor}): still decrypts, takes no new local versions` : '-'],
             ['Synced', r.key.syncedAt],
           ]),
           '',
@@ -211,16 +212,18 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
     });
   awsKey
     .command('import <localKey>')
-    .description('copy an exportable local key into AWS KMS: a new key with imported material in each Region')
-    .requiredOption('--connection <name>', 'AWS connection')
-    .option('--region <region...>', "Regions (repeatable; default: the connection's)")
-    .option('--alias <alias>', 'alias/NAME to create for the new key in each Region')
+    .description('copy an exportable local key into AWS KMS: a new key with imported material in each Region, or (--into) into an existing key awaiting material')
+    .option('--connection <name>', 'AWS connection (required without --into)')
+    .option('--into <awsKey>', 'an existing EXTERNAL-origin AWS key in PendingImport (key id, ARN or alias, as synced) to import into instead of creating one')
+    .option('--region <region...>', "Regions (repeatable; default: the connection's; with --into at most the key's one Region)")
+    .option('--alias <alias>', 'alias/NAME to create for the AWS key in each Region')
     .option('--valid-to <iso>', 'the material expires then in AWS (default: it does not expire)')
-    .option('--description <text>', 'description of the AWS key')
-    .action(async (localKey: string, opts: { connection: string; region?: string[]; alias?: string; validTo?: string; description?: string }, cmd: Command) => {
+    .option('--description <text>', 'description of a new AWS key (not with --into)')
+    .action(async (localKey: string, opts: { connection?: string; into?: string; region?: string[]; alias?: string; validTo?: string; description?: string }, cmd: Command) => {
       const g = globalsOf(cmd);
+      if (opts.connection === undefined && opts.into === undefined) throw new UsageError('give --connection NAME (a new AWS key) or --into AWS_KEY (an existing key awaiting material)');
       const r = await host.withServices(g, (s) =>
-        s.awsKeys.importLocal({ localKey, connection: opts.connection, regions: opts.region, alias: opts.alias, validTo: opts.validTo, description: opts.description }),
+        s.awsKeys.importLocal({ localKey, connection: opts.connection, into: opts.into, regions: opts.region, alias: opts.alias, validTo: opts.validTo, description: opts.description }),
       );
       printer(!!g.json).result(r, () =>
         [`Key '${localKey}' (version ${r.localVersion}) copied into AWS KMS:`, ...r.copies.map((c) => `  ${c.region}: ${c.awsKeyArn}${c.alias ? ` (${c.alias})` : ''}, ${c.expirationModel}${c.validTo ? ` until ${c.validTo}` : ''}`)].join('\n'),
@@ -398,10 +401,10 @@ export function registerAwsKeyCommands(program: Command, key: Command, host: Cli
       const g = globalsOf(cmd);
       const r = await host.withServices(g, (s) => s.awsKeys.links(keyId));
       const rows = [
-        ...r.copies.map((c) => ({ kind: 'copy', arn: c.awsKeyArn, region: c.region, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, state: c.awsKey?.state ?? '?' })),
-        ...r.xksKeys.map((x) => ({ kind: 'xks', arn: x.arn, region: x.region, version: null, copiedBy: null, copiedAt: null, state: x.state })),
+        ...r.copies.map((c) => ({ kind: 'copy', arn: c.awsKeyArn, region: c.region, version: c.localVersion, copiedBy: c.copiedBy, copiedAt: c.copiedAt, state: c.awsKey?.state ?? '?', superseded: c.superseded ? `by ${c.superseded.by} (${c.superseded.at})` : '-' })),
+        ...r.xksKeys.map((x) => ({ kind: 'xks', arn: x.arn, region: x.region, version: null, copiedBy: null, copiedAt: null, state: x.state, superseded: '-' })),
       ];
-      printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state']) : `Key '${keyId}' has no links to AWS.`));
+      printer(!!g.json).result(r, () => (rows.length ? table(rows, ['kind', 'arn', 'region', 'version', 'copiedBy', 'copiedAt', 'state', 'superseded']) : `Key '${keyId}' has no links to AWS.`));
     });
 }
 

@@ -170,20 +170,31 @@ export function awsKeyApprovalActions(awsKeys: AwsKeyService | undefined, keys: 
       z.object({
         localKey: z.string().regex(EXTERNAL_KEY_ID_RE),
         keyUid: z.string().min(1).max(64).optional(),
-        connection: z.string().regex(NAME_RE),
+        connection: z.string().regex(NAME_RE).optional(),
+        /** An existing AWS key to import into, and (once bound) the ARN it named then. */
+        into: z.string().min(1).max(2048).optional(),
+        intoArn: z.string().min(20).max(2048).optional(),
         regions: z.array(z.string().min(1).max(32)).max(20).optional(),
         alias: alias.optional(),
         validTo: z.string().max(40).optional(),
         description: z.string().max(8192).optional(),
       }),
       {
-        bind: async (p) => ({ ...p, keyUid: (await keys.get(p.localKey)).id }),
+        bind: async (p) => ({ ...p, keyUid: (await keys.get(p.localKey)).id, ...(p.into !== undefined ? { intoArn: (await svc().show(p.into)).key.arn } : {}) }),
         rules: async (p) => when(p.validTo !== undefined),
-        summary: (p) => `copy local key '${p.localKey}' into AWS KMS (${p.connection}${p.regions?.length ? `, ${p.regions.join(', ')}` : ''})${p.validTo ? `, material expiring ${p.validTo}` : ''}`,
-        check: exportableLocal,
+        summary: (p) =>
+          p.into !== undefined
+            ? `copy local key '${p.localKey}' into AWS key ${p.intoArn ?? p.into}${p.validTo ? `, material expiring ${p.validTo}` : ''}`
+            : `copy local key '${p.localKey}' into AWS KMS (${p.connection ?? '?'}${p.regions?.length ? `, ${p.regions.join(', ')}` : ''})${p.validTo ? `, material expiring ${p.validTo}` : ''}`,
+        async check(p) {
+          await exportableLocal(p);
+          if (p.into !== undefined) await bound({ key: p.into, arn: p.intoArn });
+        },
         async run(p, ctx) {
           await exportableLocal(p);
-          const { keyUid: _u, ...input } = p;
+          const { keyUid: _u, intoArn, ...input } = p;
+          // Into the key the request was filed for, refused when its name now means another.
+          if (input.into !== undefined) input.into = (await bound({ key: input.into, arn: intoArn })).arn;
           return svc().importLocal({ ...input, actor: ctx.requestedBy.username });
         },
       },

@@ -57,6 +57,19 @@ export interface AwsKeyCopy {
   copiedAt: string;
 }
 
+/**
+ * A linked AWS key replaced by another: `key rotate --linked` made a new imported key for the
+ * link and moved the aliases to it. The old key keeps decrypting what it made (and can be
+ * reimported), but no longer takes new local versions.
+ */
+export interface AwsKeySupersession {
+  /** The ARN of the AWS key that replaced it. */
+  by: string;
+  at: string;
+  /** Who rotated (system for the scheduler). */
+  actor: string;
+}
+
 export interface AwsKeyFilter {
   connectionId?: string | undefined;
   region?: string | undefined;

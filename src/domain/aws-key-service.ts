@@ -6,10 +6,14 @@
  *   Idempotent (a second run adds nothing), resumable (the ListKeys marker of the last page
  *   done is kept in meta; an interrupted run goes on from there under the same run id), and
  *   keys that vanished are marked Gone. Keyhold's own XKS keys are linked to their local key.
+ *   One sync per connection and Region at a time across every process on the database: a
+ *   lease in the database (the cluster's leases), renewed while the sync runs and expiring
+ *   when its holder dies.
  * - import: a local exportable key's material copied into a new EXTERNAL-origin KMS key per
  *   Region (GetParametersForImport with RSA_AES_KEY_WRAP_SHA_256, falling back to
  *   RSAES_OAEP_SHA_256; wrapped here; ImportKeyMaterial with the expiration model), each
- *   copy recorded as a link.
+ *   copy recorded as a link. With `into`, the material goes into one existing EXTERNAL-origin
+ *   key awaiting material (PendingImport) instead of a new key.
  */
 import { randomUUID } from 'node:crypto';
 import { fail, isKeyholdError, KeyholdError, wipe, type Clock } from '../base/index.js';
@@ -17,8 +21,9 @@ import { wrapForKmsImport } from '../crypto/index.js';
 import { isAwsCallError } from './aws-errors.js';
 import type { AwsConnection } from './aws-model.js';
 import type { AwsRepo } from './aws-ports.js';
-import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
+import type { AwsKeyCopy, AwsKeyFilter, AwsKeyMetadata, AwsKeyRecord, AwsKeyRepo, AwsKeySupersession, ByokKmsPort, ByokSession, ImportWrappingAlgorithm } from './aws-key-model.js';
 import type { KeyRepo, MetaRepo } from './ports.js';
+import type { ClusterRepo } from './cluster.js';
 import type { Key } from './model.js';
 import type { ExportedMaterial } from './key-material-transfer.js';
 
@@ -28,6 +33,8 @@ const DEFAULT_CONCURRENCY = 8;
 const MAX_CONCURRENCY = 32;
 const MAX_ATTEMPTS = 8;
 const MAX_VALID_TO_DAYS = 365;
+/** A sync's lease lasts this long unless renewed (every third of it while the sync runs). */
+const DEFAULT_SYNC_LEASE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
 
@@ -107,7 +114,13 @@ export interface SyncReport {
 
 export interface AwsKeyImportInput {
   localKey: string;
-  connection: string;
+  /** Required without `into`; with it, optional (it must then be the AWS key's connection). */
+  connection?: string | undefined;
+  /**
+   * An existing EXTERNAL-origin AWS key awaiting material (PendingImport), by key id, ARN or
+   * alias of Keyhold's synced record, instead of a new key: the material goes into it.
+   */
+  into?: string | undefined;
   regions?: string[] | undefined;
   alias?: string | undefined;
   /** ISO 8601; the material expires then (KEY_MATERIAL_EXPIRES). Absent: it does not expire. */
@@ -174,6 +187,8 @@ export interface ScheduledLinkRun {
 
 /** The meta entry that keeps links whose scheduled rotation failed, until a pass succeeds. */
 const PENDING_LINKS_META = 'aws.links.rotation-pending';
+/** One meta entry per superseded AWS key (by ARN): which key replaced it, when, by whom. */
+const SUPERSEDED_META = 'aws.link.superseded.';
 const MAX_PENDING_LINKS = 10_000;
 
 export type AwsKeyService = ReturnType<typeof createAwsKeyService>;
@@ -185,6 +200,13 @@ export function createAwsKeyService(deps: {
   keys: { exportMaterial(externalId: string, version?: number): Promise<ExportedMaterial>; rotate(externalId: string): Promise<{ currentVersion: number }> };
   open(connection: string): Promise<{ connection: AwsConnection; session: ByokSession }>;
   clock: Clock;
+  /**
+   * The database lease that makes a sync of one connection and Region exclusive across
+   * processes (a server, CLIs, cluster nodes). `holder` says who this process is (shown to the
+   * one refused); `holderGone` tells, from a holder's name, that its process is certainly dead
+   * (same host, no such pid), so its lease is taken over at once instead of after `ttlMs`.
+   */
+  syncLease?: { leases: Pick<ClusterRepo, 'acquireLease' | 'releaseLease' | 'getLease'>; holder: string; ttlMs?: number; holderGone?: (holder: string) => boolean };
   /** Backoff base for throttled calls (ms). */
   backoffMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -217,6 +239,49 @@ export function createAwsKeyService(deps: {
 
   function checkpointName(connectionId: string, region: string): string {
     return `aws.sync.${connectionId}.${region}`;
+  }
+
+  /** The sync's lease: refused (Conflict, naming the holder) while another live sync holds it. */
+  async function holdSyncLease(connection: AwsConnection, region: string): Promise<{ check(): void; release(): Promise<void> }> {
+    const cfg = deps.syncLease;
+    if (!cfg) return { check: () => undefined, release: async () => undefined };
+    const name = `aws.sync.${connection.id}.${region}`;
+    const ttl = cfg.ttlMs ?? DEFAULT_SYNC_LEASE_MS;
+    // Unique per run: two syncs in one process are two holders.
+    const me = `${cfg.holder}, sync ${randomUUID().slice(0, 8)}`;
+    let got = await cfg.leases.acquireLease(name, me, ttl);
+    if (!got.held && got.holder !== undefined && cfg.holderGone?.(got.holder)) {
+      // Its process died (kill -9, a crash): its lease is released and taken, if nobody was faster.
+      await cfg.leases.releaseLease(name, got.holder);
+      got = await cfg.leases.acquireLease(name, me, ttl);
+    }
+    if (!got.held) {
+      const cur = await cfg.leases.getLease(name);
+      const left = cur ? Math.max(1, Math.ceil(cur.expiresInMs / 1000)) : undefined;
+      fail('Conflict', `a sync of connection '${connection.name}' in ${region} is already running, held by ${cur?.holder ?? got.holder ?? 'another process'}; wait for its report (if that process died, its lease expires ${left !== undefined ? `in ${left} s` : 'soon'} and sync works again)`);
+    }
+    let lostTo: string | undefined;
+    let renewing = false;
+    const timer = setInterval(() => {
+      if (renewing) return;
+      renewing = true;
+      cfg.leases
+        .acquireLease(name, me, ttl)
+        .then((s) => void (s.held ? undefined : (lostTo = s.holder ?? 'another process')))
+        // Storage unreachable: tried again on the next tick; past the TTL the lease may be lost.
+        .catch(() => undefined)
+        .finally(() => (renewing = false));
+    }, Math.max(10, Math.floor(ttl / 3)));
+    (timer as { unref?: () => void }).unref?.();
+    return {
+      check() {
+        if (lostTo !== undefined) fail('Conflict', `the sync of connection '${connection.name}' in ${region} lost its lease to ${lostTo} (it could not renew it in time); the checkpoint is kept and the next sync resumes from it`);
+      },
+      async release() {
+        clearInterval(timer);
+        await cfg.leases.releaseLease(name, me).catch(() => undefined);
+      },
+    };
   }
 
   async function readCheckpoint(name: string): Promise<{ run: string; marker: string | undefined } | undefined> {
@@ -308,8 +373,8 @@ export function createAwsKeyService(deps: {
     return ((await repo.getAwsConnection(name)) ?? fail('NotFound', `AWS connection '${name}' does not exist`)).id;
   }
 
-  async function mustGetRecord(ref: string): Promise<AwsKeyRecord> {
-    const all = await repo.listAwsKeys();
+  async function mustGetRecord(ref: string, connectionId?: string): Promise<AwsKeyRecord> {
+    const all = await repo.listAwsKeys(connectionId !== undefined ? { connectionId } : {});
     const hits = all.filter((k) => k.arn === ref || k.keyId === ref || k.aliases.includes(ref));
     if (hits.length === 0) fail('NotFound', `no AWS key '${ref}' is known to Keyhold (run keyhold aws sync CONNECTION first)`);
     if (hits.length > 1) fail('Conflict', `'${ref}' names ${hits.length} AWS keys (${hits.map((h) => h.arn).join(', ')}); give the ARN`);
@@ -382,14 +447,28 @@ export function createAwsKeyService(deps: {
     return new Date(t).toISOString();
   }
 
-  /** The latest copy of local material into each AWS key of a local key, where that AWS key is still live. */
+  async function supersession(arn: string): Promise<AwsKeySupersession | null> {
+    const text = await repo.getMeta(SUPERSEDED_META + arn);
+    if (!text) return null;
+    try {
+      const v = JSON.parse(text) as Partial<AwsKeySupersession>;
+      return typeof v.by === 'string' && typeof v.at === 'string' ? { by: v.by, at: v.at, actor: typeof v.actor === 'string' ? v.actor : '' } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The latest copy of local material into each AWS key of a local key, where that AWS key is
+   * still live: not gone, not pending deletion, and not superseded by a newer imported key.
+   */
   async function liveLinks(localKeyId: string): Promise<AwsKeyCopy[]> {
     const latest = new Map<string, AwsKeyCopy>();
     for (const c of await repo.listAwsKeyCopies({ localKeyId })) latest.set(c.awsKeyArn, c);
     const live: AwsKeyCopy[] = [];
     for (const c of latest.values()) {
       const rec = await repo.getAwsKey(c.awsKeyArn);
-      if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion') live.push(c);
+      if (rec && rec.state !== 'Gone' && rec.state !== 'PendingDeletion' && (await supersession(c.awsKeyArn)) === null) live.push(c);
     }
     return live;
   }
@@ -426,8 +505,10 @@ export function createAwsKeyService(deps: {
       const imported = await importMaterial(kms, md.keyId, exported.material, { expirationModel, validTo }, c);
       for (const a of await retrying(c, () => kms.aliasesOf(old.keyId))) await retrying(c, () => kms.updateAlias(a, md.keyId));
       const fresh = await refresh(kms, link.connectionId, link.region, md.keyId, c);
-      await refresh(kms, link.connectionId, link.region, old.keyId, c);
       await repo.insertAwsKeyCopy(copyOf(fresh.arn, imported.keyMaterialId));
+      // The new key is the link from now on; the old one keeps decrypting what it made.
+      await repo.setMeta(SUPERSEDED_META + old.arn, JSON.stringify({ by: fresh.arn, at: nowIso(), actor } satisfies AwsKeySupersession));
+      await refresh(kms, link.connectionId, link.region, old.keyId, c);
       return { awsKeyArn: old.arn, strategy: 'new-key', newArn: fresh.arn, error: null };
     } catch (e) {
       return { awsKeyArn: link.awsKeyArn, strategy: null, newArn: null, error: e instanceof Error ? e.message : String(e) };
@@ -473,14 +554,72 @@ export function createAwsKeyService(deps: {
     }
   }
 
+  /**
+   * `aws key import LOCAL --into AWS_KEY`: the local key's material into an existing
+   * EXTERNAL-origin key that awaits material (PendingImport). A key Keyhold already copied
+   * this local key into takes that version back (EXISTING_KEY_MATERIAL, as reimport); a key
+   * that never held material takes the current version. Everything that can be refused is
+   * refused before the material is exported or AWS is asked to change anything.
+   */
+  async function importInto(input: AwsKeyImportInput, ref: string, validTo: string | undefined): Promise<AwsKeyImportResult> {
+    if (input.description !== undefined) fail('ValidationFailed', '--description applies to a new AWS key; an existing key keeps its own (--into)');
+    const regions = [...new Set(input.regions ?? [])];
+    if (regions.length > 1) fail('InvalidState', `--into names one AWS key, which lives in one Region; it cannot take several Regions (${regions.join(', ')})`);
+    const target = await mustGetRecord(ref, input.connection !== undefined ? await connectionId(input.connection) : undefined);
+    if (regions.length === 1 && regions[0] !== target.region) fail('InvalidState', `AWS key ${target.arn} lives in ${target.region}, not ${regions[0]!}`);
+    if (target.state === 'Gone' || target.state === 'PendingDeletion') fail('InvalidState', `AWS key ${target.arn} is ${target.state}`);
+    if (target.keyManager !== 'CUSTOMER') fail('AccessDenied', `AWS key ${target.arn} is an AWS managed key`);
+    if (target.origin !== 'EXTERNAL') fail('InvalidState', `${target.arn} has origin ${target.origin}: only a key created for imported material (origin EXTERNAL) takes material (leave out --into to create one)`);
+    if (target.keySpec !== 'SYMMETRIC_DEFAULT' || target.keyUsage !== 'ENCRYPT_DECRYPT') fail('InvalidState', `${target.arn} is ${target.keySpec} ${target.keyUsage}: Keyhold keys are AES-256, so only a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key can take their material`);
+    const local = (await repo.getKeyByExternalId(input.localKey)) ?? fail('KeyNotFound', `key '${input.localKey}' does not exist`);
+    const links = await repo.listAwsKeyCopies({ awsKeyArn: target.arn });
+    const other = links.find((l) => l.localKeyId !== local.id);
+    if (other) fail('InvalidState', `${target.arn} already holds the material of local key '${await localExternalId(other.localKeyId)}' (copied by ${other.copiedBy} on ${other.copiedAt}); KMS takes no other material into it`);
+    // This local key was copied into it before: only that version is the same material.
+    const prior = links.reduce<AwsKeyCopy | undefined>((a, b) => (a === undefined || b.localVersion > a.localVersion || (b.localVersion === a.localVersion && b.copiedAt >= a.copiedAt) ? b : a), undefined);
+    const { connection, session } = await deps.open(target.connectionId);
+    let exported: ExportedMaterial | undefined;
+    try {
+      const kms = session.kms(target.region);
+      const c = { retries: 0 };
+      // The synced record may be old: KMS's state now decides.
+      const now = await refresh(kms, target.connectionId, target.region, target.keyId, c);
+      if (now.state !== 'PendingImport') fail('InvalidState', `AWS key ${now.arn} is ${now.state}, not PendingImport: it is not awaiting material${now.state === 'Enabled' || now.state === 'Disabled' ? ' (it holds material already)' : ''}`);
+      // Refuses a key that is not exportable before anything is sent to AWS.
+      exported = await deps.keys.exportMaterial(input.localKey, prior?.localVersion);
+      const expirationModel = validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      let imported: Awaited<ReturnType<typeof importMaterial>>;
+      try {
+        imported = await importMaterial(kms, now.keyId, exported.material, { expirationModel, validTo, ...(prior ? { importType: 'EXISTING_KEY_MATERIAL' as const, keyMaterialId: prior.keyMaterialId ?? undefined } : {}) }, c);
+      } catch (e) {
+        if (isAwsCallError(e) && e.awsName === 'IncorrectKeyMaterialException') {
+          fail('InvalidState', `AWS refused the material of key '${input.localKey}' version ${exported.version} for ${now.arn} (IncorrectKeyMaterialException): the key held other material before, and KMS takes only that material back`, e);
+        }
+        throw e;
+      }
+      if (input.alias !== undefined) await retrying(c, () => kms.createAlias(input.alias!, now.keyId));
+      const fresh = await refresh(kms, target.connectionId, target.region, now.keyId, c);
+      const copy: AwsKeyCopy = {
+        id: randomUUID(), localKeyId: local.id, localVersion: exported.version, connectionId: connection.id, region: target.region, awsKeyArn: fresh.arn, expirationModel, validTo: validTo ?? null, keyMaterialId: imported.keyMaterialId ?? prior?.keyMaterialId ?? null, copiedBy: input.actor, copiedAt: nowIso(),
+      };
+      await repo.insertAwsKeyCopy(copy);
+      return { localKey: input.localKey, localVersion: exported.version, copies: [{ ...copy, wrappingAlgorithm: imported.wrappingAlgorithm, alias: input.alias ?? null }] };
+    } finally {
+      if (exported) wipe(exported.material);
+      session.close();
+    }
+  }
+
   return {
     async sync(name: string, opts: { region?: string | undefined; concurrency?: number | undefined; onProgress?: ((p: SyncProgress) => void) | undefined; stopAfterPages?: number | undefined } = {}): Promise<SyncReport> {
       const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) fail('ValidationFailed', `concurrency must be 1-${MAX_CONCURRENCY}`);
       const { connection, session } = await deps.open(name);
+      let lease: Awaited<ReturnType<typeof holdSyncLease>> | undefined;
       try {
         const region = opts.region ?? connection.region;
         if (!connection.regions.includes(region)) fail('ValidationFailed', `Region ${region} is not one of connection '${connection.name}' Regions (${connection.regions.join(', ')})`);
+        lease = await holdSyncLease(connection, region);
         const kms = session.kms(region);
         const counter = { retries: 0 };
         const cpName = checkpointName(connection.id, region);
@@ -533,6 +672,7 @@ export function createAwsKeyService(deps: {
           });
           marker = page.next;
           report.pages++;
+          lease.check();
           await repo.setMeta(cpName, JSON.stringify({ run, marker, startedAt: nowIso() }));
           opts.onProgress?.({ region, pages: report.pages, keys: report.seen });
           if (opts.stopAfterPages !== undefined && report.pages >= opts.stopAfterPages && marker) {
@@ -547,6 +687,7 @@ export function createAwsKeyService(deps: {
         report.complete = true;
         return report;
       } finally {
+        await lease?.release();
         session.close();
       }
     },
@@ -557,17 +698,17 @@ export function createAwsKeyService(deps: {
       return repo.listAwsKeys(f);
     },
 
-    /** One AWS key by key id, ARN or alias, with the local material copied into it. */
-    async show(ref: string): Promise<{ key: AwsKeyRecord; copies: (AwsKeyCopy & { localKey: string })[] }> {
+    /** One AWS key by key id, ARN or alias, with the local material copied into it, and the key that superseded it (if one did). */
+    async show(ref: string): Promise<{ key: AwsKeyRecord; copies: (AwsKeyCopy & { localKey: string })[]; superseded: AwsKeySupersession | null }> {
       const key = await mustGetRecord(ref);
       const copies = await Promise.all((await repo.listAwsKeyCopies({ awsKeyArn: key.arn })).map(async (c) => ({ ...c, localKey: await localExternalId(c.localKeyId) })));
-      return { key, copies };
+      return { key, copies, superseded: await supersession(key.arn) };
     },
 
-    /** Where a local key's material went: every copy, with the AWS key as last synced. */
-    async links(localKey: string): Promise<{ localKey: string; copies: (AwsKeyCopy & { awsKey: AwsKeyRecord | null })[]; xksKeys: AwsKeyRecord[] }> {
+    /** Where a local key's material went: every copy, with the AWS key as last synced and whether a newer key superseded it. */
+    async links(localKey: string): Promise<{ localKey: string; copies: (AwsKeyCopy & { awsKey: AwsKeyRecord | null; superseded: AwsKeySupersession | null })[]; xksKeys: AwsKeyRecord[] }> {
       const key = (await repo.getKeyByExternalId(localKey)) ?? fail('KeyNotFound', `key '${localKey}' does not exist`);
-      const copies = await Promise.all((await repo.listAwsKeyCopies({ localKeyId: key.id })).map(async (c) => ({ ...c, awsKey: (await repo.getAwsKey(c.awsKeyArn)) ?? null })));
+      const copies = await Promise.all((await repo.listAwsKeyCopies({ localKeyId: key.id })).map(async (c) => ({ ...c, awsKey: (await repo.getAwsKey(c.awsKeyArn)) ?? null, superseded: await supersession(c.awsKeyArn) })));
       const xksKeys = (await repo.listAwsKeys()).filter((k) => k.localKeyId === localKey);
       return { localKey, copies, xksKeys };
     },
@@ -697,12 +838,17 @@ export function createAwsKeyService(deps: {
       return { localKey, version: exported.version, links: out };
     },
 
-    /** `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same material in each. */
+    /**
+     * `keyhold aws key import LOCAL_KEY`: one EXTERNAL-origin KMS key per Region, the same
+     * material in each; with `into`, the material goes into one existing key instead.
+     */
     async importLocal(input: AwsKeyImportInput): Promise<AwsKeyImportResult> {
       if (input.alias !== undefined && (!ALIAS_RE.test(input.alias) || input.alias.startsWith('alias/aws/'))) {
         fail('ValidationFailed', `alias '${input.alias}' must be alias/NAME (letters, digits, / _ -), not under alias/aws/`);
       }
       const validTo = validToOf(input.validTo);
+      if (input.into !== undefined) return importInto(input, input.into, validTo);
+      if (input.connection === undefined) fail('ValidationFailed', 'give the AWS connection to import into (or --into an existing AWS key)');
       const { connection, session } = await deps.open(input.connection);
       let exported: ExportedMaterial | undefined;
       try {

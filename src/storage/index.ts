@@ -6,3 +6,4 @@ export type { AuditStore, AuditStoreSink, AuditSinkOptions } from './audit-batch
 export { createGroupCommitter, type GroupCommitter } from './audit-group-commit.js';
 // PostgreSQL: import './postgres.js' and './postgres-audit-log.js' directly (loaded only when configured).
 export * from './run-lock.js';
+export * from './lease-holder.js';

@@ -66,8 +66,14 @@ const copyFields = {
   copiedAt: iso,
 };
 export const awsKeyCopyView = z.object(copyFields).meta({ id: 'AwsKeyCopy' });
-export const awsKeyDetailView = z.object({ key: awsKeyView, copies: z.array(awsKeyCopyView.extend({ localKey: z.string() })) }).meta({ id: 'AwsKeyDetail' });
-export const awsKeyLinksView = z.object({ localKey: z.string(), copies: z.array(awsKeyCopyView.extend({ awsKey: awsKeyView.nullable() })), xksKeys: z.array(awsKeyView) }).meta({ id: 'AwsKeyLinks' });
+export const awsKeySupersessionView = z
+  .object({ by: z.string().describe('ARN of the AWS key that replaced it'), at: iso, actor: z.string() })
+  .describe('key rotate --linked made a new imported key for this link and moved the aliases to it: this key still decrypts (and can be reimported) but takes no new local versions')
+  .meta({ id: 'AwsKeySupersession' });
+export const awsKeyDetailView = z.object({ key: awsKeyView, copies: z.array(awsKeyCopyView.extend({ localKey: z.string() })), superseded: awsKeySupersessionView.nullable() }).meta({ id: 'AwsKeyDetail' });
+export const awsKeyLinksView = z
+  .object({ localKey: z.string(), copies: z.array(awsKeyCopyView.extend({ awsKey: awsKeyView.nullable(), superseded: awsKeySupersessionView.nullable() })), xksKeys: z.array(awsKeyView) })
+  .meta({ id: 'AwsKeyLinks' });
 export const awsSyncReportView = z
   .object({
     connection: z.string(),
@@ -195,9 +201,19 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
       access: CUSTODIAN,
       approval: { rules: ['aws.key.disable'], when: 'the material is given an expiry (validTo): the AWS key stops working on that date' },
       tag: 'aws-keys',
-      summary: 'Copy an exportable local key into AWS KMS: a new key with imported material in each Region, each copy recorded as a link',
+      summary: 'Copy an exportable local key into AWS KMS: a new key with imported material in each Region, or into one existing key awaiting material (into), each copy recorded as a link',
+      description:
+        'Without into, connection is required and a new EXTERNAL-origin key is made in each Region. With into (key id, ARN or alias of a synced AWS key), the material goes into that key: it must have origin EXTERNAL, be PendingImport, and hold no other local key\'s material (409 otherwise; a key this local key was copied into before takes that version back); connection, when given, must be the key\'s; regions at most the key\'s one Region.',
       body: z
-        .object({ localKey: keyIdParam, connection: nameParam, regions: z.array(region).max(20).optional(), alias: alias.optional(), validTo: z.string().max(40).optional(), description: z.string().max(8192).optional() })
+        .object({
+          localKey: keyIdParam,
+          connection: nameParam.optional(),
+          into: keyRef.optional(),
+          regions: z.array(region).max(20).optional(),
+          alias: alias.optional(),
+          validTo: z.string().max(40).optional(),
+          description: z.string().max(8192).optional(),
+        })
         .strict(),
       responses: withResponses({ 200: awsImportResultView, 202: pendingApprovalView }),
       async handle(input) {
@@ -216,7 +232,7 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
       responses: withResponses({ 200: awsKeyDetailView }),
       async handle({ params }) {
         const r = await svc().show(params.key);
-        return { key: toAwsKeyView(r.key), copies: r.copies.map((c) => ({ ...toCopy(c), localKey: c.localKey })) };
+        return { key: toAwsKeyView(r.key), copies: r.copies.map((c) => ({ ...toCopy(c), localKey: c.localKey })), superseded: r.superseded };
       },
     }),
     defineRoute({
@@ -481,7 +497,7 @@ export function awsKeyRoutes(deps: RouteDeps): AdminRoute[] {
       responses: withResponses({ 200: awsKeyLinksView }),
       async handle({ params }) {
         const r = await svc().links(params.keyId);
-        return { localKey: r.localKey, copies: r.copies.map((c) => ({ ...toCopy(c), awsKey: c.awsKey ? toAwsKeyView(c.awsKey) : null })), xksKeys: r.xksKeys.map(toAwsKeyView) };
+        return { localKey: r.localKey, copies: r.copies.map((c) => ({ ...toCopy(c), awsKey: c.awsKey ? toAwsKeyView(c.awsKey) : null, superseded: c.superseded })), xksKeys: r.xksKeys.map(toAwsKeyView) };
       },
     }),
     defineRoute({

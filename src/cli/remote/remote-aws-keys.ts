@@ -53,7 +53,7 @@ export function remoteAwsKeyOperations(api: ApiClient, slow: ApiClient = api): A
     },
     show: async (ref) => {
       const r = await api.call<Out<typeof awsKeyDetailView>>('GET', key(ref));
-      return { key: record(r.key), copies: r.copies };
+      return { key: record(r.key), copies: r.copies, superseded: r.superseded };
     },
     links: async (localKey) => {
       const r = await api.call<Out<typeof awsKeyLinksView>>('GET', `/keys/${seg(localKey)}/links`);
