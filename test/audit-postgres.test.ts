@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgresStorage } from '../src/storage/postgres.js';
 import { openPostgresAuditLog } from '../src/storage/postgres-audit-log.js';
+import { reap } from './support/reaper.js';
 import { auditStoreConformance } from './audit-store-conformance.js';
 import { BIN, startKeyhold } from './support/keyhold-harness.js';
 import { startPostgres, type ThrowawayPostgres } from './support/postgres.js';
@@ -72,27 +73,33 @@ test('two nodes on one PostgreSQL database each append to their own chain, and v
   // Node b: a copy of the data directory (seal key, certificates), the same database.
   const dirB = mkdtempSync(join(tmpdir(), 'keyhold-node-b-'));
   cpSync(a.dataDir, dirB, { recursive: true });
-  const b = spawn(process.execPath, [BIN, '--data-dir', dirB, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
-    env: { ...process.env, KEYHOLD_LOG_LEVEL: 'info', KEYHOLD_WORKERS: '1', ...env, KEYHOLD_AUDIT_CHAIN: 'node-b' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const b = reap(
+    spawn(process.execPath, [BIN, '--data-dir', dirB, 'start', '--xks-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
+      env: { ...process.env, KEYHOLD_LOG_LEVEL: 'info', KEYHOLD_WORKERS: '1', ...env, KEYHOLD_AUDIT_CHAIN: 'node-b' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let logB = '';
   try {
     const portB = await new Promise<number>((ready, fail) => {
-      let out = '';
       b.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /"event":"started","xks":"[^"]*:(\d+)"/.exec(out);
+        logB += d.toString();
+        const m = /"event":"started","xks":"[^"]*:(\d+)"/.exec(logB);
         if (m) ready(Number(m[1]));
       });
-      b.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      b.once('exit', (code) => fail(new Error(`node b exited with ${code}: ${out}`)));
+      b.stderr.on('data', (d: Buffer) => (logB += d.toString()));
+      b.once('exit', (code) => fail(new Error(`node b exited with ${code}: ${logB}`)));
     });
     const ca = demoXksClient(a);
     const cb = demoXksClient({ ...a, url: `https://localhost:${portB}` });
     await Promise.all([
       ...Array.from({ length: 15 }, (_, i) => ca.encrypt('demo-key', { plaintext: Buffer.from(`a${i}`), md: { kmsRequestId: `na-${i}` } })),
       ...Array.from({ length: 15 }, (_, i) => cb.encrypt('demo-key', { plaintext: Buffer.from(`b${i}`), md: { kmsRequestId: `nb-${i}` } })),
-    ]).then((rs) => rs.forEach((r) => assert.equal(r.status, 200, r.text)));
+    ]).then((rs) => {
+      // A refused call says why in its node's log (xks_record_failed): show both nodes' lines.
+      const why = () => [...a.output().split('\n'), ...logB.split('\n')].filter((l) => l.includes('xks_record_failed')).join('\n');
+      rs.forEach((r) => assert.equal(r.status, 200, `${r.text}\n${why()}`));
+    });
     ca.close();
     cb.close();
     const v = await a.json<{ ok: boolean; chains: { chain: string; count: number }[] }>(['audit', 'verify']);

@@ -118,7 +118,7 @@ describe('against moto', () => {
       assert.deepEqual(groups(result), { list: 'ok', read: 'permission', write: 'permission', 'custom-key-stores': 'permission' }, JSON.stringify(result));
 
       // A wrong secret for the same user: moto verifies signatures once IAM is enforced.
-      await json(['aws', 'connection', 'update', 'moto-reader', '--access-key-id', akid, '--secret-access-key-file', secretFile('wrong.secret', 'x' + secret.slice(1))]);
+      await json(['aws', 'connection', 'update', 'moto-reader', '--access-key-id', akid, '--secret-access-key-file', secretFile('wrong.secret', (secret.startsWith('x') ? 'y' : 'x') + secret.slice(1))]);
       const bad = await testConn('moto-reader');
       assert.equal(bad.code, 1);
       assert.equal(bad.result.reason, 'credentials', JSON.stringify(bad.result));
