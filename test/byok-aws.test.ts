@@ -157,6 +157,21 @@ before(async () => {
   }
 });
 
+/**
+ * The independent import check: `material` (what Keyhold sent to ImportKeyMaterial, unwrapped
+ * with the private wrapping key) opens, with node:crypto alone, a ciphertext that the local
+ * key produced through the XKS API.
+ */
+async function assertOpensLocalCiphertext(keyId: string, material: Buffer, plaintext: string, aadText: string): Promise<void> {
+  const aad = Buffer.from(aadText);
+  const e = await xks.encrypt(keyId, { plaintext: Buffer.from(plaintext), aad });
+  assert.equal(e.status, 200, e.text);
+  const d = createDecipheriv('aes-256-gcm', material, Buffer.from(String(e.body.initializationVector), 'base64'));
+  d.setAAD(gcmAad(aad, Buffer.from(String(e.body.ciphertextMetadata), 'base64')));
+  d.setAuthTag(Buffer.from(String(e.body.authenticationTag), 'base64'));
+  assert.equal(Buffer.concat([d.update(Buffer.from(String(e.body.ciphertext), 'base64')), d.final()]).toString(), plaintext);
+}
+
 after(async () => {
   xks?.close();
   await h?.dispose();
@@ -186,13 +201,7 @@ describe('aws key import', () => {
     assert.deepEqual(proxy.captured[1]!.material, material, 'the same material went to each Region');
 
     // A ciphertext the local key produced (through the XKS API) opens with that material.
-    const aad = Buffer.from('independent check');
-    const e = await xks.encrypt('byok-1', { plaintext: Buffer.from('made by the local key'), aad });
-    assert.equal(e.status, 200, e.text);
-    const d = createDecipheriv('aes-256-gcm', material, Buffer.from(String(e.body.initializationVector), 'base64'));
-    d.setAAD(gcmAad(aad, Buffer.from(String(e.body.ciphertextMetadata), 'base64')));
-    d.setAuthTag(Buffer.from(String(e.body.authenticationTag), 'base64'));
-    assert.equal(Buffer.concat([d.update(Buffer.from(String(e.body.ciphertext), 'base64')), d.final()]).toString(), 'made by the local key');
+    await assertOpensLocalCiphertext('byok-1', material, 'made by the local key', 'independent check');
 
     // In AWS: the keys are Enabled imported keys, with the alias, and they work.
     for (const c of r.copies) {
@@ -331,13 +340,7 @@ describe('aws key import --into', () => {
     assert.equal(proxy.captured.length, capturedBefore + 1);
 
     // The material in the AWS key is the local key's: it opens what the local key encrypted.
-    const aad = Buffer.from('into');
-    const e = await xks.encrypt('into-1', { plaintext: Buffer.from('made locally'), aad });
-    assert.equal(e.status, 200, e.text);
-    const d = createDecipheriv('aes-256-gcm', material, Buffer.from(String(e.body.initializationVector), 'base64'));
-    d.setAAD(gcmAad(aad, Buffer.from(String(e.body.ciphertextMetadata), 'base64')));
-    d.setAuthTag(Buffer.from(String(e.body.authenticationTag), 'base64'));
-    assert.equal(Buffer.concat([d.update(Buffer.from(String(e.body.ciphertext), 'base64')), d.final()]).toString(), 'made locally');
+    await assertOpensLocalCiphertext('into-1', material, 'made locally', 'into');
 
     const md = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/landing' }))).KeyMetadata!;
     assert.equal(md.KeyState, 'Enabled');
